@@ -203,6 +203,7 @@ struct flow_attempt {
 
     uint32_t syn_count;                      /* SYNs from the client with this ISN */
     int64_t syn_ns[FLOW_MAX_SYN_TIMES];      /* times of the first SYNs */
+    int64_t syn_last_ns;                     /* time of the last SYN */
     uint8_t syn_ttl;                         /* TTL of the first SYN as captured */
     bool saw_syn;                            /* false when built from a SYN-ACK alone */
     uint32_t synack_count;                   /* valid SYN-ACKs (retransmissions included) */
@@ -219,9 +220,11 @@ struct flow_attempt {
     int64_t client_fin_ns, server_fin_ns; /* 0 when not seen */
     int64_t client_rst_ns, server_rst_ns; /* first RST after the answer; 0 when not seen */
     struct flow_reply server_end;         /* the server's RST or FIN that ended it, if any */
-    bool client_acked_unseen;             /* client ACKed data although no SYN-ACK was seen */
+    bool client_acked_unseen;             /* client ACKed although no SYN-ACK was seen */
+    bool server_acked_unseen;             /* server ACKed the SYN without a SYN-ACK seen */
 
     int64_t first_ns, last_ns; /* first and last packet of the attempt */
+    int64_t seen_until_ns;     /* the clock when the record was closed (timeout or end) */
     uint32_t packet_total;     /* packets of this attempt (handshake and beyond) */
     uint32_t packet_count;     /* packet numbers stored in packets[] */
     uint32_t packets[FLOW_MAX_PACKETS];

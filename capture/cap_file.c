@@ -1,0 +1,175 @@
+/* cap_file.c - offline packet sources: pcap and pcapng files and standard input (libpcap). */
+#include "capture.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct cap_source {
+    pcap_t *pcap;
+    char *name;     /* path as given, for messages */
+    uint64_t size;  /* file size, 0 for stdin */
+    uint64_t count; /* records read so far */
+    int linktype;
+};
+
+static const char *const cap_error_names[] = {
+    [CAP_ERR_OPEN] = "open",     [CAP_ERR_LINKTYPE] = "link type", [CAP_ERR_FILTER] = "filter",
+    [CAP_ERR_READ] = "read",     [CAP_ERR_NOMEM] = "out of memory",
+};
+
+const char *cap_strerror(int code)
+{
+    if (code < 0) {
+        code = -code;
+    }
+    if (code <= 0 || (size_t)code >= sizeof(cap_error_names) / sizeof(cap_error_names[0]) ||
+        cap_error_names[code] == NULL) {
+        return "unknown error";
+    }
+    return cap_error_names[code];
+}
+
+/* libpcap says "unknown file format" for anything that is not pcap/pcapng, and "truncated dump
+ * file" for a header cut short; make both say what the user needs to know. */
+static void explain_open_error(const char *name, const char *pcap_msg, char *errbuf, size_t errlen)
+{
+    if (strstr(pcap_msg, "unknown file format") != NULL) {
+        snprintf(errbuf, errlen, "%s: not a pcap or pcapng capture file", name);
+    } else if (strstr(pcap_msg, "only got 0") != NULL) {
+        snprintf(errbuf, errlen, "%s: empty file, not a capture", name);
+    } else if (strstr(pcap_msg, "truncated") != NULL) {
+        snprintf(errbuf, errlen, "%s: capture file header is truncated (%s)", name, pcap_msg);
+    } else {
+        snprintf(errbuf, errlen, "%s: %s", name, pcap_msg);
+    }
+}
+
+int cap_open_file(struct cap_source **out, const char *path, int (*supported)(int linktype),
+                  char *errbuf, size_t errlen)
+{
+    char pcap_err[PCAP_ERRBUF_SIZE] = "";
+    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    struct stat st;
+    uint64_t size = 0;
+
+    *out = NULL;
+    if (strcmp(path, "-") != 0) {
+        if (stat(path, &st) != 0) {
+            snprintf(errbuf, errlen, "%s: %s", name, strerror(errno));
+            return -CAP_ERR_OPEN;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(errbuf, errlen, "%s: is a directory, not a capture file", name);
+            return -CAP_ERR_OPEN;
+        }
+        if (S_ISREG(st.st_mode)) {
+            size = (uint64_t)st.st_size;
+            if (size == 0) {
+                snprintf(errbuf, errlen, "%s: empty file, not a capture", name);
+                return -CAP_ERR_OPEN;
+            }
+        }
+    }
+    pcap_t *pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO,
+                                                           pcap_err);
+    if (pcap == NULL) {
+        explain_open_error(name, pcap_err, errbuf, errlen);
+        return -CAP_ERR_OPEN;
+    }
+    int linktype = pcap_datalink(pcap);
+    if (supported != NULL && !supported(linktype)) {
+        const char *dlt = pcap_datalink_val_to_name(linktype);
+        snprintf(errbuf, errlen, "%s: unsupported link type %d (%s): synscope reads Ethernet, "
+                 "Linux cooked (SLL, SLL2), BSD loopback and raw IP captures",
+                 name, linktype, dlt != NULL ? dlt : "unknown");
+        pcap_close(pcap);
+        return -CAP_ERR_LINKTYPE;
+    }
+    struct cap_source *src = calloc(1, sizeof(*src));
+    char *copy = strdup(name);
+    if (src == NULL || copy == NULL) {
+        free(src);
+        free(copy);
+        pcap_close(pcap);
+        snprintf(errbuf, errlen, "%s: out of memory", name);
+        return -CAP_ERR_NOMEM;
+    }
+    src->pcap = pcap;
+    src->name = copy;
+    src->size = size;
+    src->linktype = linktype;
+    *out = src;
+    return 0;
+}
+
+int cap_set_filter(struct cap_source *src, const char *expression, char *errbuf, size_t errlen)
+{
+    struct bpf_program prog;
+    if (pcap_compile(src->pcap, &prog, expression, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(errbuf, errlen, "filter '%s': %s", expression, pcap_geterr(src->pcap));
+        return -CAP_ERR_FILTER;
+    }
+    int rc = pcap_setfilter(src->pcap, &prog);
+    pcap_freecode(&prog);
+    if (rc != 0) {
+        snprintf(errbuf, errlen, "filter '%s': %s", expression, pcap_geterr(src->pcap));
+        return -CAP_ERR_FILTER;
+    }
+    return 0;
+}
+
+int cap_linktype(const struct cap_source *src)
+{
+    return src->linktype;
+}
+
+uint64_t cap_size(const struct cap_source *src)
+{
+    return src->size;
+}
+
+int cap_loop(struct cap_source *src, cap_packet_fn fn, void *user, char *errbuf, size_t errlen)
+{
+    struct pcap_pkthdr *hdr;
+    const u_char *data;
+    for (;;) {
+        int rc = pcap_next_ex(src->pcap, &hdr, &data);
+        if (rc == PCAP_ERROR_BREAK) {
+            return 0;
+        }
+        if (rc == PCAP_ERROR) {
+            snprintf(errbuf, errlen, "%s: damaged after record %llu: %s", src->name,
+                     (unsigned long long)src->count, pcap_geterr(src->pcap));
+            return -CAP_ERR_READ;
+        }
+        if (rc != 1) {
+            continue; /* 0: live timeout, not for files */
+        }
+        src->count++;
+        struct cap_packet pkt = {
+            .ts_ns = (int64_t)hdr->ts.tv_sec * 1000000000 + (int64_t)hdr->ts.tv_usec,
+            .caplen = hdr->caplen,
+            .wirelen = hdr->len < hdr->caplen ? hdr->caplen : hdr->len,
+            .data = data,
+            .linktype = src->linktype,
+        };
+        int stop = fn(&pkt, user);
+        if (stop != 0) {
+            return stop;
+        }
+    }
+}
+
+void cap_close(struct cap_source *src)
+{
+    if (src == NULL) {
+        return;
+    }
+    pcap_close(src->pcap);
+    free(src->name);
+    free(src);
+}

@@ -1,0 +1,886 @@
+/* flows.c - the flow engine: correlates handshake events into connection attempts.
+ *
+ * One attempt per 4-tuple at a time, keyed on the canonical tuple (lower endpoint first) in a
+ * chained hash table whose nodes live in fixed-size slabs: no allocation per packet, only when
+ * the table grows. Time comes from packet timestamps (offline) or flow_advance() (live); a
+ * hashed timer wheel fires deadlines; a creation-order list gives oldest-first eviction when
+ * --max-flows attempts are held. Every attempt is emitted exactly once, and only facts are
+ * recorded here: report/ decides what they mean. */
+#include "decode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NIL 0u
+#define SLAB_SHIFT 12
+#define SLAB_SIZE (1u << SLAB_SHIFT)
+#define WHEEL_SLOTS 4096u
+#define WHEEL_TICK_SHIFT 26 /* 2^26 ns = 67 ms per slot, 275 s per turn */
+#define NO_SLOT UINT32_MAX
+
+/* Where an attempt is in its life (RFC 9293 3.3.2 seen from the wire). */
+enum node_state {
+    ST_WAIT = 1,     /* SYN sent, no answer yet */
+    ST_ANSWERED,     /* refused / unreachable / bad SYN-ACK / bare ACK: lingering for retries */
+    ST_SYNACK,       /* valid SYN-ACK, client's ACK not seen yet */
+    ST_ESTABLISHED,  /* following the connection to its end */
+    ST_CLOSED,       /* RST or both FINs seen: lingering for stragglers */
+};
+
+struct flow_node {
+    struct flow_attempt a;
+    uint64_t hash;
+    int64_t deadline;
+    int64_t last_gap_ns;       /* gap between the last two SYNs or SYN-ACKs */
+    int64_t last_synack_ns;
+    uint32_t server_isn;       /* sequence number of the SYN-ACK */
+    uint32_t hash_next;        /* chain in a bucket, or the free list */
+    uint32_t age_prev, age_next;
+    uint32_t timer_prev, timer_next, timer_slot;
+    uint32_t history_seen;     /* bit per history letter already recorded */
+    uint8_t state;
+    uint8_t in_use;
+};
+
+struct flow_table {
+    struct flow_config cfg;
+    flow_emit_fn emit;
+    void *user;
+    struct flow_node **slabs;
+    uint32_t slab_count, slab_cap;
+    uint32_t next_fresh; /* next never-used node index */
+    uint32_t free_list;
+    uint32_t *buckets;
+    uint64_t bucket_mask;
+    uint32_t age_head, age_tail;
+    uint32_t wheel[WHEEL_SLOTS];
+    int64_t wheel_tick; /* last tick processed */
+    int64_t now;
+    bool started;
+    struct flow_stats stats;
+};
+
+static struct flow_node *node_at(const struct flow_table *t, uint32_t idx)
+{
+    return &t->slabs[idx >> SLAB_SHIFT][idx & (SLAB_SIZE - 1)];
+}
+
+void flow_config_default(struct flow_config *cfg)
+{
+    cfg->syn_timeout_ns = 3000000000LL;
+    cfg->idle_timeout_ns = 300000000000LL;
+    cfg->max_attempts = 1000000;
+    cfg->hash_seed = 0x5eed5eed5eed5eedULL;
+}
+
+int flow_create(struct flow_table **out, const struct flow_config *cfg, flow_emit_fn emit,
+                void *user, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    if (cfg->max_attempts == 0 || cfg->max_attempts > (1u << 30)) {
+        snprintf(errbuf, errlen, "max attempts must be between 1 and %u", 1u << 30);
+        return -1;
+    }
+    struct flow_table *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    t->cfg = *cfg;
+    t->emit = emit;
+    t->user = user;
+    t->bucket_mask = 1023;
+    t->buckets = calloc(t->bucket_mask + 1, sizeof(*t->buckets));
+    if (t->buckets == NULL) {
+        free(t);
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    t->next_fresh = 1; /* index 0 is NIL */
+    *out = t;
+    return 0;
+}
+
+void flow_destroy(struct flow_table *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < t->slab_count; i++) {
+        free(t->slabs[i]);
+    }
+    free(t->slabs);
+    free(t->buckets);
+    free(t);
+}
+
+int64_t flow_now(const struct flow_table *t)
+{
+    return t->now;
+}
+
+void flow_get_stats(const struct flow_table *t, struct flow_stats *stats)
+{
+    *stats = t->stats;
+}
+
+/* ---- keys and hashing ---------------------------------------------------------------- */
+
+struct endpoint {
+    const struct dec_addr *addr;
+    uint16_t port;
+};
+
+static int endpoint_cmp(struct endpoint x, struct endpoint y)
+{
+    int c = memcmp(x.addr->b, y.addr->b, sizeof(x.addr->b));
+    if (c != 0) {
+        return c;
+    }
+    return (int)x.port - (int)y.port;
+}
+
+static uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t load64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+/* Hash of the canonical (unordered) tuple: the same for both directions. */
+static uint64_t tuple_hash(const struct flow_table *t, int family, struct endpoint x,
+                           struct endpoint y)
+{
+    if (endpoint_cmp(x, y) > 0) {
+        struct endpoint tmp = x;
+        x = y;
+        y = tmp;
+    }
+    uint64_t h = t->cfg.hash_seed ^ (uint64_t)family;
+    h = mix64(h ^ load64(x.addr->b));
+    h = mix64(h ^ load64(x.addr->b + 8));
+    h = mix64(h ^ load64(y.addr->b));
+    h = mix64(h ^ load64(y.addr->b + 8));
+    h = mix64(h ^ ((uint64_t)x.port << 16 | y.port));
+    return h;
+}
+
+static bool addr_eq(const struct dec_addr *x, const struct dec_addr *y)
+{
+    return memcmp(x->b, y->b, sizeof(x->b)) == 0;
+}
+
+/* Does the node's tuple equal {x, y} in either direction? *forward: x is the client. */
+static bool node_matches(const struct flow_node *n, int family, struct endpoint x,
+                         struct endpoint y, bool *forward)
+{
+    const struct flow_attempt *a = &n->a;
+    if (a->family != family) {
+        return false;
+    }
+    if (a->client_port == x.port && a->server_port == y.port && addr_eq(&a->client, x.addr) &&
+        addr_eq(&a->server, y.addr)) {
+        *forward = true;
+        return true;
+    }
+    if (a->client_port == y.port && a->server_port == x.port && addr_eq(&a->client, y.addr) &&
+        addr_eq(&a->server, x.addr)) {
+        *forward = false;
+        return true;
+    }
+    return false;
+}
+
+static uint32_t lookup(const struct flow_table *t, uint64_t hash, int family, struct endpoint x,
+                       struct endpoint y, bool *forward)
+{
+    for (uint32_t idx = t->buckets[hash & t->bucket_mask]; idx != NIL;) {
+        const struct flow_node *n = node_at(t, idx);
+        if (n->hash == hash && node_matches(n, family, x, y, forward)) {
+            return idx;
+        }
+        idx = n->hash_next;
+    }
+    return NIL;
+}
+
+/* ---- timer wheel --------------------------------------------------------------------- */
+
+static uint32_t slot_of(int64_t deadline)
+{
+    return (uint32_t)((uint64_t)(deadline >> WHEEL_TICK_SHIFT) & (WHEEL_SLOTS - 1));
+}
+
+static void timer_unlink(struct flow_table *t, uint32_t idx)
+{
+    struct flow_node *n = node_at(t, idx);
+    if (n->timer_slot == NO_SLOT) {
+        return;
+    }
+    if (n->timer_prev != NIL) {
+        node_at(t, n->timer_prev)->timer_next = n->timer_next;
+    } else {
+        t->wheel[n->timer_slot] = n->timer_next;
+    }
+    if (n->timer_next != NIL) {
+        node_at(t, n->timer_next)->timer_prev = n->timer_prev;
+    }
+    n->timer_slot = NO_SLOT;
+    n->timer_prev = n->timer_next = NIL;
+}
+
+static void timer_set(struct flow_table *t, uint32_t idx, int64_t deadline)
+{
+    struct flow_node *n = node_at(t, idx);
+    uint32_t slot = slot_of(deadline);
+    n->deadline = deadline;
+    if (n->timer_slot == slot) {
+        return;
+    }
+    timer_unlink(t, idx);
+    n->timer_slot = slot;
+    n->timer_prev = NIL;
+    n->timer_next = t->wheel[slot];
+    if (n->timer_next != NIL) {
+        node_at(t, n->timer_next)->timer_prev = idx;
+    }
+    t->wheel[slot] = idx;
+}
+
+/* ---- node life ----------------------------------------------------------------------- */
+
+static int grow_buckets(struct flow_table *t)
+{
+    uint64_t new_mask = t->bucket_mask * 2 + 1;
+    uint32_t *nb = calloc(new_mask + 1, sizeof(*nb));
+    if (nb == NULL) {
+        return -1; /* keep the old table: longer chains, still correct */
+    }
+    for (uint32_t idx = t->age_head; idx != NIL;) {
+        struct flow_node *n = node_at(t, idx);
+        n->hash_next = nb[n->hash & new_mask];
+        nb[n->hash & new_mask] = idx;
+        idx = n->age_next;
+    }
+    free(t->buckets);
+    t->buckets = nb;
+    t->bucket_mask = new_mask;
+    return 0;
+}
+
+static uint32_t node_alloc(struct flow_table *t)
+{
+    if (t->free_list != NIL) {
+        uint32_t idx = t->free_list;
+        t->free_list = node_at(t, idx)->hash_next;
+        return idx;
+    }
+    if ((t->next_fresh >> SLAB_SHIFT) >= t->slab_count) {
+        if (t->slab_count == t->slab_cap) {
+            uint32_t cap = t->slab_cap ? t->slab_cap * 2 : 16;
+            struct flow_node **ns = realloc(t->slabs, cap * sizeof(*ns));
+            if (ns == NULL) {
+                return NIL;
+            }
+            t->slabs = ns;
+            t->slab_cap = cap;
+        }
+        struct flow_node *slab = malloc(SLAB_SIZE * sizeof(*slab));
+        if (slab == NULL) {
+            return NIL;
+        }
+        t->slabs[t->slab_count++] = slab;
+    }
+    return t->next_fresh++;
+}
+
+/* Unlinks the node from every list, emits its attempt, and frees it. */
+static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end)
+{
+    struct flow_node *n = node_at(t, idx);
+    /* hash chain */
+    uint32_t *link = &t->buckets[n->hash & t->bucket_mask];
+    while (*link != idx) {
+        link = &node_at(t, *link)->hash_next;
+    }
+    *link = n->hash_next;
+    /* age list */
+    if (n->age_prev != NIL) {
+        node_at(t, n->age_prev)->age_next = n->age_next;
+    } else {
+        t->age_head = n->age_next;
+    }
+    if (n->age_next != NIL) {
+        node_at(t, n->age_next)->age_prev = n->age_prev;
+    } else {
+        t->age_tail = n->age_prev;
+    }
+    timer_unlink(t, idx);
+    n->a.end = end;
+    if (end == FLOW_END_EVICTED) {
+        t->stats.evicted++;
+    }
+    t->stats.tracked--;
+    n->in_use = 0;
+    if (t->emit != NULL) {
+        t->emit(&n->a, t->user);
+    }
+    n->hash_next = t->free_list;
+    t->free_list = idx;
+}
+
+static uint32_t node_create(struct flow_table *t, uint64_t hash)
+{
+    if (t->stats.tracked >= t->cfg.max_attempts && t->age_head != NIL) {
+        finish_node(t, t->age_head, FLOW_END_EVICTED);
+    }
+    uint32_t idx = node_alloc(t);
+    if (idx == NIL) {
+        /* out of memory: make room by evicting, then reuse that node */
+        if (t->age_head == NIL) {
+            return NIL;
+        }
+        finish_node(t, t->age_head, FLOW_END_EVICTED);
+        idx = node_alloc(t);
+    }
+    struct flow_node *n = node_at(t, idx);
+    memset(n, 0, sizeof(*n));
+    n->hash = hash;
+    n->in_use = 1;
+    n->timer_slot = NO_SLOT;
+    n->hash_next = t->buckets[hash & t->bucket_mask];
+    t->buckets[hash & t->bucket_mask] = idx;
+    n->age_prev = t->age_tail;
+    if (t->age_tail != NIL) {
+        node_at(t, t->age_tail)->age_next = idx;
+    } else {
+        t->age_head = idx;
+    }
+    t->age_tail = idx;
+    t->stats.attempts++;
+    t->stats.tracked++;
+    if (t->stats.tracked > t->stats.peak_tracked) {
+        t->stats.peak_tracked = t->stats.tracked;
+    }
+    if (t->stats.tracked > t->bucket_mask + 1 && t->bucket_mask + 1 < (uint64_t)1 << 31) {
+        (void)grow_buckets(t);
+    }
+    return idx;
+}
+
+/* ---- timers -------------------------------------------------------------------------- */
+
+static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
+{
+    uint32_t idx = t->wheel[slot];
+    while (idx != NIL) {
+        struct flow_node *n = node_at(t, idx);
+        uint32_t next = n->timer_next;
+        if (n->deadline <= now) {
+            enum flow_end end = FLOW_END_TIMEOUT;
+            if (n->state == ST_CLOSED) {
+                end = FLOW_END_CLOSED;
+            }
+            n->a.seen_until_ns = n->deadline;
+            finish_node(t, idx, end);
+        }
+        idx = next;
+    }
+}
+
+static void advance(struct flow_table *t, int64_t now)
+{
+    if (!t->started) {
+        t->started = true;
+        t->now = now;
+        t->wheel_tick = now >> WHEEL_TICK_SHIFT;
+        return;
+    }
+    if (now <= t->now) {
+        return;
+    }
+    t->now = now;
+    int64_t tick = now >> WHEEL_TICK_SHIFT;
+    int64_t steps = tick - t->wheel_tick;
+    if (steps >= (int64_t)WHEEL_SLOTS) {
+        steps = WHEEL_SLOTS; /* a jump of a whole turn or more: visit every slot once */
+    }
+    /* visit the slots of the ticks passed, and the current one (deadlines within it) */
+    for (int64_t i = steps - 1; i >= 0; i--) {
+        fire_slot(t, (uint32_t)((uint64_t)(tick - i) & (WHEEL_SLOTS - 1)), now);
+    }
+    if (steps == 0) {
+        fire_slot(t, (uint32_t)((uint64_t)tick & (WHEEL_SLOTS - 1)), now);
+    }
+    t->wheel_tick = tick;
+}
+
+void flow_advance(struct flow_table *t, int64_t now_ns)
+{
+    advance(t, now_ns);
+}
+
+/* Deadline after the latest packet: RFC 6298 backoff doubles the retransmission gap, so the
+ * next retry is expected about twice the last gap later; never less than the SYN timeout. */
+static void rearm(struct flow_table *t, uint32_t idx)
+{
+    struct flow_node *n = node_at(t, idx);
+    int64_t wait = t->cfg.syn_timeout_ns;
+    if (n->state == ST_ESTABLISHED) {
+        wait = t->cfg.idle_timeout_ns;
+    } else if (n->state != ST_CLOSED && n->last_gap_ns / 2 * 5 > wait) {
+        wait = n->last_gap_ns / 2 * 5;
+    }
+    timer_set(t, idx, n->a.last_ns + wait);
+}
+
+/* ---- recording facts ----------------------------------------------------------------- */
+
+static const char history_letters[] = "SHFRDAshfrda";
+
+/* Zeek's history: one letter per kind of packet and direction, upper case for the client
+ * (originator), recorded the first time it is seen (base/protocols/conn/main.zeek). */
+static void add_history(struct flow_node *n, char letter)
+{
+    const char *pos = strchr(history_letters, letter);
+    if (pos == NULL) {
+        return;
+    }
+    uint32_t bit = 1u << (pos - history_letters);
+    if (n->history_seen & bit) {
+        return;
+    }
+    n->history_seen |= bit;
+    size_t len = strlen(n->a.history);
+    if (len < FLOW_HISTORY_LEN) {
+        n->a.history[len] = letter;
+        n->a.history[len + 1] = '\0';
+    }
+}
+
+static void record_history(struct flow_node *n, const struct dec_event *ev, bool from_client)
+{
+    uint8_t f = ev->tcp_flags;
+    char letters[4];
+    int count = 0;
+    if (f & DEC_TCP_SYN) {
+        letters[count++] = (f & DEC_TCP_ACK) ? 'h' : 's';
+    }
+    if (f & DEC_TCP_FIN) {
+        letters[count++] = 'f';
+    }
+    if (f & DEC_TCP_RST) {
+        letters[count++] = 'r';
+    }
+    if (ev->payload_len > 0) {
+        letters[count++] = 'd';
+    } else if ((f & (DEC_TCP_ACK | DEC_TCP_SYN | DEC_TCP_FIN | DEC_TCP_RST)) == DEC_TCP_ACK) {
+        letters[count++] = 'a';
+    }
+    for (int i = 0; i < count; i++) {
+        char c = letters[i];
+        add_history(n, from_client ? (char)(c - 'a' + 'A') : c);
+    }
+}
+
+static void record_packet(struct flow_node *n, uint32_t pkt, int64_t ts, bool evidence)
+{
+    struct flow_attempt *a = &n->a;
+    a->packet_total++;
+    a->last_ns = ts;
+    if (evidence && a->packet_count < FLOW_MAX_PACKETS) {
+        a->packets[a->packet_count++] = pkt;
+    }
+}
+
+static void fill_reply(struct flow_reply *r, const struct dec_event *ev, int64_t ts, uint32_t pkt)
+{
+    memset(r, 0, sizeof(*r));
+    r->ts_ns = ts;
+    r->from = ev->src;
+    r->ttl = ev->ttl;
+    r->has_ip_id = ev->has_ip_id;
+    r->ip_id = ev->ip_id;
+    r->pkt = pkt;
+    if (ev->kind == DEC_EV_TCP) {
+        r->flags = ev->tcp_flags;
+        r->ack = ev->ack;
+        r->window = ev->window;
+        r->opts = ev->opts;
+    } else {
+        r->icmp_type = ev->icmp_type;
+        r->icmp_code = ev->icmp_code;
+    }
+}
+
+static void start_attempt(struct flow_node *n, const struct dec_event *ev, int64_t ts,
+                          bool from_syn)
+{
+    struct flow_attempt *a = &n->a;
+    a->family = ev->family;
+    if (from_syn) {
+        a->client = ev->src;
+        a->server = ev->dst;
+        a->client_port = ev->sport;
+        a->server_port = ev->dport;
+        a->isn = ev->seq;
+        a->saw_syn = true;
+        a->syn_count = 1;
+        a->syn_ns[0] = ts;
+        a->syn_last_ns = ts;
+        a->syn_ttl = ev->ttl;
+        n->state = ST_WAIT;
+    } else {
+        /* built from a SYN-ACK: the receiver is the client */
+        a->client = ev->dst;
+        a->server = ev->src;
+        a->client_port = ev->dport;
+        a->server_port = ev->sport;
+        a->isn = ev->ack - 1;
+        n->state = ST_SYNACK;
+    }
+    a->first_ns = ts;
+    a->last_ns = ts;
+}
+
+static void on_client_syn(struct flow_node *n, const struct dec_event *ev, int64_t ts)
+{
+    struct flow_attempt *a = &n->a;
+    if (!a->saw_syn) {
+        /* SYN after its SYN-ACK (reordered capture): attach it */
+        a->saw_syn = true;
+        a->syn_count = 1;
+        a->syn_ns[0] = ts;
+        a->syn_last_ns = ts;
+        a->syn_ttl = ev->ttl;
+        return;
+    }
+    if (a->syn_count < FLOW_MAX_SYN_TIMES) {
+        a->syn_ns[a->syn_count] = ts;
+    }
+    n->last_gap_ns = ts - a->syn_last_ns;
+    a->syn_count++;
+    a->syn_last_ns = ts;
+}
+
+static void on_synack(struct flow_node *n, const struct dec_event *ev, int64_t ts, uint32_t pkt)
+{
+    struct flow_attempt *a = &n->a;
+    if (ev->ack != a->isn + 1) {
+        if (a->answer == FLOW_ANS_NONE) {
+            a->answer = FLOW_ANS_BAD_SYNACK;
+            fill_reply(&a->reply, ev, ts, pkt);
+            n->state = ST_ANSWERED;
+        }
+        return;
+    }
+    if (n->last_synack_ns != 0) {
+        n->last_gap_ns = ts - n->last_synack_ns;
+    }
+    n->last_synack_ns = ts;
+    a->synack_count++;
+    if (a->handshake_done && a->synack_after_ack_ns == 0) {
+        a->synack_after_ack_ns = ts;
+    }
+    if (a->answer == FLOW_ANS_NONE || a->answer == FLOW_ANS_BARE_ACK) {
+        a->answer = FLOW_ANS_SYNACK;
+        fill_reply(&a->reply, ev, ts, pkt);
+        n->server_isn = ev->seq;
+        if (n->state == ST_WAIT || n->state == ST_ANSWERED) {
+            n->state = ST_SYNACK;
+        }
+    }
+}
+
+static void on_server_rst(struct flow_table *t, struct flow_node *n, const struct dec_event *ev,
+                          int64_t ts, uint32_t pkt)
+{
+    struct flow_attempt *a = &n->a;
+    a->server_rst_count++;
+    if (n->state == ST_WAIT || (n->state == ST_ANSWERED && a->answer == FLOW_ANS_BARE_ACK)) {
+        /* RFC 9293 3.10.7.3: in SYN-SENT a RST is acceptable only if it ACKs the SYN */
+        if ((ev->tcp_flags & DEC_TCP_ACK) && ev->ack == a->isn + 1) {
+            if (a->answer == FLOW_ANS_NONE) {
+                a->answer = FLOW_ANS_RST;
+                fill_reply(&a->reply, ev, ts, pkt);
+            }
+            n->state = ST_ANSWERED;
+        } else {
+            t->stats.invalid_answers++;
+        }
+        return;
+    }
+    if (n->state == ST_SYNACK || n->state == ST_ESTABLISHED) {
+        if (a->server_rst_ns == 0) {
+            a->server_rst_ns = ts;
+            if (a->server_end.ts_ns == 0) {
+                fill_reply(&a->server_end, ev, ts, pkt);
+            }
+        }
+        n->state = ST_CLOSED;
+    }
+}
+
+static void on_client_rst(struct flow_node *n, int64_t ts)
+{
+    struct flow_attempt *a = &n->a;
+    if (a->client_rst_ns == 0) {
+        a->client_rst_ns = ts;
+    }
+    switch (n->state) {
+    case ST_WAIT:
+    case ST_SYNACK:
+    case ST_ESTABLISHED:
+        n->state = ST_CLOSED;
+        break;
+    default:
+        /* after a refusal or a bare ACK: a client RST is routine (stale state is being
+         * cleared); a retried SYN may follow */
+        break;
+    }
+}
+
+static void on_fin(struct flow_node *n, const struct dec_event *ev, int64_t ts, uint32_t pkt,
+                   bool from_client)
+{
+    struct flow_attempt *a = &n->a;
+    if (from_client) {
+        if (a->client_fin_ns == 0) {
+            a->client_fin_ns = ts;
+        }
+    } else if (a->server_fin_ns == 0) {
+        a->server_fin_ns = ts;
+        if (a->server_end.ts_ns == 0) {
+            fill_reply(&a->server_end, ev, ts, pkt);
+        }
+    }
+    if (a->client_fin_ns != 0 && a->server_fin_ns != 0) {
+        n->state = ST_CLOSED;
+    }
+}
+
+static void on_data_or_ack(struct flow_node *n, const struct dec_event *ev, int64_t ts,
+                           uint32_t pkt, bool from_client)
+{
+    struct flow_attempt *a = &n->a;
+    uint8_t f = ev->tcp_flags;
+    if (from_client) {
+        if (ev->payload_len > 0) {
+            a->client_bytes += ev->payload_len;
+            if (a->client_first_data_ns == 0) {
+                a->client_first_data_ns = ts;
+            }
+        }
+        if (!(f & DEC_TCP_ACK)) {
+            return;
+        }
+        if (n->state == ST_SYNACK && a->answer == FLOW_ANS_SYNACK) {
+            a->handshake_done = true;
+            a->handshake_ns = ts;
+            n->state = ST_ESTABLISHED;
+        } else if (n->state == ST_SYNACK && !a->saw_syn) {
+            n->state = ST_ESTABLISHED;
+        } else if (n->state == ST_WAIT) {
+            /* the client acknowledges a SYN-ACK the capture does not hold */
+            a->client_acked_unseen = true;
+            n->state = ST_ESTABLISHED;
+        }
+        return;
+    }
+    if (ev->payload_len > 0) {
+        a->server_bytes += ev->payload_len;
+        if (a->server_first_data_ns == 0) {
+            a->server_first_data_ns = ts;
+        }
+    }
+    if (n->state == ST_WAIT && (f & DEC_TCP_ACK)) {
+        if (ev->ack == a->isn + 1) {
+            /* acknowledges our SYN without a SYN flag: the SYN-ACK is missing here */
+            a->server_acked_unseen = true;
+            n->state = ST_ESTABLISHED;
+        } else if (ev->payload_len == 0) {
+            /* RFC 9293 3.10.7.4 / RFC 5961 4: challenge ACK, or TIME-WAIT answering */
+            a->answer = FLOW_ANS_BARE_ACK;
+            fill_reply(&a->reply, ev, ts, pkt);
+            n->state = ST_ANSWERED;
+        }
+    }
+    (void)pkt;
+}
+
+static bool is_evidence(const struct dec_event *ev, const struct flow_node *n)
+{
+    if (ev->kind == DEC_EV_ICMP) {
+        return true;
+    }
+    if (ev->tcp_flags & (DEC_TCP_SYN | DEC_TCP_RST | DEC_TCP_FIN)) {
+        return true;
+    }
+    /* the handshake's final ACK, or answers while the attempt is undecided */
+    return n->state != ST_ESTABLISHED && n->state != ST_CLOSED;
+}
+
+static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts, uint32_t pkt)
+{
+    struct endpoint src = {&ev->src, ev->sport};
+    struct endpoint dst = {&ev->dst, ev->dport};
+    uint64_t hash = tuple_hash(t, ev->family, src, dst);
+    bool forward = false;
+    uint32_t idx = lookup(t, hash, ev->family, src, dst, &forward);
+    uint8_t f = ev->tcp_flags;
+    bool syn = (f & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) == DEC_TCP_SYN;
+    bool synack = (f & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) == (DEC_TCP_SYN | DEC_TCP_ACK);
+
+    if (syn) {
+        if (idx != NIL) {
+            struct flow_node *n = node_at(t, idx);
+            bool same = forward && n->a.isn == ev->seq;
+            if (!same) {
+                /* a new ISN on this 4-tuple (or the other direction): a new attempt */
+                n->a.seen_until_ns = ts;
+                finish_node(t, idx, FLOW_END_REUSED);
+                idx = NIL;
+            }
+        }
+        if (idx == NIL) {
+            idx = node_create(t, hash);
+            if (idx == NIL) {
+                return;
+            }
+            start_attempt(node_at(t, idx), ev, ts, true);
+        } else {
+            on_client_syn(node_at(t, idx), ev, ts);
+        }
+        struct flow_node *n = node_at(t, idx);
+        record_history(n, ev, true);
+        record_packet(n, pkt, ts, true);
+        rearm(t, idx);
+        return;
+    }
+    if (idx == NIL) {
+        if (synack) {
+            t->stats.unmatched_synack++;
+            idx = node_create(t, hash);
+            if (idx == NIL) {
+                return;
+            }
+            struct flow_node *n = node_at(t, idx);
+            start_attempt(n, ev, ts, false);
+            n->a.answer = FLOW_ANS_SYNACK;
+            fill_reply(&n->a.reply, ev, ts, pkt);
+            n->a.synack_count = 1;
+            n->last_synack_ns = ts;
+            n->server_isn = ev->seq;
+            add_history(n, '^');
+            record_history(n, ev, false);
+            record_packet(n, pkt, ts, true);
+            rearm(t, idx);
+        } else if (f & DEC_TCP_RST) {
+            t->stats.unmatched_rst++;
+        } else {
+            t->stats.midstream++;
+        }
+        return;
+    }
+    struct flow_node *n = node_at(t, idx);
+    bool from_client = forward;
+    bool evidence = is_evidence(ev, n);
+    if (synack) {
+        if (from_client) {
+            /* simultaneous open or a confused peer: note it, no state change */
+            record_history(n, ev, true);
+        } else {
+            on_synack(n, ev, ts, pkt);
+            record_history(n, ev, false);
+        }
+    } else {
+        record_history(n, ev, from_client);
+        if (f & DEC_TCP_RST) {
+            if (from_client) {
+                on_client_rst(n, ts);
+            } else {
+                on_server_rst(t, n, ev, ts, pkt);
+            }
+        } else {
+            on_data_or_ack(n, ev, ts, pkt, from_client);
+            if ((f & DEC_TCP_FIN) && n->state == ST_ESTABLISHED) {
+                on_fin(n, ev, ts, pkt, from_client);
+            } else if ((f & DEC_TCP_FIN) && n->state == ST_SYNACK) {
+                on_fin(n, ev, ts, pkt, from_client);
+            }
+        }
+    }
+    record_packet(n, pkt, ts, evidence);
+    rearm(t, idx);
+}
+
+static void on_icmp(struct flow_table *t, const struct dec_event *ev, int64_t ts, uint32_t pkt)
+{
+    /* RFC 5927 4.1: believe an ICMP error only if it quotes the tuple and a sequence number
+     * we sent; for a SYN that is exactly the ISN. */
+    struct endpoint qsrc = {&ev->quoted_src, ev->quoted_sport};
+    struct endpoint qdst = {&ev->quoted_dst, ev->quoted_dport};
+    uint64_t hash = tuple_hash(t, ev->quoted_family, qsrc, qdst);
+    bool forward = false;
+    uint32_t idx = lookup(t, hash, ev->quoted_family, qsrc, qdst, &forward);
+    if (idx == NIL) {
+        t->stats.unmatched_icmp++;
+        return;
+    }
+    struct flow_node *n = node_at(t, idx);
+    struct flow_attempt *a = &n->a;
+    if (!forward || !a->saw_syn) {
+        t->stats.unmatched_icmp++;
+        return;
+    }
+    if (n->state == ST_WAIT || n->state == ST_ANSWERED) {
+        if (ev->quoted_seq != a->isn) {
+            t->stats.invalid_answers++;
+            return;
+        }
+        a->icmp_count++;
+        if (a->answer == FLOW_ANS_NONE) {
+            a->answer = FLOW_ANS_ICMP;
+            fill_reply(&a->reply, ev, ts, pkt);
+        }
+        n->state = ST_ANSWERED;
+        record_packet(n, pkt, ts, true);
+        rearm(t, idx);
+        return;
+    }
+    /* an ICMP error about a segment of an established connection (PMTU, ...): not an answer
+     * to the SYN; keep it as evidence only */
+    record_packet(n, pkt, ts, false);
+}
+
+void flow_event(struct flow_table *t, const struct dec_event *ev, int64_t ts_ns, uint32_t pkt)
+{
+    advance(t, ts_ns);
+    int64_t ts = t->now; /* never earlier than what was already seen */
+    if (ev->kind == DEC_EV_TCP) {
+        on_tcp(t, ev, ts, pkt);
+    } else if (ev->kind == DEC_EV_ICMP) {
+        on_icmp(t, ev, ts, pkt);
+    }
+}
+
+void flow_finish(struct flow_table *t)
+{
+    while (t->age_head != NIL) {
+        node_at(t, t->age_head)->a.seen_until_ns = t->now;
+        finish_node(t, t->age_head, FLOW_END_CAPTURE_END);
+    }
+}

@@ -1,0 +1,208 @@
+/* rep_report.c - collects judged attempts: totals per verdict and per service, the listing. */
+#include "rep_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_LIST_LIMIT 20
+
+int rep_create(struct rep_report **out, const struct rep_options *opts, char *errbuf,
+               size_t errlen)
+{
+    struct rep_report *r = calloc(1, sizeof(*r));
+    *out = NULL;
+    if (r == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    r->opts = *opts;
+    if (r->opts.list_limit == 0) {
+        r->opts.list_limit = DEFAULT_LIST_LIMIT;
+    }
+    r->index_mask = 255;
+    r->service_index = calloc(r->index_mask + 1, sizeof(*r->service_index));
+    if (r->service_index == NULL) {
+        free(r);
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+void rep_destroy(struct rep_report *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    for (int v = 0; v < REP_VERDICT_COUNT; v++) {
+        free(r->listed[v]);
+    }
+    free(r->services);
+    free(r->service_index);
+    free(r);
+}
+
+uint64_t rep_verdict_count(const struct rep_report *r, enum rep_verdict verdict)
+{
+    return (unsigned)verdict < REP_VERDICT_COUNT ? r->counts[verdict] : 0;
+}
+
+static uint32_t service_hash(int family, const struct dec_addr *addr, uint16_t port)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)family;
+    for (size_t i = 0; i < sizeof(addr->b); i++) {
+        h = (h ^ addr->b[i]) * 16777619u;
+    }
+    h = (h ^ (port >> 8)) * 16777619u;
+    h = (h ^ (port & 0xff)) * 16777619u;
+    return h;
+}
+
+static bool grow_index(struct rep_report *r)
+{
+    uint32_t mask = r->index_mask * 2 + 1;
+    uint32_t *index = calloc((size_t)mask + 1, sizeof(*index));
+    if (index == NULL) {
+        return false;
+    }
+    for (uint32_t s = 0; s < r->service_count; s++) {
+        const struct rep_service *svc = &r->services[s];
+        uint32_t pos = service_hash(svc->family, &svc->addr, svc->port) & mask;
+        while (index[pos] != 0) {
+            pos = (pos + 1) & mask;
+        }
+        index[pos] = s + 1;
+    }
+    free(r->service_index);
+    r->service_index = index;
+    r->index_mask = mask;
+    return true;
+}
+
+static struct rep_service *find_service(struct rep_report *r, const struct flow_attempt *a)
+{
+    uint32_t pos = service_hash(a->family, &a->server, a->server_port) & r->index_mask;
+    while (r->service_index[pos] != 0) {
+        struct rep_service *svc = &r->services[r->service_index[pos] - 1];
+        if (svc->family == a->family && svc->port == a->server_port &&
+            memcmp(svc->addr.b, a->server.b, sizeof(svc->addr.b)) == 0) {
+            return svc;
+        }
+        pos = (pos + 1) & r->index_mask;
+    }
+    if (r->service_count == r->service_cap) {
+        uint32_t cap = r->service_cap ? r->service_cap * 2 : 64;
+        struct rep_service *ns = realloc(r->services, cap * sizeof(*ns));
+        if (ns == NULL) {
+            return NULL;
+        }
+        r->services = ns;
+        r->service_cap = cap;
+    }
+    struct rep_service *svc = &r->services[r->service_count];
+    memset(svc, 0, sizeof(*svc));
+    svc->family = a->family;
+    svc->addr = a->server;
+    svc->port = a->server_port;
+    r->service_index[pos] = ++r->service_count;
+    if ((uint64_t)r->service_count * 2 > (uint64_t)r->index_mask + 1) {
+        if (!grow_index(r)) {
+            r->alloc_failed = true;
+        }
+    }
+    return svc;
+}
+
+static void keep_for_listing(struct rep_report *r, const struct flow_attempt *a,
+                             const struct rep_judgement *j)
+{
+    enum rep_verdict v = j->verdict;
+    if (r->listed_count[v] >= r->opts.list_limit) {
+        return;
+    }
+    if (r->listed[v] == NULL) {
+        r->listed[v] = calloc(r->opts.list_limit, sizeof(*r->listed[v]));
+        if (r->listed[v] == NULL) {
+            r->alloc_failed = true;
+            return;
+        }
+    }
+    struct rep_listed *slot = &r->listed[v][r->listed_count[v]++];
+    slot->attempt = *a;
+    slot->judgement = *j;
+}
+
+void rep_attempt(struct rep_report *r, const struct flow_attempt *a)
+{
+    struct rep_judgement j;
+    rep_judge(a, &r->opts.cfg, &j);
+    r->attempts++;
+    r->counts[j.verdict]++;
+    if (r->first_ns == 0 || j.start_ns < r->first_ns) {
+        r->first_ns = j.start_ns;
+    }
+    if (a->last_ns > r->last_ns) {
+        r->last_ns = a->last_ns;
+    }
+    struct rep_service *svc = find_service(r, a);
+    if (svc != NULL) {
+        svc->total++;
+        svc->counts[j.verdict]++;
+    } else {
+        r->alloc_failed = true;
+    }
+    if (r->opts.format == REP_FORMAT_JSON) {
+        rep_json_attempt(r, a, &j);
+    } else if (j.verdict != REP_ACCEPTED) {
+        keep_for_listing(r, a, &j);
+    }
+}
+
+int rep_finish(struct rep_report *r, const struct rep_input_stats *input,
+               const struct flow_stats *flows, char *errbuf, size_t errlen)
+{
+    if (r->opts.format == REP_FORMAT_JSON) {
+        rep_json_finish(r, input, flows);
+    } else {
+        rep_text_finish(r, input, flows);
+    }
+    if (fflush(r->opts.out) != 0 || ferror(r->opts.out)) {
+        snprintf(errbuf, errlen, "writing the report failed");
+        return -1;
+    }
+    return 0;
+}
+
+const char *rep_endpoint_str(int family, const struct dec_addr *addr, uint16_t port, char *buf,
+                             size_t buflen)
+{
+    char ip[64];
+    dec_addr_str(addr, family, ip, sizeof(ip));
+    if (family == 6) {
+        snprintf(buf, buflen, "[%s]:%u", ip, (unsigned)port);
+    } else {
+        snprintf(buf, buflen, "%s:%u", ip, (unsigned)port);
+    }
+    return buf;
+}
+
+const char *rep_time_iso(int64_t ns, char *buf, size_t buflen)
+{
+    time_t sec = (time_t)(ns / 1000000000);
+    long usec = (long)((ns % 1000000000) / 1000);
+    if (usec < 0) {
+        usec += 1000000;
+        sec -= 1;
+    }
+    struct tm tm;
+    if (gmtime_r(&sec, &tm) == NULL) {
+        snprintf(buf, buflen, "invalid-time");
+        return buf;
+    }
+    char date[32];
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, buflen, "%s.%06ldZ", date, usec);
+    return buf;
+}

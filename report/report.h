@@ -1,0 +1,105 @@
+/* report.h - verdicts for finished attempts, per-service aggregation, text and JSON writers. */
+#ifndef SYNSCOPE_REPORT_H
+#define SYNSCOPE_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "decode.h"
+
+/* Verdicts, DESIGN.md "Verdicts". The order is the order of the text report. */
+enum rep_verdict {
+    REP_ACCEPTED = 0,
+    REP_RESET_AFTER_ACCEPT,
+    REP_CLOSED_AFTER_ACCEPT,
+    REP_REFUSED,
+    REP_REFUSED_BY_MIDDLEBOX,
+    REP_UNREACHABLE,
+    REP_DROPPED,
+    REP_HALF_OPEN,
+    REP_CLIENT_ABORT,
+    REP_STALE,
+    REP_BAD_SYNACK,
+    REP_UNDETERMINED,
+    REP_VERDICT_COUNT
+};
+
+/* "accepted", "reset-after-accept", ... */
+const char *rep_verdict_name(enum rep_verdict verdict);
+
+/* Parses a verdict name; returns 0 and *out, or -1. */
+int rep_verdict_parse(const char *name, enum rep_verdict *out);
+
+/* True for verdicts that mean the connection did not work. */
+bool rep_verdict_is_failure(enum rep_verdict verdict);
+
+/* Who sent the deciding answer. */
+enum rep_sender { REP_SENDER_NONE = 0, REP_SENDER_SERVER, REP_SENDER_ROUTER };
+
+/* The judgement on one attempt. */
+struct rep_judgement {
+    enum rep_verdict verdict;
+    const char *reason;     /* refines the verdict: "rst", "host", "capture-ended", ... */
+    const char *zeek_state; /* Zeek conn_state: "REJ", "S0", "SF", ... */
+    enum rep_sender sender;
+    int hops;           /* hop distance of the answer (initial TTL guess - TTL), -1 unknown */
+    int64_t rtt_ns;     /* answer time - the SYN before it; -1 when there is no answer */
+    int64_t waited_ns;  /* first SYN to the answer, or to the last packet */
+    int64_t start_ns;   /* first SYN (or first packet) */
+};
+
+struct rep_config {
+    int64_t syn_timeout_ns; /* the flow engine's SYN timeout: capture-ended vs dropped */
+};
+
+/* Decides the verdict of a finished attempt. Pure. */
+void rep_judge(const struct flow_attempt *attempt, const struct rep_config *cfg,
+               struct rep_judgement *out);
+
+/* Initial TTL guess (64, 128 or 255) minus the TTL seen. */
+int rep_hops(uint8_t ttl);
+
+/* Name of an ICMP/ICMPv6 unreachable or time-exceeded code ("host", "admin-prohibited"). */
+const char *rep_icmp_reason(int family, uint8_t type, uint8_t code);
+
+enum rep_format { REP_FORMAT_TEXT = 0, REP_FORMAT_JSON };
+
+struct rep_options {
+    enum rep_format format;
+    FILE *out;              /* where to write; not closed by report/ */
+    struct rep_config cfg;
+    uint32_t list_limit;    /* failed attempts listed per verdict in text (0 = default 20) */
+};
+
+/* What the input looked like, for the summary. */
+struct rep_input_stats {
+    uint64_t packets;                      /* packets read */
+    uint64_t decode_status[DEC_P_COUNT];   /* per dec_status (skips and problems) */
+    const char *const *files;              /* input names */
+    size_t file_count;
+    const char *error;                     /* input error that stopped reading, or NULL */
+};
+
+struct rep_report;
+
+/* Creates a report. Returns 0, or -1 with a message in errbuf. */
+int rep_create(struct rep_report **out, const struct rep_options *opts, char *errbuf,
+               size_t errlen);
+
+/* Takes one finished attempt (the flow engine's emit callback calls this). JSON attempt lines
+ * are written at once; text is written by rep_finish. */
+void rep_attempt(struct rep_report *report, const struct flow_attempt *attempt);
+
+/* Writes the rest (service objects and the summary). Returns 0, or -1 with errbuf set when
+ * writing failed. */
+int rep_finish(struct rep_report *report, const struct rep_input_stats *input,
+               const struct flow_stats *flows, char *errbuf, size_t errlen);
+
+/* Attempts seen so far with this verdict. */
+uint64_t rep_verdict_count(const struct rep_report *report, enum rep_verdict verdict);
+
+void rep_destroy(struct rep_report *report);
+
+#endif

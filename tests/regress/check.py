@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""check.py - runs `synscope read -f json` on a capture and compares its attempts with an
+expected-verdicts file (tcpdump's TESTLIST habit: name, input, expected, options).
+
+usage: check.py SYNSCOPE CAPTURE EXPECTED [extra synscope options...]
+
+EXPECTED holds one line per group of attempts, '#' starts a comment:
+    verdict=refused reason=rst server=10.99.2.2:81 syns=1 from=10.99.2.2 count=1
+Keys: verdict reason client server syns (N or >=N) from sender handshake (yes/no) hops
+zeek (zeek_conn_state) history count. Every line must match exactly `count` attempts and
+every attempt must be matched by one line.
+"""
+import json
+import subprocess
+import sys
+
+
+def endpoint(ep):
+    ip = ep["ip"]
+    return f"[{ip}]:{ep['port']}" if ":" in ip else f"{ip}:{ep['port']}"
+
+
+def matches(spec, att):
+    for key, want in spec.items():
+        if key == "count":
+            continue
+        if key == "verdict":
+            got = att["verdict"]
+        elif key == "reason":
+            got = att["reason"]
+        elif key == "client":
+            got = att["client"]["ip"]
+        elif key == "server":
+            got = endpoint(att["server"])
+        elif key == "syns":
+            if want.startswith(">="):
+                if att["syns"] < int(want[2:]):
+                    return False
+                continue
+            got = str(att["syns"])
+        elif key == "from":
+            got = att.get("answer", {}).get("from")
+        elif key == "sender":
+            got = att.get("answer", {}).get("sender")
+        elif key == "hops":
+            got = str(att.get("answer", {}).get("hops"))
+        elif key == "handshake":
+            got = "yes" if att["handshake"] else "no"
+        elif key == "zeek":
+            got = att["zeek_conn_state"]
+        elif key == "history":
+            got = att["history"]
+        else:
+            raise SystemExit(f"unknown key '{key}' in expected file")
+        if got != want:
+            return False
+    return True
+
+
+def parse_expected(path):
+    specs = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            spec = {}
+            for word in line.split():
+                if "=" not in word:
+                    raise SystemExit(f"{path}:{lineno}: '{word}' is not key=value")
+                key, value = word.split("=", 1)
+                spec[key] = value
+            if "verdict" not in spec:
+                raise SystemExit(f"{path}:{lineno}: no verdict=")
+            spec["_line"] = lineno
+            specs.append(spec)
+    return specs
+
+
+def main():
+    if len(sys.argv) < 4:
+        raise SystemExit(__doc__)
+    synscope, capture, expected = sys.argv[1:4]
+    extra = sys.argv[4:]
+    proc = subprocess.run([synscope, "read", "-f", "json", *extra, capture],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stderr, file=sys.stderr)
+        raise SystemExit(f"FAIL: synscope exited with {proc.returncode}")
+    objects = [json.loads(line) for line in proc.stdout.splitlines()]
+    attempts = [o for o in objects if o["type"] == "attempt"]
+    summaries = [o for o in objects if o["type"] == "summary"]
+    assert len(summaries) == 1, "exactly one summary object"
+    assert sum(summaries[0]["verdicts"].values()) == len(attempts), "summary counts every attempt"
+
+    specs = parse_expected(expected)
+    # most specific lines first, so a generic line does not take a specific line's attempt
+    specs.sort(key=lambda s: -len(s))
+    used = [False] * len(attempts)
+    failures = []
+    for spec in specs:
+        line = spec.pop("_line")
+        want = int(spec.get("count", "1"))
+        got = 0
+        for i, att in enumerate(attempts):
+            if got == want:
+                break
+            if not used[i] and matches(spec, att):
+                used[i] = True
+                got += 1
+        if got != want:
+            text = " ".join(f"{k}={v}" for k, v in spec.items())
+            failures.append(f"line {line}: expected {want} attempt(s) matching '{text}', found {got}")
+    for i, att in enumerate(attempts):
+        if not used[i]:
+            failures.append("unexpected attempt: " + json.dumps(
+                {k: att.get(k) for k in ("client", "server", "verdict", "reason", "syns",
+                                         "answer", "zeek_conn_state", "packets")}))
+    if failures:
+        print(f"FAIL {capture}:")
+        for f in failures:
+            print("  " + f)
+        print("synscope said:")
+        for att in attempts:
+            print("  ", endpoint(att["client"]), "->", endpoint(att["server"]), att["verdict"],
+                  att["reason"], "syns", att["syns"], att.get("answer", {}))
+        return 1
+    print(f"ok {capture}: {len(attempts)} attempts as expected")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

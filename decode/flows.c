@@ -26,7 +26,12 @@ enum node_state {
     ST_SYNACK,       /* valid SYN-ACK, client's ACK not seen yet */
     ST_ESTABLISHED,  /* following the connection to its end */
     ST_CLOSED,       /* RST or both FINs seen: lingering for stragglers */
+    ST_DONE,         /* emitted after a timeout: a tombstone that absorbs late packets */
 };
+
+/* How long a tombstone absorbs late retransmissions (a SYN-ACK re-sent by a server for a
+ * minute, a SYN retried after we declared it dropped) so they do not start new attempts. */
+#define TOMBSTONE_NS 60000000000LL
 
 struct flow_node {
     struct flow_attempt a;
@@ -307,7 +312,20 @@ static uint32_t node_alloc(struct flow_table *t)
     return t->next_fresh++;
 }
 
-/* Unlinks the node from every list, emits its attempt, and frees it. */
+/* Hands the attempt to the emit callback. */
+static void emit_node(struct flow_table *t, struct flow_node *n, enum flow_end end)
+{
+    n->a.end = end;
+    if (end == FLOW_END_EVICTED) {
+        t->stats.evicted++;
+    }
+    if (t->emit != NULL) {
+        t->emit(&n->a, t->user);
+    }
+}
+
+/* Unlinks the node from every list and frees it; emits its attempt unless it is a tombstone
+ * (already emitted). */
 static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end)
 {
     struct flow_node *n = node_at(t, idx);
@@ -329,14 +347,10 @@ static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end)
         t->age_tail = n->age_prev;
     }
     timer_unlink(t, idx);
-    n->a.end = end;
-    if (end == FLOW_END_EVICTED) {
-        t->stats.evicted++;
-    }
     t->stats.tracked--;
     n->in_use = 0;
-    if (t->emit != NULL) {
-        t->emit(&n->a, t->user);
+    if (n->state != ST_DONE) {
+        emit_node(t, n, end);
     }
     n->hash_next = t->free_list;
     t->free_list = idx;
@@ -390,12 +404,16 @@ static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
         struct flow_node *n = node_at(t, idx);
         uint32_t next = n->timer_next;
         if (n->deadline <= now) {
-            enum flow_end end = FLOW_END_TIMEOUT;
-            if (n->state == ST_CLOSED) {
-                end = FLOW_END_CLOSED;
+            if (n->state == ST_CLOSED || n->state == ST_DONE) {
+                n->a.seen_until_ns = n->deadline;
+                finish_node(t, idx, FLOW_END_CLOSED);
+            } else {
+                /* decided by silence: emit now, keep a tombstone for late packets */
+                n->a.seen_until_ns = n->deadline;
+                emit_node(t, n, FLOW_END_TIMEOUT);
+                n->state = ST_DONE;
+                timer_set(t, idx, now + TOMBSTONE_NS);
             }
-            n->a.seen_until_ns = n->deadline;
-            finish_node(t, idx, end);
         }
         idx = next;
     }
@@ -434,13 +452,18 @@ void flow_advance(struct flow_table *t, int64_t now_ns)
 }
 
 /* Deadline after the latest packet: RFC 6298 backoff doubles the retransmission gap, so the
- * next retry is expected about twice the last gap later; never less than the SYN timeout. */
+ * next retry is expected about twice the last gap later (we allow 2.5x); never less than the
+ * SYN timeout. Before any retry is seen the gap is unknown: Windows and older Linux wait 3 s
+ * (RFC 1122's initial RTO) before the first retry, plus timer slack, so the first wait is
+ * 1.5x the SYN timeout; otherwise one connect() would be cut in two attempts. */
 static void rearm(struct flow_table *t, uint32_t idx)
 {
     struct flow_node *n = node_at(t, idx);
     int64_t wait = t->cfg.syn_timeout_ns;
     if (n->state == ST_ESTABLISHED) {
         wait = t->cfg.idle_timeout_ns;
+    } else if (n->state != ST_CLOSED && n->last_gap_ns == 0) {
+        wait = wait / 2 * 3;
     } else if (n->state != ST_CLOSED && n->last_gap_ns / 2 * 5 > wait) {
         wait = n->last_gap_ns / 2 * 5;
     }
@@ -744,6 +767,17 @@ static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts,
     bool syn = (f & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) == DEC_TCP_SYN;
     bool synack = (f & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) == (DEC_TCP_SYN | DEC_TCP_ACK);
 
+    if (idx != NIL && node_at(t, idx)->state == ST_DONE) {
+        struct flow_node *n = node_at(t, idx);
+        if (!syn || (forward && n->a.isn == ev->seq)) {
+            /* a late retransmission or answer of an attempt already reported */
+            t->stats.late_packets++;
+            timer_set(t, idx, t->now + TOMBSTONE_NS);
+            return;
+        }
+        finish_node(t, idx, FLOW_END_CLOSED); /* silent: a tombstone is not emitted again */
+        idx = NIL;
+    }
     if (syn) {
         if (idx != NIL) {
             struct flow_node *n = node_at(t, idx);
@@ -842,6 +876,10 @@ static void on_icmp(struct flow_table *t, const struct dec_event *ev, int64_t ts
     }
     struct flow_node *n = node_at(t, idx);
     struct flow_attempt *a = &n->a;
+    if (n->state == ST_DONE) {
+        t->stats.late_packets++;
+        return;
+    }
     if (!forward || !a->saw_syn) {
         t->stats.unmatched_icmp++;
         return;

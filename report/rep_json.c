@@ -187,11 +187,12 @@ void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
     json_status_map(out, input->decode_status, false);
     fprintf(out,
             ",\"evicted\":%llu,\"peak_tracked\":%llu,\"unmatched\":{\"syn-ack\":%llu,\"rst\":%llu,"
-            "\"icmp\":%llu},\"invalid_answers\":%llu,\"midstream_packets\":%llu",
+            "\"icmp\":%llu},\"invalid_answers\":%llu,\"midstream_packets\":%llu,"
+            "\"late_packets\":%llu",
             (unsigned long long)flows->evicted, (unsigned long long)flows->peak_tracked,
             (unsigned long long)flows->unmatched_synack, (unsigned long long)flows->unmatched_rst,
             (unsigned long long)flows->unmatched_icmp, (unsigned long long)flows->invalid_answers,
-            (unsigned long long)flows->midstream);
+            (unsigned long long)flows->midstream, (unsigned long long)flows->late_packets);
     if (input->error != NULL) {
         fputs(",\"input_error\":", out);
         json_string(out, input->error);

@@ -158,7 +158,7 @@ static void fmt_ms(char *buf, size_t buflen, int64_t ns)
 }
 
 /* One line of evidence for a failed attempt. */
-static void print_attempt(FILE *out, const struct rep_listed *l)
+static void print_attempt(FILE *out, const struct rep_listed *l, int64_t syn_timeout_ns)
 {
     const struct flow_attempt *a = &l->attempt;
     const struct rep_judgement *j = &l->judgement;
@@ -221,7 +221,7 @@ static void print_attempt(FILE *out, const struct rep_listed *l)
     case REP_UNDETERMINED:
         if (strcmp(j->reason, "capture-ended") == 0) {
             fprintf(out, "capture ended %s after the first SYN, before the %.1f s timeout", t2,
-                    0.0);
+                    (double)syn_timeout_ns / 1e9);
         } else if (strcmp(j->reason, "one-sided") == 0) {
             fprintf(out, "only one direction captured (%s)",
                     a->saw_syn ? "no SYN-ACK seen, yet the conversation went on"
@@ -427,7 +427,7 @@ void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
             print_unreachable_advice(out, r);
         }
         for (uint32_t i = 0; i < r->listed_count[v]; i++) {
-            print_attempt(out, &r->listed[v][i]);
+            print_attempt(out, &r->listed[v][i], r->opts.cfg.syn_timeout_ns);
         }
         if (r->counts[v] > r->listed_count[v]) {
             fprintf(out, "  ... and %llu more (all of them with -f json)\n",

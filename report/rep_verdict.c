@@ -159,6 +159,28 @@ static void judge_accepted(const struct flow_attempt *a, const struct rep_config
     }
 }
 
+/* Zeek's rule for an originator RST with no SYN-ACK: RSTOS0 when the history matches
+ * /^?S[^HAFGIQ]*R/ (a SYN, then a RST, nothing else from the client between), else OTH. */
+static const char *zeek_client_rst_state(const struct flow_attempt *a)
+{
+    const char *h = a->history;
+    if (*h == '^') {
+        h++;
+    }
+    if (*h != 'S') {
+        return "OTH";
+    }
+    for (h++; *h != '\0'; h++) {
+        if (*h == 'R') {
+            return "RSTOS0";
+        }
+        if (strchr("HAFGIQ", *h) != NULL) {
+            return "OTH";
+        }
+    }
+    return "OTH";
+}
+
 void rep_judge(const struct flow_attempt *a, const struct rep_config *cfg,
                struct rep_judgement *j)
 {
@@ -207,7 +229,8 @@ void rep_judge(const struct flow_attempt *a, const struct rep_config *cfg,
     case FLOW_ANS_BARE_ACK:
         j->verdict = REP_STALE;
         j->reason = "bare-ack";
-        j->zeek_state = a->client_rst_ns ? "RSTOS0" : "S0";
+        /* the responder's bare ACK moved it out of Zeek's "inactive" states */
+        j->zeek_state = a->client_rst_ns ? zeek_client_rst_state(a) : "OTH";
         return;
     case FLOW_ANS_NONE:
         break;
@@ -221,7 +244,7 @@ void rep_judge(const struct flow_attempt *a, const struct rep_config *cfg,
     if (a->client_rst_ns != 0) {
         j->verdict = REP_CLIENT_ABORT;
         j->reason = "rst-before-answer";
-        j->zeek_state = "RSTOS0";
+        j->zeek_state = zeek_client_rst_state(a);
         return;
     }
     j->zeek_state = "S0";

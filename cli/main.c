@@ -188,7 +188,7 @@ static int cmd_read(int argc, char **argv)
 
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+:f:o:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'f':
             if (strcmp(optarg, "text") == 0) {

@@ -48,13 +48,14 @@ enum dec_status {
     DEC_P_IP_BAD_VERSION,                      /* IP version nibble neither 4 nor 6 */
     DEC_P_IP4_TRUNCATED,                       /* IPv4 header cut by snap length */
     DEC_P_IP4_BAD_IHL,                         /* IHL < 5 */
-    DEC_P_IP4_BAD_LENGTH,     /* total length < header length, or > bytes on the wire */
+    DEC_P_IP4_BAD_LENGTH,     /* total length < header length, or > bytes on the wire; a total
+                               * length of 0 (Linux BIG TCP, TSO) means "to the end of the frame" */
     DEC_P_IP6_TRUNCATED,      /* IPv6 header cut by snap length */
     DEC_P_IP6_BAD_LENGTH,     /* payload length larger than the bytes on the wire */
     DEC_P_IP6_EXT_TRUNCATED,  /* extension header cut by snap length */
     DEC_P_IP6_EXT_BAD,        /* extension header longer than the payload */
     DEC_P_IP6_EXT_TOO_MANY,   /* extension-header chain longer than we follow */
-    DEC_P_TCP_TRUNCATED,      /* TCP header (or its options) cut by snap length */
+    DEC_P_TCP_TRUNCATED,      /* the 20-byte TCP header cut by snap length */
     DEC_P_TCP_SHORT,          /* fewer than 20 bytes of TCP in the IP payload */
     DEC_P_TCP_BAD_OFFSET,     /* data offset < 5, or beyond the IP payload */
     DEC_P_ICMP_TRUNCATED,     /* ICMP header or quoted packet cut by snap length */
@@ -106,8 +107,8 @@ struct dec_tcp_opts {
 };
 
 /* Notes on a decoded packet: not reasons to drop it. */
-#define DEC_NOTE_OPT_BAD 0x01       /* TCP option with a bad length; option parsing stopped */
-#define DEC_NOTE_OPT_TRUNCATED 0x02 /* options run past the data offset */
+#define DEC_NOTE_OPT_BAD 0x01       /* option with a bad length or past the data offset: stopped */
+#define DEC_NOTE_OPT_TRUNCATED 0x02 /* options cut by the snap length */
 #define DEC_NOTE_IP4_OPTIONS 0x04   /* IPv4 header carried options */
 #define DEC_NOTE_IP6_EXT 0x08       /* IPv6 extension headers were skipped */
 #define DEC_NOTE_VLAN 0x10          /* frame carried 802.1Q/802.1ad tags */

@@ -1,0 +1,151 @@
+/* dec_cursor.h - bounds-checked reader over untrusted packet bytes (private to decode/). */
+#ifndef SYNSCOPE_DEC_CURSOR_H
+#define SYNSCOPE_DEC_CURSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* A window on captured bytes. Every read checks the bounds first. A read that would run past
+ * the end reads nothing, returns 0 and sets the sticky `bad` flag; a bad cursor has no bytes
+ * left, so every later read also returns 0 and the caller may check `bad` once, at the end of
+ * a group of reads. 0 is returned rather than -1 because -1 can be real data. */
+struct dec_cursor {
+    const uint8_t *p; /* next unread byte */
+    size_t left;      /* bytes readable from p (0 once bad) */
+    bool bad;         /* a read ran past the end */
+};
+
+/* Starts a cursor over len bytes at p (a NULL p reads as empty). */
+static inline void cur_init(struct dec_cursor *cur, const uint8_t *p, size_t len)
+{
+    cur->p = p;
+    cur->left = p != NULL ? len : 0;
+    cur->bad = false;
+}
+
+/* Bytes still readable; 0 for a bad cursor. */
+static inline size_t cur_left(const struct dec_cursor *cur)
+{
+    return cur->bad ? 0 : cur->left;
+}
+
+/* True when n more bytes can be read. A bad cursor can read nothing, not even 0 bytes. */
+static inline bool cur_has(const struct dec_cursor *cur, size_t n)
+{
+    return !cur->bad && cur->left >= n;
+}
+
+/* Marks the cursor bad: it reads as empty from now on. */
+static inline void cur_fail(struct dec_cursor *cur)
+{
+    cur->bad = true;
+    cur->left = 0;
+}
+
+/* Consumes n bytes and returns where they start, or NULL (and the cursor goes bad) when fewer
+ * than n are left. Callers with n == 0 must test `bad`, not the pointer (p may be NULL). */
+static inline const uint8_t *cur_take(struct dec_cursor *cur, size_t n)
+{
+    const uint8_t *start = cur->p;
+
+    if (!cur_has(cur, n)) {
+        cur_fail(cur);
+        return NULL;
+    }
+    if (n > 0) { /* never offset a NULL pointer, even by 0 */
+        cur->p += n;
+        cur->left -= n;
+    }
+    return start;
+}
+
+static inline uint8_t cur_u8(struct dec_cursor *cur)
+{
+    const uint8_t *b = cur_take(cur, 1);
+
+    return b != NULL ? b[0] : 0;
+}
+
+/* Reads the next byte without consuming it (a short read still sets `bad`). */
+static inline uint8_t cur_peek_u8(struct dec_cursor *cur)
+{
+    if (!cur_has(cur, 1)) {
+        cur_fail(cur);
+        return 0;
+    }
+    return cur->p[0];
+}
+
+static inline uint16_t cur_be16(struct dec_cursor *cur)
+{
+    const uint8_t *b = cur_take(cur, 2);
+
+    if (b == NULL) {
+        return 0;
+    }
+    return (uint16_t)(((uint32_t)b[0] << 8) | (uint32_t)b[1]);
+}
+
+static inline uint32_t cur_be32(struct dec_cursor *cur)
+{
+    const uint8_t *b = cur_take(cur, 4);
+
+    if (b == NULL) {
+        return 0;
+    }
+    return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | (uint32_t)b[3];
+}
+
+/* Little-endian: for the BSD NULL link type, whose header is in the capturing host's order. */
+static inline uint32_t cur_le32(struct dec_cursor *cur)
+{
+    const uint8_t *b = cur_take(cur, 4);
+
+    if (b == NULL) {
+        return 0;
+    }
+    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+}
+
+/* Skips n bytes. Returns false (and the cursor goes bad) when fewer are left. */
+static inline bool cur_skip(struct dec_cursor *cur, size_t n)
+{
+    (void)cur_take(cur, n);
+    return !cur->bad;
+}
+
+/* Takes the next n bytes as a cursor of their own and advances past them. When fewer than n
+ * are left, both the parent and the returned cursor are bad. */
+static inline struct dec_cursor cur_sub(struct dec_cursor *cur, size_t n)
+{
+    struct dec_cursor sub;
+    const uint8_t *start = cur_take(cur, n);
+
+    cur_init(&sub, start, n);
+    if (cur->bad) {
+        cur_fail(&sub);
+    }
+    return sub;
+}
+
+/* Copies the next n bytes to out. On a short read out is zeroed, so no stale or uninitialised
+ * bytes escape, and false is returned. */
+static inline bool cur_bytes(struct dec_cursor *cur, void *out, size_t n)
+{
+    const uint8_t *b = cur_take(cur, n);
+
+    if (cur->bad) {
+        if (n > 0) {
+            memset(out, 0, n);
+        }
+        return false;
+    }
+    if (n > 0) {
+        memcpy(out, b, n);
+    }
+    return true;
+}
+
+#endif

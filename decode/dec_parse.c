@@ -1,0 +1,864 @@
+/* dec_parse.c - raw frames to handshake events: link layers, IPv4/IPv6, TCP, ICMP errors. */
+#include "decode.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "dec_cursor.h"
+
+/* Bounds on the work spent on one packet: a crafted frame cannot make us loop for long. */
+#define DEC_MAX_VLAN_TAGS 8   /* 802.1Q/802.1ad tags followed */
+#define DEC_MAX_MPLS_LABELS 8 /* MPLS label stack entries followed */
+#define DEC_MAX_IP6_EXT 16    /* IPv6 extension headers followed */
+
+/* Ethertypes (IEEE 802 numbers). */
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86dd
+#define ETHERTYPE_VLAN 0x8100     /* 802.1Q */
+#define ETHERTYPE_QINQ 0x88a8     /* 802.1ad service tag */
+#define ETHERTYPE_QINQ_OLD 0x9100 /* pre-standard QinQ, still seen */
+#define ETHERTYPE_MPLS 0x8847     /* RFC 3032 unicast */
+#define ETHERTYPE_MPLS_MC 0x8848  /* RFC 5332 multicast */
+
+/* IP protocol / IPv6 next-header numbers (IANA). */
+#define IPPROTO_NUM_HOPOPTS 0
+#define IPPROTO_NUM_ICMP 1
+#define IPPROTO_NUM_TCP 6
+#define IPPROTO_NUM_ROUTING 43
+#define IPPROTO_NUM_FRAGMENT 44
+#define IPPROTO_NUM_ESP 50
+#define IPPROTO_NUM_AH 51
+#define IPPROTO_NUM_ICMPV6 58
+#define IPPROTO_NUM_NONE 59
+#define IPPROTO_NUM_DSTOPTS 60
+#define IPPROTO_NUM_MOBILITY 135
+#define IPPROTO_NUM_HIP 139
+#define IPPROTO_NUM_SHIM6 140
+
+/* BSD address families as written in NULL/LOOP headers (tcpdump's BSD_AFNUM_*): IPv6 has a
+ * different number on each BSD, and the capturing system's number is what the file holds. */
+#define BSD_AF_INET 2
+#define BSD_AF_INET6_BSD 24     /* NetBSD, OpenBSD, BSD/OS */
+#define BSD_AF_INET6_FREEBSD 28 /* FreeBSD, DragonFly */
+#define BSD_AF_INET6_DARWIN 30  /* macOS, iOS */
+
+#define IP4_HDR_MIN 20
+#define IP6_HDR_LEN 40
+#define TCP_HDR_MIN 20
+#define ICMP_HDR_LEN 8     /* type, code, checksum, 4 bytes of unused/pointer/MTU */
+#define QUOTED_TCP_BYTES 8 /* RFC 792: the quote holds at least 64 bits of the datagram */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Spans: captured bytes of one layer, and how much more of it was on the wire.              */
+
+/* The captured part of a layer (cur) and the number of its bytes that were on the wire but are
+ * not in the capture. Reading from cur does not change `uncaptured`: bytes on the wire from the
+ * cursor on are always cur_left() + uncaptured. That sum is what tells a packet cut by the snap
+ * length (the bytes existed) from one malformed on the wire (they never did). */
+struct dec_span {
+    struct dec_cursor cur;
+    size_t uncaptured;
+};
+
+enum span_need_result {
+    NEED_OK,    /* the bytes are captured */
+    NEED_CUT,   /* on the wire but cut by the snap length */
+    NEED_SHORT, /* not even on the wire: malformed */
+};
+
+/* Bytes from the cursor to the end of this layer on the wire. */
+static size_t span_wire(const struct dec_span *span)
+{
+    return cur_left(&span->cur) + span->uncaptured;
+}
+
+static enum span_need_result span_need(const struct dec_span *span, size_t n)
+{
+    if (cur_has(&span->cur, n)) {
+        return NEED_OK;
+    }
+    return span_wire(span) >= n ? NEED_CUT : NEED_SHORT;
+}
+
+/* Limits the span to its next len bytes on the wire (len <= span_wire()). This is the clamp to
+ * a length field: bytes past it (Ethernet padding, a trailer, an FCS) are never read. */
+static void span_clamp(struct dec_span *span, size_t len)
+{
+    size_t captured = cur_left(&span->cur);
+
+    if (len < captured) {
+        captured = len;
+    }
+    span->cur = cur_sub(&span->cur, captured);
+    span->uncaptured = len - captured;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Names.                                                                                     */
+
+static const char *const status_names[] = {
+    [DEC_OK_TCP] = "ok-tcp",
+    [DEC_OK_ICMP] = "ok-icmp",
+    [DEC_SKIP_NOT_IP] = "skip-not-ip",
+    [DEC_SKIP_NOT_TCP] = "skip-not-tcp",
+    [DEC_SKIP_FRAGMENT] = "skip-fragment",
+    [DEC_P_LINK_TRUNCATED] = "link-truncated",
+    [DEC_P_LINK_TOO_MANY_TAGS] = "link-too-many-tags",
+    [DEC_P_LINK_UNSUPPORTED] = "link-unsupported",
+    [DEC_P_IP_BAD_VERSION] = "ip-bad-version",
+    [DEC_P_IP4_TRUNCATED] = "ip4-truncated",
+    [DEC_P_IP4_BAD_IHL] = "ip4-bad-ihl",
+    [DEC_P_IP4_BAD_LENGTH] = "ip4-bad-length",
+    [DEC_P_IP6_TRUNCATED] = "ip6-truncated",
+    [DEC_P_IP6_BAD_LENGTH] = "ip6-bad-length",
+    [DEC_P_IP6_EXT_TRUNCATED] = "ip6-ext-truncated",
+    [DEC_P_IP6_EXT_BAD] = "ip6-ext-bad",
+    [DEC_P_IP6_EXT_TOO_MANY] = "ip6-ext-too-many",
+    [DEC_P_TCP_TRUNCATED] = "tcp-truncated",
+    [DEC_P_TCP_SHORT] = "tcp-short",
+    [DEC_P_TCP_BAD_OFFSET] = "tcp-bad-offset",
+    [DEC_P_ICMP_TRUNCATED] = "icmp-truncated",
+    [DEC_P_ICMP_SHORT] = "icmp-short",
+    [DEC_P_ICMP_QUOTE_BAD] = "icmp-quote-bad",
+};
+
+_Static_assert(sizeof(status_names) / sizeof(status_names[0]) == DEC_P_COUNT,
+               "every enum dec_status value needs a name");
+
+const char *dec_status_name(enum dec_status status)
+{
+    /* Compared as an int: a value cast in from outside the enum must not index the table. */
+    int index = (int)status;
+
+    if (index < 0 || index >= (int)DEC_P_COUNT || status_names[index] == NULL) {
+        return "unknown";
+    }
+    return status_names[index];
+}
+
+bool dec_link_supported(int linktype)
+{
+    switch (linktype) {
+    case DEC_LINK_NULL:
+    case DEC_LINK_EN10MB:
+    case DEC_LINK_RAW:
+    case DEC_LINK_RAW_OPENBSD:
+    case DEC_LINK_RAW_LT:
+    case DEC_LINK_LOOP:
+    case DEC_LINK_LINUX_SLL:
+    case DEC_LINK_IPV4:
+    case DEC_LINK_IPV6:
+    case DEC_LINK_LINUX_SLL2:
+        return true;
+    default:
+        return false;
+    }
+}
+
+const char *dec_link_name(int linktype, char *buf, size_t buflen)
+{
+    switch (linktype) {
+    case DEC_LINK_NULL:
+        return "NULL";
+    case DEC_LINK_EN10MB:
+        return "EN10MB";
+    case DEC_LINK_RAW:
+    case DEC_LINK_RAW_OPENBSD:
+    case DEC_LINK_RAW_LT:
+        return "RAW";
+    case DEC_LINK_LOOP:
+        return "LOOP";
+    case DEC_LINK_LINUX_SLL:
+        return "LINUX_SLL";
+    case DEC_LINK_IPV4:
+        return "IPV4";
+    case DEC_LINK_IPV6:
+        return "IPV6";
+    case DEC_LINK_LINUX_SLL2:
+        return "LINUX_SLL2";
+    default:
+        break;
+    }
+    if (buf == NULL || buflen == 0) {
+        return "DLT ?";
+    }
+    (void)snprintf(buf, buflen, "DLT %d", linktype);
+    return buf;
+}
+
+const char *dec_addr_str(const struct dec_addr *addr, int family, char *buf, size_t buflen)
+{
+    int af = family == 4 ? AF_INET : family == 6 ? AF_INET6 : -1;
+
+    if (buf == NULL || buflen == 0) {
+        return buf;
+    }
+    buf[0] = '\0';
+    if (addr == NULL || af < 0 || buflen > (size_t)UINT32_MAX) {
+        (void)snprintf(buf, buflen, "?");
+        return buf;
+    }
+    if (inet_ntop(af, addr->b, buf, (socklen_t)buflen) == NULL) {
+        buf[0] = '\0'; /* buf too small: an empty string, never a partial address */
+    }
+    return buf;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* TCP (RFC 9293 3.1) and its options (RFC 9293 3.2, RFC 7323, RFC 2018).                     */
+
+#define TCPOPT_EOL 0
+#define TCPOPT_NOP 1
+#define TCPOPT_MSS 2
+#define TCPOPT_WSCALE 3
+#define TCPOPT_SACK_OK 4
+#define TCPOPT_SACK 5
+#define TCPOPT_TIMESTAMP 8
+
+/* Walks the options area: the `opts` span holds the captured options and, as uncaptured, the
+ * rest of the data offset. Problems become notes; the walk always advances and ends at the
+ * first one, since a bad length means the following bytes cannot be framed. */
+static void parse_tcp_options(struct dec_span *opts, struct dec_event *ev)
+{
+    struct dec_cursor *cur = &opts->cur;
+
+    if (opts->uncaptured > 0) {
+        ev->notes |= DEC_NOTE_OPT_TRUNCATED;
+    }
+    while (cur_left(cur) > 0) {
+        uint8_t kind = cur_u8(cur);
+        uint8_t len;
+        enum span_need_result need;
+
+        if (kind == TCPOPT_EOL) {
+            return; /* the rest is padding */
+        }
+        if (kind == TCPOPT_NOP) {
+            continue;
+        }
+        need = span_need(opts, 1);
+        if (need != NEED_OK) {
+            /* the kind byte ends the captured options: cut, or no room for a length at all */
+            ev->notes |= need == NEED_CUT ? DEC_NOTE_OPT_TRUNCATED : DEC_NOTE_OPT_BAD;
+            return;
+        }
+        len = cur_u8(cur);
+        if (len < 2) {
+            ev->notes |= DEC_NOTE_OPT_BAD; /* a length counts kind and length bytes */
+            return;
+        }
+        need = span_need(opts, (size_t)len - 2);
+        if (need != NEED_OK) {
+            ev->notes |= need == NEED_CUT ? DEC_NOTE_OPT_TRUNCATED : DEC_NOTE_OPT_BAD;
+            return;
+        }
+        switch (kind) {
+        case TCPOPT_MSS:
+            if (len != 4) {
+                ev->notes |= DEC_NOTE_OPT_BAD;
+                return;
+            }
+            ev->opts.mss = cur_be16(cur);
+            ev->opts.present |= DEC_OPT_MSS;
+            break;
+        case TCPOPT_WSCALE:
+            if (len != 3) {
+                ev->notes |= DEC_NOTE_OPT_BAD;
+                return;
+            }
+            ev->opts.wscale = cur_u8(cur);
+            ev->opts.present |= DEC_OPT_WSCALE;
+            break;
+        case TCPOPT_SACK_OK:
+            if (len != 2) {
+                ev->notes |= DEC_NOTE_OPT_BAD;
+                return;
+            }
+            ev->opts.present |= DEC_OPT_SACK_OK;
+            break;
+        case TCPOPT_SACK:
+            /* RFC 2018 3: 2 + 8 bytes per block, at least one block */
+            if (len < 10 || (len - 2) % 8 != 0) {
+                ev->notes |= DEC_NOTE_OPT_BAD;
+                return;
+            }
+            (void)cur_skip(cur, (size_t)len - 2);
+            ev->opts.present |= DEC_OPT_SACK;
+            break;
+        case TCPOPT_TIMESTAMP:
+            if (len != 10) {
+                ev->notes |= DEC_NOTE_OPT_BAD;
+                return;
+            }
+            ev->opts.tsval = cur_be32(cur);
+            ev->opts.tsecr = cur_be32(cur);
+            ev->opts.present |= DEC_OPT_TIMESTAMP;
+            break;
+        default:
+            (void)cur_skip(cur, (size_t)len - 2);
+            break;
+        }
+    }
+}
+
+/* The span holds the IP payload (clamped to the IP length). */
+static enum dec_status parse_tcp(struct dec_span *span, struct dec_event *ev)
+{
+    struct dec_cursor *cur = &span->cur;
+    size_t wire = span_wire(span);
+    size_t hdr_len;
+    struct dec_span opts;
+
+    switch (span_need(span, TCP_HDR_MIN)) {
+    case NEED_OK:
+        break;
+    case NEED_CUT:
+        return DEC_P_TCP_TRUNCATED;
+    case NEED_SHORT:
+        return DEC_P_TCP_SHORT;
+    }
+    ev->sport = cur_be16(cur);
+    ev->dport = cur_be16(cur);
+    ev->seq = cur_be32(cur);
+    ev->ack = cur_be32(cur);
+    hdr_len = (size_t)(cur_u8(cur) >> 4) * 4;
+    ev->tcp_flags = cur_u8(cur); /* the low 8 bits: CWR..FIN; AE/NS is not kept */
+    ev->window = cur_be16(cur);
+    (void)cur_skip(cur, 4); /* checksum, urgent pointer */
+
+    if (hdr_len < TCP_HDR_MIN || hdr_len > wire) {
+        return DEC_P_TCP_BAD_OFFSET;
+    }
+    /* From lengths on the wire: a capture cut after the header still counts the payload. */
+    ev->payload_len = wire - hdr_len > UINT32_MAX ? UINT32_MAX : (uint32_t)(wire - hdr_len);
+
+    opts = *span;
+    span_clamp(&opts, hdr_len - TCP_HDR_MIN);
+    parse_tcp_options(&opts, ev);
+
+    ev->kind = DEC_EV_TCP;
+    return DEC_OK_TCP;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ICMP and ICMPv6 errors: the quoted packet (RFC 792, RFC 1812 4.3.2.3, RFC 4443 2.4).       */
+
+/* The quote of a problem: cut by the snap length, or too short on the wire. */
+static enum dec_status quote_short(enum span_need_result need)
+{
+    return need == NEED_CUT ? DEC_P_ICMP_TRUNCATED : DEC_P_ICMP_SHORT;
+}
+
+/* The first 8 bytes of the quoted TCP header: ports and sequence number. */
+static enum dec_status parse_quoted_tcp(struct dec_span *quote, struct dec_event *ev)
+{
+    enum span_need_result need = span_need(quote, QUOTED_TCP_BYTES);
+
+    if (need != NEED_OK) {
+        return quote_short(need);
+    }
+    ev->quoted_sport = cur_be16(&quote->cur);
+    ev->quoted_dport = cur_be16(&quote->cur);
+    ev->quoted_seq = cur_be32(&quote->cur);
+    ev->tcp_flags = 0;
+    ev->kind = DEC_EV_ICMP;
+    return DEC_OK_ICMP;
+}
+
+/* Reads the ICMP/ICMPv6 header. Returns DEC_OK_ICMP to go on to the quote. */
+static enum dec_status parse_icmp_header(struct dec_span *span, struct dec_event *ev,
+                                         uint8_t unreach_type, uint8_t exceeded_type)
+{
+    enum span_need_result need = span_need(span, 1);
+
+    if (need != NEED_OK) {
+        return quote_short(need);
+    }
+    /* The type first: an echo or a neighbour solicitation is not ours, short or not. */
+    ev->icmp_type = cur_peek_u8(&span->cur);
+    if (ev->icmp_type != unreach_type && ev->icmp_type != exceeded_type) {
+        return DEC_SKIP_NOT_TCP;
+    }
+    need = span_need(span, ICMP_HDR_LEN);
+    if (need != NEED_OK) {
+        return quote_short(need);
+    }
+    (void)cur_skip(&span->cur, 1);
+    ev->icmp_code = cur_u8(&span->cur);
+    (void)cur_skip(&span->cur, ICMP_HDR_LEN - 2); /* checksum, unused / length / MTU */
+    return DEC_OK_ICMP;
+}
+
+/* ICMP destination unreachable (3) or time exceeded (11) quoting an IPv4 TCP packet. The quoted
+ * header's own IHL frames it; its total length describes the original packet, of which only the
+ * start is quoted, so it is not checked against what is here. */
+static enum dec_status parse_icmp4(struct dec_span *span, struct dec_event *ev)
+{
+    struct dec_cursor *cur = &span->cur;
+    enum dec_status status = parse_icmp_header(span, ev, 3, 11);
+    enum span_need_result need;
+    uint8_t first;
+    size_t ihl;
+    uint16_t frag;
+    uint8_t proto;
+
+    if (status != DEC_OK_ICMP) {
+        return status;
+    }
+    need = span_need(span, 1);
+    if (need != NEED_OK) {
+        return quote_short(need);
+    }
+    first = cur_peek_u8(cur);
+    ihl = (size_t)(first & 0x0f) * 4;
+    if ((first >> 4) != 4 || ihl < IP4_HDR_MIN) {
+        return DEC_P_ICMP_QUOTE_BAD;
+    }
+    need = span_need(span, ihl);
+    if (need != NEED_OK) {
+        return quote_short(need);
+    }
+    (void)cur_skip(cur, 6); /* version/IHL, TOS, total length, identification */
+    frag = cur_be16(cur);
+    (void)cur_skip(cur, 1); /* TTL */
+    proto = cur_u8(cur);
+    (void)cur_skip(cur, 2); /* checksum */
+    (void)cur_bytes(cur, ev->quoted_src.b, 4);
+    (void)cur_bytes(cur, ev->quoted_dst.b, 4);
+    (void)cur_skip(cur, ihl - IP4_HDR_MIN); /* inner options */
+    if (proto != IPPROTO_NUM_TCP) {
+        return DEC_SKIP_NOT_TCP;
+    }
+    if ((frag & 0x1fff) != 0) {
+        return DEC_SKIP_FRAGMENT; /* a later fragment quoted: its first bytes are not TCP's */
+    }
+    ev->quoted_family = 4;
+    return parse_quoted_tcp(span, ev);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* IPv6 extension headers (RFC 8200 4, RFC 4302 for AH).                                      */
+
+enum ext_result {
+    EXT_DONE,     /* *next is an upper-layer protocol; the span is at its first byte */
+    EXT_CUT,      /* an extension header cut by the snap length */
+    EXT_SHORT,    /* an extension header longer than the payload on the wire */
+    EXT_TOO_MANY, /* more than DEC_MAX_IP6_EXT headers */
+    EXT_FRAGMENT, /* a fragment other than the first */
+    EXT_NOT_TCP,  /* No Next Header, or ESP: nothing we can read follows */
+};
+
+/* Skips the extension headers starting with *next; on EXT_DONE *next is the upper layer. */
+static enum ext_result skip_ip6_ext(struct dec_span *span, uint8_t *next, unsigned *count)
+{
+    struct dec_cursor *cur = &span->cur;
+
+    for (;;) {
+        enum span_need_result need;
+        struct dec_cursor look; /* reads ahead; cur moves only past a whole header */
+        uint8_t following;
+        size_t len;
+
+        switch (*next) {
+        case IPPROTO_NUM_HOPOPTS:
+        case IPPROTO_NUM_ROUTING:
+        case IPPROTO_NUM_FRAGMENT:
+        case IPPROTO_NUM_AH:
+        case IPPROTO_NUM_DSTOPTS:
+        case IPPROTO_NUM_MOBILITY:
+        case IPPROTO_NUM_HIP:
+        case IPPROTO_NUM_SHIM6:
+            break;
+        case IPPROTO_NUM_NONE:
+        case IPPROTO_NUM_ESP: /* encrypted: the TCP header, if any, is not readable */
+            return EXT_NOT_TCP;
+        default:
+            return EXT_DONE;
+        }
+        if (*count >= DEC_MAX_IP6_EXT) {
+            return EXT_TOO_MANY;
+        }
+        (*count)++;
+        need = span_need(span, 2);
+        if (need != NEED_OK) {
+            return need == NEED_CUT ? EXT_CUT : EXT_SHORT;
+        }
+        look = *cur;
+        following = cur_u8(&look);
+        len = cur_u8(&look);
+        if (*next == IPPROTO_NUM_FRAGMENT) {
+            len = 8; /* fixed size; its second byte is reserved (RFC 8200 4.5) */
+        } else if (*next == IPPROTO_NUM_AH) {
+            len = (len + 2) * 4; /* RFC 4302 2.2: in 4-byte units, minus 2 */
+        } else {
+            len = (len + 1) * 8; /* in 8-byte units, not counting the first 8 */
+        }
+        need = span_need(span, len);
+        if (need != NEED_OK) {
+            return need == NEED_CUT ? EXT_CUT : EXT_SHORT;
+        }
+        /* fragment offset (13 bits) above 3 flag bits: only offset 0 holds the TCP header */
+        if (*next == IPPROTO_NUM_FRAGMENT && (cur_be16(&look) >> 3) != 0) {
+            return EXT_FRAGMENT;
+        }
+        (void)cur_skip(cur, len);
+        *next = following;
+    }
+}
+
+/* ICMPv6 destination unreachable (1) or time exceeded (3) quoting an IPv6 TCP packet. */
+static enum dec_status parse_icmp6(struct dec_span *span, struct dec_event *ev)
+{
+    struct dec_cursor *cur = &span->cur;
+    enum dec_status status = parse_icmp_header(span, ev, 1, 3);
+    enum span_need_result need;
+    uint8_t next;
+    unsigned count = 0;
+
+    if (status != DEC_OK_ICMP) {
+        return status;
+    }
+    need = span_need(span, 1);
+    if (need != NEED_OK) {
+        return quote_short(need);
+    }
+    if ((cur_peek_u8(cur) >> 4) != 6) {
+        return DEC_P_ICMP_QUOTE_BAD;
+    }
+    need = span_need(span, IP6_HDR_LEN);
+    if (need != NEED_OK) {
+        return quote_short(need);
+    }
+    (void)cur_skip(cur, 6); /* version/class/flow label, payload length */
+    next = cur_u8(cur);
+    (void)cur_skip(cur, 1); /* hop limit */
+    (void)cur_bytes(cur, ev->quoted_src.b, 16);
+    (void)cur_bytes(cur, ev->quoted_dst.b, 16);
+    switch (skip_ip6_ext(span, &next, &count)) {
+    case EXT_DONE:
+        break;
+    case EXT_CUT:
+        return DEC_P_ICMP_TRUNCATED;
+    case EXT_SHORT:
+        return DEC_P_ICMP_SHORT;
+    case EXT_TOO_MANY:
+        return DEC_P_ICMP_QUOTE_BAD;
+    case EXT_FRAGMENT:
+        return DEC_SKIP_FRAGMENT;
+    case EXT_NOT_TCP:
+        return DEC_SKIP_NOT_TCP;
+    }
+    if (next != IPPROTO_NUM_TCP) {
+        return DEC_SKIP_NOT_TCP;
+    }
+    ev->quoted_family = 6;
+    return parse_quoted_tcp(span, ev);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* IPv4 (RFC 791) and IPv6 (RFC 8200).                                                        */
+
+static enum dec_status parse_ip4(struct dec_span *span, struct dec_event *ev)
+{
+    struct dec_cursor *cur = &span->cur;
+    enum span_need_result need = span_need(span, 1);
+    uint8_t first;
+    size_t hdr_len, total_len;
+    uint16_t frag;
+    uint8_t proto;
+
+    if (need != NEED_OK) {
+        return need == NEED_CUT ? DEC_P_IP4_TRUNCATED : DEC_P_IP4_BAD_LENGTH;
+    }
+    first = cur_peek_u8(cur);
+    if ((first >> 4) != 4) {
+        return DEC_P_IP_BAD_VERSION;
+    }
+    hdr_len = (size_t)(first & 0x0f) * 4;
+    if (hdr_len < IP4_HDR_MIN) {
+        return DEC_P_IP4_BAD_IHL;
+    }
+    need = span_need(span, IP4_HDR_MIN);
+    if (need != NEED_OK) {
+        return need == NEED_CUT ? DEC_P_IP4_TRUNCATED : DEC_P_IP4_BAD_LENGTH;
+    }
+    (void)cur_skip(cur, 2); /* version/IHL, TOS */
+    total_len = cur_be16(cur);
+    ev->ip_id = cur_be16(cur);
+    ev->has_ip_id = 1;
+    frag = cur_be16(cur);
+    ev->ttl = cur_u8(cur);
+    proto = cur_u8(cur);
+    (void)cur_skip(cur, 2); /* checksum: not verified, offloading often leaves it unset */
+    (void)cur_bytes(cur, ev->src.b, 4);
+    (void)cur_bytes(cur, ev->dst.b, 4);
+    ev->family = 4;
+
+    /* Total length 0 is what Linux writes for IPv4 BIG TCP (GSO packets over 64 KiB, captured
+     * before segmentation), and what some TSO setups show; like tcpdump, take the packet to
+     * run to the end of the frame rather than call it malformed. */
+    if (total_len == 0) {
+        total_len = span_wire(span) + IP4_HDR_MIN;
+    }
+    if (total_len < hdr_len || total_len - IP4_HDR_MIN > span_wire(span)) {
+        return DEC_P_IP4_BAD_LENGTH;
+    }
+    if ((frag & 0x1fff) != 0) {
+        return DEC_SKIP_FRAGMENT; /* RFC 791: only offset 0 carries the TCP header */
+    }
+    if (hdr_len > IP4_HDR_MIN) {
+        ev->notes |= DEC_NOTE_IP4_OPTIONS;
+        if (!cur_skip(cur, hdr_len - IP4_HDR_MIN)) {
+            return DEC_P_IP4_TRUNCATED; /* on the wire: total_len >= hdr_len was checked */
+        }
+    }
+    span_clamp(span, total_len - hdr_len);
+
+    switch (proto) {
+    case IPPROTO_NUM_TCP:
+        return parse_tcp(span, ev);
+    case IPPROTO_NUM_ICMP:
+        return parse_icmp4(span, ev);
+    default:
+        return DEC_SKIP_NOT_TCP;
+    }
+}
+
+static enum dec_status parse_ip6(struct dec_span *span, struct dec_event *ev)
+{
+    struct dec_cursor *cur = &span->cur;
+    enum span_need_result need = span_need(span, 1);
+    size_t payload_len;
+    uint8_t next;
+    unsigned count = 0;
+
+    if (need != NEED_OK) {
+        return need == NEED_CUT ? DEC_P_IP6_TRUNCATED : DEC_P_IP6_BAD_LENGTH;
+    }
+    if ((cur_peek_u8(cur) >> 4) != 6) {
+        return DEC_P_IP_BAD_VERSION;
+    }
+    need = span_need(span, IP6_HDR_LEN);
+    if (need != NEED_OK) {
+        return need == NEED_CUT ? DEC_P_IP6_TRUNCATED : DEC_P_IP6_BAD_LENGTH;
+    }
+    (void)cur_skip(cur, 4); /* version, traffic class, flow label */
+    payload_len = cur_be16(cur);
+    next = cur_u8(cur);
+    ev->ttl = cur_u8(cur);
+    (void)cur_bytes(cur, ev->src.b, 16);
+    (void)cur_bytes(cur, ev->dst.b, 16);
+    ev->family = 6;
+    ev->has_ip_id = 0;
+
+    /* 0: a jumbogram (RFC 2675, length in a hop-by-hop option) or a Linux BIG TCP / GSO
+     * packet captured before segmentation; either way the packet runs to the end of the frame. */
+    if (payload_len == 0) {
+        payload_len = span_wire(span);
+    }
+    if (payload_len > span_wire(span)) {
+        return DEC_P_IP6_BAD_LENGTH;
+    }
+    span_clamp(span, payload_len);
+
+    switch (skip_ip6_ext(span, &next, &count)) {
+    case EXT_DONE:
+        break;
+    case EXT_CUT:
+        return DEC_P_IP6_EXT_TRUNCATED;
+    case EXT_SHORT:
+        return DEC_P_IP6_EXT_BAD;
+    case EXT_TOO_MANY:
+        return DEC_P_IP6_EXT_TOO_MANY;
+    case EXT_FRAGMENT:
+        return DEC_SKIP_FRAGMENT;
+    case EXT_NOT_TCP:
+        return DEC_SKIP_NOT_TCP;
+    }
+    if (count > 0) {
+        ev->notes |= DEC_NOTE_IP6_EXT;
+    }
+    switch (next) {
+    case IPPROTO_NUM_TCP:
+        return parse_tcp(span, ev);
+    case IPPROTO_NUM_ICMPV6:
+        return parse_icmp6(span, ev);
+    default:
+        return DEC_SKIP_NOT_TCP;
+    }
+}
+
+/* The IP version nibble decides (raw links, and after an MPLS label stack). `other` is what
+ * a nibble that is neither 4 nor 6 means for the caller. */
+static enum dec_status parse_ip_any(struct dec_span *span, struct dec_event *ev,
+                                    enum dec_status other)
+{
+    if (!cur_has(&span->cur, 1)) {
+        return DEC_P_LINK_TRUNCATED; /* not a byte to tell the version by */
+    }
+    switch (cur_peek_u8(&span->cur) >> 4) {
+    case 4:
+        return parse_ip4(span, ev);
+    case 6:
+        return parse_ip6(span, ev);
+    default:
+        return other;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Link layers.                                                                               */
+
+/* MPLS label stack entries (RFC 3032 2.1: label 20 bits, TC 3, bottom of stack 1, TTL 8) up to
+ * the one with the bottom-of-stack bit. The stack does not say what it carries: guess from the
+ * version nibble, as tcpdump does. Anything else (a pseudowire control word, an Ethernet frame)
+ * is not IP to us. */
+static enum dec_status parse_mpls(struct dec_span *span, struct dec_event *ev)
+{
+    unsigned labels = 0;
+
+    for (;;) {
+        uint32_t entry;
+
+        if (labels >= DEC_MAX_MPLS_LABELS) {
+            return DEC_P_LINK_TOO_MANY_TAGS;
+        }
+        labels++;
+        if (!cur_has(&span->cur, 4)) {
+            return DEC_P_LINK_TRUNCATED;
+        }
+        entry = cur_be32(&span->cur);
+        if ((entry & 0x100) != 0) {
+            break;
+        }
+    }
+    return parse_ip_any(span, ev, DEC_SKIP_NOT_IP);
+}
+
+/* Follows VLAN tags (IEEE 802.1Q, 802.1ad, and the older 0x9100 QinQ) then dispatches on the
+ * ethertype. Shared by Ethernet and the cooked captures, which may keep a tag in the payload. */
+static enum dec_status parse_ethertype(struct dec_span *span, uint16_t ethertype,
+                                       struct dec_event *ev)
+{
+    unsigned tags = 0;
+
+    while (ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ ||
+           ethertype == ETHERTYPE_QINQ_OLD) {
+        if (tags >= DEC_MAX_VLAN_TAGS) {
+            return DEC_P_LINK_TOO_MANY_TAGS;
+        }
+        tags++;
+        if (!cur_has(&span->cur, 4)) {
+            return DEC_P_LINK_TRUNCATED;
+        }
+        ev->notes |= DEC_NOTE_VLAN;
+        (void)cur_skip(&span->cur, 2); /* priority, DEI, VLAN id */
+        ethertype = cur_be16(&span->cur);
+    }
+    switch (ethertype) {
+    case ETHERTYPE_IPV4:
+        return parse_ip4(span, ev);
+    case ETHERTYPE_IPV6:
+        return parse_ip6(span, ev);
+    case ETHERTYPE_MPLS:
+    case ETHERTYPE_MPLS_MC:
+        return parse_mpls(span, ev);
+    default:
+        return DEC_SKIP_NOT_IP; /* ARP, LLDP, 802.3 length field, ... */
+    }
+}
+
+/* NULL and LOOP: a 4-byte BSD address family. */
+static enum dec_status parse_bsd_af(struct dec_span *span, struct dec_event *ev, bool any_order)
+{
+    struct dec_cursor look = span->cur;
+    uint32_t be, le;
+
+    if (!cur_has(&span->cur, 4)) {
+        return DEC_P_LINK_TRUNCATED;
+    }
+    be = cur_be32(&look);
+    le = cur_le32(&span->cur);
+    /* NULL is in the byte order of the machine that captured, which the file does not record:
+     * the values are small, so each is recognised in either order without ambiguity. LOOP is
+     * always in network order. */
+    if (!any_order) {
+        le = be;
+    }
+    if (be == BSD_AF_INET || le == BSD_AF_INET) {
+        return parse_ip4(span, ev);
+    }
+    if (be == BSD_AF_INET6_BSD || be == BSD_AF_INET6_FREEBSD || be == BSD_AF_INET6_DARWIN ||
+        le == BSD_AF_INET6_BSD || le == BSD_AF_INET6_FREEBSD || le == BSD_AF_INET6_DARWIN) {
+        return parse_ip6(span, ev);
+    }
+    return DEC_SKIP_NOT_IP;
+}
+
+enum dec_status dec_packet(const uint8_t *bytes, size_t caplen, size_t wirelen, int linktype,
+                           struct dec_event *ev)
+{
+    struct dec_event scratch;
+    struct dec_span span;
+    uint16_t ethertype;
+
+    if (ev == NULL) {
+        ev = &scratch; /* still decode: the status alone is worth counting */
+    }
+    memset(ev, 0, sizeof(*ev)); /* padding too: equal packets give byte-identical events */
+    if (bytes == NULL) {
+        caplen = 0;
+    }
+    if (wirelen < caplen) {
+        wirelen = caplen; /* a reader's inconsistency: what was captured was on the wire */
+    }
+    cur_init(&span.cur, bytes, caplen);
+    span.uncaptured = wirelen - caplen;
+
+    switch (linktype) {
+    case DEC_LINK_EN10MB:
+        /* destination, source, ethertype (IEEE 802.3 3.1.1) */
+        if (!cur_skip(&span.cur, 12)) {
+            return DEC_P_LINK_TRUNCATED;
+        }
+        ethertype = cur_be16(&span.cur);
+        if (span.cur.bad) {
+            return DEC_P_LINK_TRUNCATED;
+        }
+        return parse_ethertype(&span, ethertype, ev);
+    case DEC_LINK_LINUX_SLL:
+        /* packet type, ARPHRD type, address length, 8 address bytes, protocol */
+        if (!cur_skip(&span.cur, 14)) {
+            return DEC_P_LINK_TRUNCATED;
+        }
+        ethertype = cur_be16(&span.cur);
+        if (span.cur.bad) {
+            return DEC_P_LINK_TRUNCATED;
+        }
+        return parse_ethertype(&span, ethertype, ev);
+    case DEC_LINK_LINUX_SLL2:
+        /* protocol, reserved, interface index, ARPHRD type, packet type, address length,
+         * 8 address bytes */
+        ethertype = cur_be16(&span.cur);
+        if (!cur_skip(&span.cur, 18)) {
+            return DEC_P_LINK_TRUNCATED;
+        }
+        return parse_ethertype(&span, ethertype, ev);
+    case DEC_LINK_NULL:
+        return parse_bsd_af(&span, ev, true);
+    case DEC_LINK_LOOP:
+        return parse_bsd_af(&span, ev, false);
+    case DEC_LINK_RAW:
+    case DEC_LINK_RAW_LT:
+    case DEC_LINK_RAW_OPENBSD:
+        return parse_ip_any(&span, ev, DEC_P_IP_BAD_VERSION);
+    case DEC_LINK_IPV4:
+        return parse_ip4(&span, ev);
+    case DEC_LINK_IPV6:
+        return parse_ip6(&span, ev);
+    default:
+        return DEC_P_LINK_UNSUPPORTED;
+    }
+}

@@ -434,14 +434,12 @@ static void advance(struct flow_table *t, int64_t now)
     int64_t tick = now >> WHEEL_TICK_SHIFT;
     int64_t steps = tick - t->wheel_tick;
     if (steps >= (int64_t)WHEEL_SLOTS) {
-        steps = WHEEL_SLOTS; /* a jump of a whole turn or more: visit every slot once */
+        steps = WHEEL_SLOTS - 1; /* a jump of a whole turn or more: visit every slot once */
     }
-    /* visit the slots of the ticks passed, and the current one (deadlines within it) */
-    for (int64_t i = steps - 1; i >= 0; i--) {
+    /* visit the slot of the last tick (deadlines after the previous clock within it), those of
+     * the ticks passed, and the current one */
+    for (int64_t i = steps; i >= 0; i--) {
         fire_slot(t, (uint32_t)((uint64_t)(tick - i) & (WHEEL_SLOTS - 1)), now);
-    }
-    if (steps == 0) {
-        fire_slot(t, (uint32_t)((uint64_t)tick & (WHEEL_SLOTS - 1)), now);
     }
     t->wheel_tick = tick;
 }
@@ -472,7 +470,7 @@ static void rearm(struct flow_table *t, uint32_t idx)
 
 /* ---- recording facts ----------------------------------------------------------------- */
 
-static const char history_letters[] = "SHFRDAshfrda";
+static const char history_letters[] = "SHFRDAshfrda^"; /* '^': Zeek flipped the direction */
 
 /* Zeek's history: one letter per kind of packet and direction, upper case for the client
  * (originator), recorded the first time it is seen (base/protocols/conn/main.zeek). */
@@ -619,6 +617,9 @@ static void on_synack(struct flow_node *n, const struct dec_event *ev, int64_t t
         a->synack_after_ack_ns = ts;
     }
     if (a->answer == FLOW_ANS_NONE || a->answer == FLOW_ANS_BARE_ACK) {
+        if (a->answer == FLOW_ANS_BARE_ACK) {
+            a->client_rst_ns = 0; /* the client's RST answered the stale ACK, not this SYN-ACK */
+        }
         a->answer = FLOW_ANS_SYNACK;
         fill_reply(&a->reply, ev, ts, pkt);
         n->server_isn = ev->seq;
@@ -796,6 +797,9 @@ static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts,
             }
             start_attempt(node_at(t, idx), ev, ts, true);
         } else {
+            if (!node_at(t, idx)->a.saw_syn) {
+                t->stats.unmatched_synack--; /* its SYN was only reordered after it */
+            }
             on_client_syn(node_at(t, idx), ev, ts);
         }
         struct flow_node *n = node_at(t, idx);

@@ -184,8 +184,13 @@ static void print_attempt(FILE *out, const struct rep_listed *l, int64_t syn_tim
                 j->hops, j->hops == 1 ? "" : "s");
         break;
     case REP_DROPPED:
-        fprintf(out, "%u SYN%s over %s, no answer", a->syn_count, a->syn_count == 1 ? "" : "s",
-                t2);
+        fmt_ms(t1, sizeof(t1), a->seen_until_ns - a->last_ns);
+        if (a->syn_count == 1) {
+            fprintf(out, "1 SYN, no answer in the %s that followed", t1);
+        } else {
+            fprintf(out, "%u SYNs over %s, no answer in the %s after the last", a->syn_count,
+                    t2, t1);
+        }
         if (a->syn_count > 1) {
             fputs(" (retries", out);
             uint32_t kept = a->syn_count < FLOW_MAX_SYN_TIMES ? a->syn_count : FLOW_MAX_SYN_TIMES;
@@ -242,6 +247,16 @@ static void print_attempt(FILE *out, const struct rep_listed *l, int64_t syn_tim
         fputs(",...", out);
     }
     fputc('\n', out);
+}
+
+static int listed_order(const void *x, const void *y)
+{
+    const struct rep_listed *a = x;
+    const struct rep_listed *b = y;
+    if (a->judgement.start_ns != b->judgement.start_ns) {
+        return a->judgement.start_ns < b->judgement.start_ns ? -1 : 1;
+    }
+    return a->attempt.packets[0] < b->attempt.packets[0] ? -1 : 1;
 }
 
 static uint64_t failures_of(const struct rep_service *s)
@@ -315,8 +330,13 @@ static void print_services(FILE *out, struct rep_report *r)
         uint64_t refused = s->counts[REP_REFUSED] + s->counts[REP_REFUSED_BY_MIDDLEBOX];
         uint64_t other = s->total - s->counts[REP_ACCEPTED] - refused - s->counts[REP_DROPPED] -
                          s->counts[REP_UNREACHABLE];
-        fprintf(out, "%-32s %8llu %8llu %8llu %8llu %8llu %8llu  %s\n",
-                rep_endpoint_str(s->family, &s->addr, s->port, name, sizeof(name)),
+        rep_endpoint_str(s->family, &s->addr, s->port, name, sizeof(name));
+        if (strlen(name) > 32) {
+            /* a long IPv6 endpoint gets a line of its own, so the columns stay aligned */
+            fprintf(out, "%s\n", name);
+            name[0] = '\0';
+        }
+        fprintf(out, "%-32s %8llu %8llu %8llu %8llu %8llu %8llu  %s\n", name,
                 (unsigned long long)s->total, (unsigned long long)s->counts[REP_ACCEPTED],
                 (unsigned long long)refused, (unsigned long long)s->counts[REP_DROPPED],
                 (unsigned long long)s->counts[REP_UNREACHABLE], (unsigned long long)other,
@@ -425,6 +445,9 @@ void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
         print_wrapped(out, explanations[v], "  ", 94, common_port(r, (enum rep_verdict)v));
         if (v == REP_UNREACHABLE) {
             print_unreachable_advice(out, r);
+        }
+        if (r->listed_count[v] > 1) {
+            qsort(r->listed[v], r->listed_count[v], sizeof(r->listed[v][0]), listed_order);
         }
         for (uint32_t i = 0; i < r->listed_count[v]; i++) {
             print_attempt(out, &r->listed[v][i], r->opts.cfg.syn_timeout_ns);

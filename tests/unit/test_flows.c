@@ -1,0 +1,1078 @@
+/* test_flows.c - the flow engine's state machine: events built in memory, attempts collected
+ * through the emit callback, facts checked (retransmissions, port reuse, answer validation,
+ * timers, the cap, reordering, IPv6, Zeek history letters). */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "report.h"
+
+/* ---- fixtures: addresses, tuples, packets, a table that collects what it emits ---------- */
+
+#define MS 1000000LL
+#define SEC 1000000000LL
+/* 2026-11-26T13:12:06.319804Z, the first SYN of DESIGN.md's JSON example */
+#define T0 (1795698726LL * SEC + 319804000LL)
+
+struct tuple {
+    uint8_t family;
+    struct dec_addr client, server;
+    uint16_t client_port, server_port;
+};
+
+static struct dec_addr addr4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+    struct dec_addr x;
+
+    memset(&x, 0, sizeof(x));
+    x.b[0] = a;
+    x.b[1] = b;
+    x.b[2] = c;
+    x.b[3] = d;
+    return x;
+}
+
+static struct dec_addr addr6(const char *text)
+{
+    struct dec_addr x;
+
+    memset(&x, 0, sizeof(x));
+    cr_assert_eq(inet_pton(AF_INET6, text, x.b), 1, "bad test address %s", text);
+    return x;
+}
+
+/* 10.99.0.1:client_port -> 10.99.0.2:server_port */
+static struct tuple tuple4(uint16_t client_port, uint16_t server_port)
+{
+    struct tuple t = {.family = 4, .client_port = client_port, .server_port = server_port};
+
+    t.client = addr4(10, 99, 0, 1);
+    t.server = addr4(10, 99, 0, 2);
+    return t;
+}
+
+/* [fd00:99::1]:client_port -> [fd00:99::2]:server_port */
+static struct tuple tuple6(uint16_t client_port, uint16_t server_port)
+{
+    struct tuple t = {.family = 6, .client_port = client_port, .server_port = server_port};
+
+    t.client = addr6("fd00:99::1");
+    t.server = addr6("fd00:99::2");
+    return t;
+}
+
+/* A TCP segment of the tuple; the client's packets have TTL 64, the server's 63 (one hop). */
+static struct dec_event segment(const struct tuple *t, bool from_client, uint8_t flags,
+                                uint32_t seq, uint32_t ack, uint32_t payload_len)
+{
+    struct dec_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = DEC_EV_TCP;
+    ev.family = t->family;
+    ev.ttl = from_client ? 64 : 63;
+    ev.tcp_flags = flags;
+    ev.has_ip_id = t->family == 4;
+    ev.ip_id = from_client ? 0x1111 : 0x2222;
+    ev.src = from_client ? t->client : t->server;
+    ev.dst = from_client ? t->server : t->client;
+    ev.sport = from_client ? t->client_port : t->server_port;
+    ev.dport = from_client ? t->server_port : t->client_port;
+    ev.seq = seq;
+    ev.ack = ack;
+    ev.window = 64240;
+    ev.payload_len = payload_len;
+    return ev;
+}
+
+static struct dec_event syn(const struct tuple *t, uint32_t isn)
+{
+    struct dec_event ev = segment(t, true, DEC_TCP_SYN, isn, 0, 0);
+
+    ev.opts.present = DEC_OPT_MSS | DEC_OPT_SACK_OK | DEC_OPT_WSCALE;
+    ev.opts.mss = 1460;
+    ev.opts.wscale = 7;
+    return ev;
+}
+
+static struct dec_event synack(const struct tuple *t, uint32_t server_isn, uint32_t ack)
+{
+    return segment(t, false, DEC_TCP_SYN | DEC_TCP_ACK, server_isn, ack, 0);
+}
+
+/* A pure ACK (no payload) from either side. */
+static struct dec_event ack_of(const struct tuple *t, bool from_client, uint32_t seq, uint32_t ack)
+{
+    return segment(t, from_client, DEC_TCP_ACK, seq, ack, 0);
+}
+
+static struct dec_event data(const struct tuple *t, bool from_client, uint32_t seq, uint32_t ack,
+                             uint32_t len)
+{
+    return segment(t, from_client, DEC_TCP_PSH | DEC_TCP_ACK, seq, ack, len);
+}
+
+static struct dec_event fin(const struct tuple *t, bool from_client, uint32_t seq, uint32_t ack)
+{
+    return segment(t, from_client, DEC_TCP_FIN | DEC_TCP_ACK, seq, ack, 0);
+}
+
+static struct dec_event rst_ack(const struct tuple *t, bool from_client, uint32_t seq, uint32_t ack)
+{
+    return segment(t, from_client, DEC_TCP_RST | DEC_TCP_ACK, seq, ack, 0);
+}
+
+static struct dec_event rst(const struct tuple *t, bool from_client, uint32_t seq)
+{
+    return segment(t, from_client, DEC_TCP_RST, seq, 0, 0);
+}
+
+/* An ICMP/ICMPv6 error sent by `from` to the client, quoting a SYN of `quoted` with quoted_seq. */
+static struct dec_event icmp_err(const struct dec_addr *from, const struct tuple *quoted,
+                                 uint32_t quoted_seq, uint8_t type, uint8_t code)
+{
+    struct dec_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = DEC_EV_ICMP;
+    ev.family = quoted->family;
+    ev.ttl = 62;
+    ev.src = *from;
+    ev.dst = quoted->client;
+    ev.icmp_type = type;
+    ev.icmp_code = code;
+    ev.quoted_family = quoted->family;
+    ev.quoted_src = quoted->client;
+    ev.quoted_dst = quoted->server;
+    ev.quoted_sport = quoted->client_port;
+    ev.quoted_dport = quoted->server_port;
+    ev.quoted_seq = quoted_seq;
+    return ev;
+}
+
+struct collector {
+    struct flow_attempt *items;
+    size_t count, cap;
+};
+
+static void collect(const struct flow_attempt *attempt, void *user)
+{
+    struct collector *c = user;
+
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        struct flow_attempt *items = realloc(c->items, cap * sizeof(*items));
+
+        cr_assert_not_null(items);
+        c->items = items;
+        c->cap = cap;
+    }
+    c->items[c->count++] = *attempt;
+}
+
+/* A flow table with a fixed seed and a 3 s SYN timeout, and what it emitted. */
+struct rig {
+    struct flow_table *table;
+    struct flow_config cfg;
+    struct collector got;
+    uint32_t pkt; /* number of the last packet fed */
+};
+
+static void rig_init_cap(struct rig *r, uint32_t max_attempts)
+{
+    char errbuf[128];
+
+    memset(r, 0, sizeof(*r));
+    flow_config_default(&r->cfg);
+    r->cfg.syn_timeout_ns = 3 * SEC;
+    r->cfg.hash_seed = 0x0123456789abcdefULL;
+    r->cfg.max_attempts = max_attempts;
+    cr_assert_eq(flow_create(&r->table, &r->cfg, collect, &r->got, errbuf, sizeof(errbuf)), 0, "%s",
+                 errbuf);
+}
+
+static void rig_init(struct rig *r)
+{
+    rig_init_cap(r, 1000000);
+}
+
+/* Feeds ev at T0 + at_ns as the next packet number. */
+static void feed(struct rig *r, struct dec_event ev, int64_t at_ns)
+{
+    flow_event(r->table, &ev, T0 + at_ns, ++r->pkt);
+}
+
+static void advance_to(struct rig *r, int64_t at_ns)
+{
+    flow_advance(r->table, T0 + at_ns);
+}
+
+static struct flow_stats stats_of(const struct rig *r)
+{
+    struct flow_stats s;
+
+    flow_get_stats(r->table, &s);
+    return s;
+}
+
+/* Ends the input and checks that every attempt started was emitted exactly once: the counts
+ * agree, nothing is held, and no two records start with the same packet. */
+static void finish_all(struct rig *r)
+{
+    flow_finish(r->table);
+    struct flow_stats s = stats_of(r);
+
+    cr_assert_eq(s.tracked, 0);
+    cr_assert_eq(s.attempts, r->got.count, "%llu attempts started, %zu emitted",
+                 (unsigned long long)s.attempts, r->got.count);
+    for (size_t i = 0; i < r->got.count; i++) {
+        cr_assert_geq(r->got.items[i].packet_count, 1);
+        for (size_t k = i + 1; k < r->got.count; k++) {
+            cr_assert_neq(r->got.items[i].packets[0], r->got.items[k].packets[0],
+                          "attempts %zu and %zu both start at packet %u", i, k,
+                          r->got.items[i].packets[0]);
+        }
+    }
+}
+
+static void rig_free(struct rig *r)
+{
+    flow_destroy(r->table);
+    free(r->got.items);
+}
+
+static void judge(const struct flow_attempt *a, struct rep_judgement *j)
+{
+    struct rep_config cfg = {.syn_timeout_ns = 3 * SEC};
+
+    rep_judge(a, &cfg, j);
+}
+
+/* ---- retransmission, reuse ---------------------------------------------------------------- */
+
+Test(flows, syn_retransmitted_six_times_is_one_attempt)
+{
+    /* Linux's default schedule: 1, 2, 4, 8, 16, 32 s between the SYNs (RFC 6298 backoff). */
+    static const int64_t at_s[] = {0, 1, 3, 7, 15, 31, 63};
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    for (size_t i = 0; i < 7; i++) {
+        feed(&r, syn(&t, 1000), at_s[i] * SEC);
+        cr_assert_eq(r.got.count, 0, "emitted early, after SYN %zu", i + 1);
+    }
+    advance_to(&r, 63 * SEC + 79 * SEC); /* 2.5 x the 32 s gap is 80 s */
+    cr_assert_eq(r.got.count, 0);
+    advance_to(&r, 63 * SEC + 81 * SEC);
+    cr_assert_eq(r.got.count, 1);
+
+    const struct flow_attempt *a = &r.got.items[0];
+    cr_assert_eq(a->syn_count, 7);
+    for (size_t i = 0; i < 7; i++) {
+        cr_assert_eq(a->syn_ns[i], T0 + at_s[i] * SEC, "syn_ns[%zu]", i);
+    }
+    cr_assert_eq(a->syn_last_ns, T0 + 63 * SEC);
+    cr_assert(a->saw_syn);
+    cr_assert_eq(a->isn, 1000);
+    cr_assert_eq(a->answer, FLOW_ANS_NONE);
+    cr_assert_eq(a->end, FLOW_END_TIMEOUT);
+    cr_assert_eq(a->first_ns, T0);
+    cr_assert_eq(a->last_ns, T0 + 63 * SEC);
+    cr_assert_eq(a->seen_until_ns, T0 + 143 * SEC);
+    cr_assert_eq(a->packet_count, 7);
+    cr_assert_eq(a->packet_total, 7);
+    for (uint32_t i = 0; i < 7; i++) {
+        cr_assert_eq(a->packets[i], i + 1);
+    }
+    cr_assert_str_eq(a->history, "S");
+    cr_assert_eq(a->syn_ttl, 64);
+
+    struct rep_judgement j;
+    judge(a, &j);
+    cr_assert_eq(j.verdict, REP_DROPPED);
+    cr_assert_eq(j.waited_ns, 63 * SEC);
+    finish_all(&r);
+    rig_free(&r);
+}
+
+Test(flows, more_syns_than_kept_times)
+{
+    struct tuple t = tuple4(40000, 443);
+    struct rig r;
+
+    rig_init(&r);
+    for (int i = 0; i < 10; i++) {
+        feed(&r, syn(&t, 77), i * 200 * MS);
+    }
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 1);
+    cr_assert_eq(r.got.items[0].syn_count, 10);
+    cr_assert_eq(r.got.items[0].syn_ns[FLOW_MAX_SYN_TIMES - 1],
+                 T0 + (FLOW_MAX_SYN_TIMES - 1) * 200 * MS);
+    cr_assert_eq(r.got.items[0].syn_last_ns, T0 + 9 * 200 * MS);
+    cr_assert_eq(r.got.items[0].end, FLOW_END_CAPTURE_END);
+    rig_free(&r);
+}
+
+Test(flows, new_isn_on_same_tuple_is_a_new_attempt)
+{
+    struct tuple t = tuple4(40000, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    feed(&r, syn(&t, 1000), 1 * SEC);
+    feed(&r, syn(&t, 5000), 1500 * MS);
+    cr_assert_eq(r.got.count, 1);
+    cr_assert_eq(r.got.items[0].end, FLOW_END_REUSED);
+    cr_assert_eq(r.got.items[0].isn, 1000);
+    cr_assert_eq(r.got.items[0].syn_count, 2);
+    cr_assert_eq(r.got.items[0].seen_until_ns, T0 + 1500 * MS);
+
+    feed(&r, synack(&t, 9000, 5001), 1501 * MS);
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 2);
+    cr_assert_eq(r.got.items[1].isn, 5000);
+    cr_assert_eq(r.got.items[1].syn_count, 1);
+    cr_assert_eq(r.got.items[1].answer, FLOW_ANS_SYNACK);
+    cr_assert_eq(r.got.items[1].end, FLOW_END_CAPTURE_END);
+    cr_assert_eq(r.got.items[1].packets[0], 3);
+    rig_free(&r);
+}
+
+/* ---- answers and their validation --------------------------------------------------------- */
+
+Test(flows, rst_ack_acknowledging_isn_is_the_answer)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 0xfffffffe), 0);
+    feed(&r, rst_ack(&t, false, 0, 0xffffffff), 13 * MS / 1000);
+    advance_to(&r, 4400 * MS); /* lingers 1.5 x the SYN timeout for retries */
+    cr_assert_eq(r.got.count, 0);
+    advance_to(&r, 4600 * MS);
+    cr_assert_eq(r.got.count, 1);
+
+    const struct flow_attempt *a = &r.got.items[0];
+    cr_assert_eq(a->answer, FLOW_ANS_RST);
+    cr_assert_eq(a->reply.ttl, 63);
+    cr_assert_eq(a->reply.pkt, 2);
+    cr_assert_eq(a->reply.ts_ns, T0 + 13 * MS / 1000);
+    cr_assert_eq(a->reply.flags, DEC_TCP_RST | DEC_TCP_ACK);
+    cr_assert(a->reply.has_ip_id);
+    cr_assert_eq(a->reply.ip_id, 0x2222);
+    cr_assert_eq(memcmp(a->reply.from.b, t.server.b, 16), 0);
+    cr_assert_eq(a->server_rst_count, 1);
+    cr_assert_eq(a->end, FLOW_END_TIMEOUT);
+    cr_assert_eq(a->packet_count, 2);
+    cr_assert_str_eq(a->history, "Sr"); /* Zeek's history of a REJ connection */
+    cr_assert_eq(stats_of(&r).invalid_answers, 0);
+    finish_all(&r);
+    rig_free(&r);
+}
+
+Test(flows, rst_with_wrong_ack_or_without_ack_is_not_believed)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    feed(&r, rst_ack(&t, false, 0, 1002), 1 * MS);
+    feed(&r, rst_ack(&t, false, 0, 1000), 2 * MS);
+    feed(&r, rst(&t, false, 1001), 3 * MS); /* RFC 9293 3.10.7.3: no ACK, not acceptable */
+    cr_assert_eq(stats_of(&r).invalid_answers, 3);
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 1);
+    cr_assert_eq(r.got.items[0].answer, FLOW_ANS_NONE);
+    rig_free(&r);
+}
+
+Test(flows, icmp_quoting_tuple_and_isn_is_believed)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct dec_addr router = addr4(10, 99, 0, 254);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 424242), 0);
+    feed(&r, icmp_err(&router, &t, 424242, 3, 1), 2 * MS);
+    advance_to(&r, 4600 * MS);
+    cr_assert_eq(r.got.count, 1);
+
+    const struct flow_attempt *a = &r.got.items[0];
+    cr_assert_eq(a->answer, FLOW_ANS_ICMP);
+    cr_assert_eq(a->icmp_count, 1);
+    cr_assert_eq(a->reply.icmp_type, 3);
+    cr_assert_eq(a->reply.icmp_code, 1);
+    cr_assert_eq(a->reply.ttl, 62);
+    cr_assert_eq(a->reply.pkt, 2);
+    cr_assert_eq(memcmp(a->reply.from.b, router.b, 16), 0);
+    cr_assert_eq(a->packet_count, 2);
+    struct flow_stats s = stats_of(&r);
+    cr_assert_eq(s.invalid_answers, 0);
+    cr_assert_eq(s.unmatched_icmp, 0);
+    finish_all(&r);
+    rig_free(&r);
+}
+
+Test(flows, icmp_with_wrong_seq_is_not_believed)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct dec_addr router = addr4(10, 99, 0, 254);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 424242), 0);
+    feed(&r, icmp_err(&router, &t, 424243, 3, 13), 2 * MS);
+    struct flow_stats s = stats_of(&r);
+    cr_assert_eq(s.invalid_answers, 1);
+    cr_assert_eq(s.unmatched_icmp, 0);
+    finish_all(&r);
+    cr_assert_eq(r.got.items[0].answer, FLOW_ANS_NONE);
+    cr_assert_eq(r.got.items[0].icmp_count, 0);
+    rig_free(&r);
+}
+
+Test(flows, icmp_for_unknown_tuple_is_unmatched)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct tuple other = tuple4(55983, 80);
+    struct dec_addr router = addr4(10, 99, 0, 254);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1), 0);
+    feed(&r, icmp_err(&router, &other, 1, 3, 1), 1 * MS);
+    /* the right tuple quoted backwards (server to client) is not our SYN either */
+    struct tuple backwards = {t.family, t.server, t.client, t.server_port, t.client_port};
+    feed(&r, icmp_err(&router, &backwards, 1, 3, 1), 2 * MS);
+    struct flow_stats s = stats_of(&r);
+    cr_assert_eq(s.unmatched_icmp, 2);
+    cr_assert_eq(s.invalid_answers, 0);
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 1);
+    cr_assert_eq(r.got.items[0].answer, FLOW_ANS_NONE);
+    rig_free(&r);
+}
+
+Test(flows, icmp_after_handshake_is_not_an_answer)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct dec_addr router = addr4(10, 99, 0, 254);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    feed(&r, synack(&t, 7000, 1001), 1 * MS);
+    feed(&r, ack_of(&t, true, 1001, 7001), 2 * MS);
+    feed(&r, icmp_err(&router, &t, 1001, 3, 4), 3 * MS); /* PMTU: frag-needed */
+    finish_all(&r);
+    cr_assert_eq(r.got.items[0].answer, FLOW_ANS_SYNACK);
+    cr_assert_eq(r.got.items[0].icmp_count, 0);
+    cr_assert(r.got.items[0].handshake_done);
+    rig_free(&r);
+}
+
+Test(flows, synack_with_wrong_ack_is_bad_synack)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    feed(&r, synack(&t, 7000, 123456), 1 * MS);
+    feed(&r, rst(&t, true, 123456), 2 * MS); /* the client resets the bogus SYN-ACK */
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 1);
+    const struct flow_attempt *a = &r.got.items[0];
+    cr_assert_eq(a->answer, FLOW_ANS_BAD_SYNACK);
+    cr_assert_eq(a->reply.ack, 123456);
+    cr_assert_eq(a->synack_count, 0);
+    cr_assert_not(a->handshake_done);
+    cr_assert_str_eq(a->history, "ShR");
+    rig_free(&r);
+}
+
+/* ---- the handshake and beyond -------------------------------------------------------------- */
+
+Test(flows, client_ack_completes_handshake)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    feed(&r, synack(&t, 7000, 1001), 1 * MS);
+    feed(&r, ack_of(&t, true, 1001, 7001), 2 * MS);
+    finish_all(&r);
+    const struct flow_attempt *a = &r.got.items[0];
+    cr_assert_eq(a->answer, FLOW_ANS_SYNACK);
+    cr_assert_eq(a->synack_count, 1);
+    cr_assert(a->handshake_done);
+    cr_assert_eq(a->handshake_ns, T0 + 2 * MS);
+    cr_assert_eq(a->reply.ts_ns, T0 + 1 * MS);
+    cr_assert_eq(a->end, FLOW_END_CAPTURE_END);
+    cr_assert_str_eq(a->history, "ShA");
+    cr_assert_eq(a->packet_count, 3);
+    rig_free(&r);
+}
+
+Test(flows, clean_connection_closes_with_fins_both_ways)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    feed(&r, synack(&t, 7000, 1001), 1 * MS);
+    feed(&r, ack_of(&t, true, 1001, 7001), 2 * MS);
+    feed(&r, data(&t, true, 1001, 7001, 100), 3 * MS);
+    feed(&r, ack_of(&t, false, 7001, 1101), 4 * MS);
+    feed(&r, data(&t, false, 7001, 1101, 200), 5 * MS);
+    feed(&r, ack_of(&t, true, 1101, 7201), 6 * MS);
+    feed(&r, fin(&t, true, 1101, 7201), 7 * MS);
+    cr_assert_eq(r.got.count, 0);
+    feed(&r, fin(&t, false, 7201, 1102), 8 * MS);
+    feed(&r, ack_of(&t, true, 1102, 7202), 9 * MS);
+    cr_assert_eq(r.got.count, 0, "a closed connection lingers for stragglers");
+    advance_to(&r, 9 * MS + 3 * SEC + 100 * MS);
+    cr_assert_eq(r.got.count, 1);
+
+    const struct flow_attempt *a = &r.got.items[0];
+    cr_assert_eq(a->end, FLOW_END_CLOSED);
+    cr_assert(a->handshake_done);
+    cr_assert_eq(a->client_bytes, 100);
+    cr_assert_eq(a->server_bytes, 200);
+    cr_assert_eq(a->client_first_data_ns, T0 + 3 * MS);
+    cr_assert_eq(a->server_first_data_ns, T0 + 5 * MS);
+    cr_assert_eq(a->client_fin_ns, T0 + 7 * MS);
+    cr_assert_eq(a->server_fin_ns, T0 + 8 * MS);
+    cr_assert_eq(a->server_end.ts_ns, T0 + 8 * MS);
+    cr_assert_eq(a->server_end.flags, DEC_TCP_FIN | DEC_TCP_ACK);
+    cr_assert_eq(a->packet_total, 10);
+    /* evidence: the handshake and the FINs, not the data in between */
+    static const uint32_t evidence[] = {1, 2, 3, 8, 9};
+    cr_assert_eq(a->packet_count, 5);
+    for (size_t i = 0; i < 5; i++) {
+        cr_assert_eq(a->packets[i], evidence[i]);
+    }
+    /* Zeek: SYN, SYN-ACK, ACK, client data, server ACK, server data, FINs */
+    cr_assert_str_eq(a->history, "ShADadFf");
+
+    struct rep_judgement j;
+    judge(a, &j);
+    cr_assert_eq(j.verdict, REP_ACCEPTED);
+    cr_assert_str_eq(j.zeek_state, "SF");
+    finish_all(&r);
+    rig_free(&r);
+}
+
+Test(flows, client_rst_before_answer_closes)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    feed(&r, rst(&t, true, 1001), 500 * MS);
+    advance_to(&r, 500 * MS + 3 * SEC + 1);
+    cr_assert_eq(r.got.count, 1);
+    cr_assert_eq(r.got.items[0].end, FLOW_END_CLOSED);
+    cr_assert_eq(r.got.items[0].client_rst_ns, T0 + 500 * MS);
+    cr_assert_str_eq(r.got.items[0].history, "SR");
+    finish_all(&r);
+    rig_free(&r);
+}
+
+Test(flows, idle_established_connection_times_out)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    feed(&r, synack(&t, 7000, 1001), 1 * MS);
+    feed(&r, ack_of(&t, true, 1001, 7001), 2 * MS);
+    /* the idle timeout (300 s) is longer than one turn of the timer wheel */
+    for (int64_t s = 1; s < 300; s += 7) {
+        advance_to(&r, s * SEC);
+        cr_assert_eq(r.got.count, 0, "emitted at %lld s", (long long)s);
+    }
+    advance_to(&r, 301 * SEC);
+    cr_assert_eq(r.got.count, 1);
+    cr_assert_eq(r.got.items[0].end, FLOW_END_TIMEOUT);
+    finish_all(&r);
+    rig_free(&r);
+}
+
+/* ---- timers ------------------------------------------------------------------------------- */
+
+Test(flows, adaptive_timeout_follows_the_backoff)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    feed(&r, syn(&t, 1000), 4 * SEC);
+    feed(&r, syn(&t, 1000), 12 * SEC);
+    feed(&r, syn(&t, 1000), 20 * SEC); /* retries 8 s apart */
+    cr_assert_eq(r.got.count, 0);
+    /* the next retry is expected 16 s later: 3 s after the last SYN is far too early */
+    advance_to(&r, 20 * SEC + 3 * SEC + 100 * MS);
+    cr_assert_eq(r.got.count, 0, "declared dropped 3 s after the last SYN");
+    advance_to(&r, 20 * SEC + 16 * SEC + 100 * MS);
+    cr_assert_eq(r.got.count, 0, "declared dropped when the next retry was due");
+    advance_to(&r, 20 * SEC + 20 * SEC + 100 * MS); /* 2.5 x the 8 s gap */
+    cr_assert_eq(r.got.count, 1);
+    cr_assert_eq(r.got.items[0].end, FLOW_END_TIMEOUT);
+    cr_assert_eq(r.got.items[0].syn_count, 4);
+    cr_assert_eq(r.got.items[0].seen_until_ns, T0 + 40 * SEC);
+    finish_all(&r);
+    rig_free(&r);
+}
+
+Test(flows, first_wait_is_longer_than_the_syn_timeout)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    advance_to(&r, 3100 * MS); /* Windows' first retry comes 3 s after the SYN */
+    cr_assert_eq(r.got.count, 0);
+    advance_to(&r, 4400 * MS);
+    cr_assert_eq(r.got.count, 0);
+    advance_to(&r, 4600 * MS);
+    cr_assert_eq(r.got.count, 1);
+    cr_assert_eq(r.got.items[0].seen_until_ns, T0 + 4500 * MS);
+    finish_all(&r);
+    rig_free(&r);
+}
+
+Test(flows, late_retransmission_after_timeout_is_absorbed)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    advance_to(&r, 5 * SEC);
+    cr_assert_eq(r.got.count, 1);
+    feed(&r, syn(&t, 1000), 6 * SEC); /* the same connect() retrying: no second record */
+    struct flow_stats s = stats_of(&r);
+    cr_assert_eq(r.got.count, 1);
+    cr_assert_eq(s.attempts, 1);
+    cr_assert_eq(s.late_packets, 1);
+    feed(&r, syn(&t, 2000), 7 * SEC); /* a new ISN: a new attempt */
+    cr_assert_eq(stats_of(&r).attempts, 2);
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 2);
+    cr_assert_eq(r.got.items[0].syn_count, 1);
+    cr_assert_eq(r.got.items[1].isn, 2000);
+    rig_free(&r);
+}
+
+Test(flows, short_gaps_keep_the_minimum_timeout)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    feed(&r, syn(&t, 1000), 200 * MS);
+    advance_to(&r, 200 * MS + 2900 * MS);
+    cr_assert_eq(r.got.count, 0);
+    advance_to(&r, 200 * MS + 3100 * MS);
+    cr_assert_eq(r.got.count, 1);
+    cr_assert_eq(r.got.items[0].seen_until_ns, T0 + 3200 * MS);
+    finish_all(&r);
+    rig_free(&r);
+}
+
+/* A deadline that falls later in the wheel tick where the clock last stopped must still fire
+ * when the clock moves on to later ticks. */
+Test(flows, deadline_in_the_tick_of_the_last_advance_fires)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    advance_to(&r, 4500 * MS - 1); /* same 67 ms tick as the deadline, just before it */
+    cr_assert_eq(r.got.count, 0);
+    advance_to(&r, 4500 * MS + 500 * MS); /* several ticks later */
+    cr_assert_eq(r.got.count, 1, "the attempt whose deadline passed was not emitted");
+    cr_assert_eq(r.got.items[0].end, FLOW_END_TIMEOUT);
+    cr_assert_eq(r.got.items[0].seen_until_ns, T0 + 4500 * MS);
+    finish_all(&r);
+    rig_free(&r);
+}
+
+/* The same property, swept: every stop point just before a deadline and every later stop. */
+Test(flows, deadlines_fire_wherever_the_clock_stops)
+{
+    for (int64_t before = 1; before < 70 * MS; before += 7 * MS) {
+        for (int64_t after = 1; after < 300 * MS; after += 31 * MS) {
+            struct tuple t = tuple4(55982, 80);
+            struct rig r;
+
+            rig_init(&r);
+            feed(&r, syn(&t, 1000), 0);
+            advance_to(&r, 4500 * MS - before);
+            cr_assert_eq(r.got.count, 0);
+            advance_to(&r, 4500 * MS + after);
+            cr_assert_eq(r.got.count, 1, "stopped %lld ns before, then %lld ns after",
+                         (long long)before, (long long)after);
+            rig_free(&r);
+        }
+    }
+}
+
+Test(flows, time_jump_of_hours_fires_every_timer)
+{
+    struct tuple a = tuple4(1001, 80);
+    struct tuple b = tuple4(1002, 80);
+    struct tuple c = tuple4(1003, 80);
+    struct tuple d = tuple4(1004, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&a, 1), 0);
+    feed(&r, syn(&b, 2), 1 * SEC);
+    feed(&r, syn(&c, 3), 2 * SEC);
+    feed(&r, synack(&c, 9, 4), 2 * SEC + 1 * MS);
+    feed(&r, ack_of(&c, true, 4, 10), 2 * SEC + 2 * MS); /* established: 300 s idle timer */
+    feed(&r, syn(&d, 4), 5 * 3600 * SEC + 123 * MS);
+    cr_assert_eq(r.got.count, 3);
+    /* all three fired, each with its own deadline as the time it was closed */
+    int64_t want_until[3] = {T0 + 4500 * MS, T0 + 5500 * MS, T0 + 2 * SEC + 2 * MS + 300 * SEC};
+    bool seen[3] = {false, false, false};
+    for (size_t i = 0; i < 3; i++) {
+        const struct flow_attempt *x = &r.got.items[i];
+        int k = x->client_port - 1001;
+
+        cr_assert(k >= 0 && k < 3 && !seen[k]);
+        seen[k] = true;
+        cr_assert_eq(x->end, FLOW_END_TIMEOUT);
+        cr_assert_eq(x->seen_until_ns, want_until[k]);
+    }
+    cr_assert_eq(stats_of(&r).attempts, 4);
+    finish_all(&r);
+    cr_assert_eq(r.got.items[3].client_port, 1004);
+    cr_assert_eq(r.got.items[3].end, FLOW_END_CAPTURE_END);
+    rig_free(&r);
+}
+
+Test(flows, timestamps_going_backwards_are_clamped)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct tuple u = tuple4(55983, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 10 * SEC);
+    feed(&r, synack(&t, 7000, 1001), 9 * SEC); /* earlier than the SYN */
+    cr_assert_eq(flow_now(r.table), T0 + 10 * SEC);
+    advance_to(&r, 5 * SEC);
+    cr_assert_eq(flow_now(r.table), T0 + 10 * SEC);
+    feed(&r, syn(&u, 5), 0);
+    feed(&r, ack_of(&t, true, 1001, 7001), 1 * SEC);
+    cr_assert_eq(r.got.count, 0);
+    advance_to(&r, 14500 * MS + 1);
+    cr_assert_eq(r.got.count, 1, "u's timer, counted from the clamped time");
+    cr_assert_eq(r.got.items[0].client_port, 55983);
+    cr_assert_eq(r.got.items[0].first_ns, T0 + 10 * SEC);
+    finish_all(&r);
+
+    const struct flow_attempt *a = &r.got.items[1];
+    cr_assert_eq(a->reply.ts_ns, T0 + 10 * SEC);
+    cr_assert(a->handshake_done);
+    struct rep_judgement j;
+    judge(a, &j);
+    cr_assert_eq(j.rtt_ns, 0);
+    cr_assert_geq(j.waited_ns, 0);
+    rig_free(&r);
+}
+
+/* ---- answers after answers, reordering, one-sided captures -------------------------------- */
+
+Test(flows, syn_retransmitted_after_icmpv6_error_is_the_same_attempt)
+{
+    struct tuple t = tuple6(50000, 22);
+    struct dec_addr router = addr6("fd00:99::fe");
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 31337), 0);
+    feed(&r, icmp_err(&router, &t, 31337, 1, 3), 2 * SEC); /* neighbour discovery failed */
+    feed(&r, syn(&t, 31337), 2 * SEC + 10 * MS);           /* a soft error: Linux retries */
+    feed(&r, icmp_err(&router, &t, 31337, 1, 3), 5 * SEC);
+    advance_to(&r, 9 * SEC);
+    cr_assert_eq(r.got.count, 0);
+    advance_to(&r, 10 * SEC + 500 * MS); /* 5 s after the ICMP: 2.5 x the 2 s SYN gap */
+    cr_assert_eq(r.got.count, 1);
+
+    const struct flow_attempt *a = &r.got.items[0];
+    cr_assert_eq(a->family, 6);
+    cr_assert_eq(a->syn_count, 2);
+    cr_assert_eq(a->answer, FLOW_ANS_ICMP);
+    cr_assert_eq(a->reply.ts_ns, T0 + 2 * SEC);
+    cr_assert_eq(a->icmp_count, 2);
+    cr_assert_eq(a->end, FLOW_END_TIMEOUT);
+    cr_assert_eq(a->packet_count, 4);
+    struct rep_judgement j;
+    judge(a, &j);
+    cr_assert_eq(j.verdict, REP_UNREACHABLE);
+    cr_assert_str_eq(j.reason, "addr");
+    cr_assert_eq(j.rtt_ns, 2 * SEC);
+    cr_assert_eq(j.sender, REP_SENDER_ROUTER);
+    finish_all(&r);
+    rig_free(&r);
+}
+
+Test(flows, synack_before_syn_merges)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, synack(&t, 7000, 1001), 1 * MS);
+    feed(&r, syn(&t, 1000), 0); /* captured on another interface, written later */
+    feed(&r, ack_of(&t, true, 1001, 7001), 2 * MS);
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 1);
+
+    const struct flow_attempt *a = &r.got.items[0];
+    cr_assert(a->saw_syn);
+    cr_assert_eq(a->syn_count, 1);
+    cr_assert_eq(a->isn, 1000);
+    cr_assert_eq(memcmp(a->client.b, t.client.b, 16), 0);
+    cr_assert_eq(a->client_port, 55982);
+    cr_assert_eq(a->answer, FLOW_ANS_SYNACK);
+    cr_assert(a->handshake_done);
+    cr_assert_str_eq(a->history, "^hSA");
+    cr_assert_eq(stats_of(&r).unmatched_synack, 0, "the SYN was found after all");
+    struct rep_judgement j;
+    judge(a, &j);
+    cr_assert_eq(j.verdict, REP_ACCEPTED);
+    rig_free(&r);
+}
+
+Test(flows, synack_without_syn_is_one_sided)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, synack(&t, 7000, 1001), 0);
+    cr_assert_eq(stats_of(&r).unmatched_synack, 1);
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 1);
+
+    const struct flow_attempt *a = &r.got.items[0];
+    cr_assert_not(a->saw_syn);
+    cr_assert_eq(a->syn_count, 0);
+    cr_assert_eq(a->isn, 1000);
+    cr_assert_eq(a->client_port, 55982);
+    cr_assert_eq(a->server_port, 80);
+    cr_assert_eq(memcmp(a->server.b, t.server.b, 16), 0);
+    cr_assert_eq(a->answer, FLOW_ANS_SYNACK);
+    /* Zeek flips the direction of a connection first seen at its SYN-ACK: "^h" */
+    cr_assert_str_eq(a->history, "^h");
+    rig_free(&r);
+}
+
+Test(flows, lone_rst_is_unmatched)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, rst_ack(&t, false, 0, 1001), 0);
+    feed(&r, rst(&t, true, 5), 1 * MS);
+    feed(&r, ack_of(&t, true, 5, 6), 2 * MS);
+    struct flow_stats s = stats_of(&r);
+    cr_assert_eq(s.unmatched_rst, 2);
+    cr_assert_eq(s.midstream, 1);
+    cr_assert_eq(s.attempts, 0);
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 0);
+    rig_free(&r);
+}
+
+Test(flows, reverse_direction_finds_the_attempt)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    feed(&r, synack(&t, 7000, 1001), 1 * MS);
+    cr_assert_eq(stats_of(&r).attempts, 1);
+    cr_assert_eq(stats_of(&r).unmatched_synack, 0);
+    /* a SYN from the server's side on the same tuple is a new attempt, roles swapped */
+    struct tuple back = {t.family, t.server, t.client, t.server_port, t.client_port};
+    feed(&r, syn(&back, 5555), 2 * MS);
+    cr_assert_eq(r.got.count, 1);
+    cr_assert_eq(r.got.items[0].end, FLOW_END_REUSED);
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 2);
+    cr_assert_eq(r.got.items[1].client_port, 80);
+    cr_assert_eq(r.got.items[1].server_port, 55982);
+    cr_assert_eq(r.got.items[1].isn, 5555);
+    rig_free(&r);
+}
+
+Test(flows, ipv6_handshake_and_refusal)
+{
+    struct tuple ok = tuple6(50000, 443);
+    struct tuple closed = tuple6(50000, 444);
+    struct rig r;
+
+    /* addresses that differ only in their last 8 bytes */
+    closed.server = addr6("fd00:99::1:2");
+    rig_init(&r);
+    feed(&r, syn(&ok, 1), 0);
+    feed(&r, syn(&closed, 2), 1 * MS);
+    feed(&r, synack(&ok, 100, 2), 2 * MS);
+    feed(&r, rst_ack(&closed, false, 0, 3), 3 * MS);
+    feed(&r, ack_of(&ok, true, 2, 101), 4 * MS);
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 2);
+    cr_assert_eq(r.got.items[0].family, 6);
+    cr_assert_eq(r.got.items[0].answer, FLOW_ANS_SYNACK);
+    cr_assert(r.got.items[0].handshake_done);
+    cr_assert_eq(memcmp(r.got.items[0].server.b, ok.server.b, 16), 0);
+    cr_assert_eq(r.got.items[1].answer, FLOW_ANS_RST);
+    cr_assert_eq(memcmp(r.got.items[1].server.b, closed.server.b, 16), 0);
+    cr_assert_eq(r.got.items[1].reply.has_ip_id, 0);
+    rig_free(&r);
+}
+
+Test(flows, bare_ack_answer_then_retry_succeeds)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t, 1000), 0);
+    feed(&r, ack_of(&t, false, 5000, 888888), 1 * MS); /* challenge ACK: old state */
+    feed(&r, rst(&t, true, 888888), 2 * MS);
+    feed(&r, syn(&t, 1000), 1 * SEC);
+    feed(&r, synack(&t, 7000, 1001), 1 * SEC + 1 * MS);
+    feed(&r, ack_of(&t, true, 1001, 7001), 1 * SEC + 2 * MS);
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 1);
+    const struct flow_attempt *a = &r.got.items[0];
+    cr_assert_eq(a->syn_count, 2);
+    cr_assert_eq(a->answer, FLOW_ANS_SYNACK);
+    cr_assert(a->handshake_done);
+    struct rep_judgement j;
+    judge(a, &j);
+    cr_assert_eq(j.verdict, REP_ACCEPTED);
+    cr_assert_str_eq(j.zeek_state, "S1", "the stale exchange's RST is not this connection's");
+    rig_free(&r);
+}
+
+/* ---- the cap, growth, end of input -------------------------------------------------------- */
+
+Test(flows, cap_evicts_oldest_first)
+{
+    struct rig r;
+
+    rig_init_cap(&r, 100);
+    for (uint32_t i = 0; i < 1000; i++) {
+        struct tuple t = tuple4((uint16_t)(10000 + i), 80);
+        feed(&r, syn(&t, i), (int64_t)i * MS);
+        cr_assert_leq(stats_of(&r).tracked, 100);
+    }
+    cr_assert_eq(r.got.count, 900);
+    for (uint32_t i = 0; i < 900; i++) {
+        cr_assert_eq(r.got.items[i].end, FLOW_END_EVICTED);
+        cr_assert_eq(r.got.items[i].client_port, 10000 + i, "eviction order at %u", i);
+    }
+    struct flow_stats s = stats_of(&r);
+    cr_assert_eq(s.evicted, 900);
+    cr_assert_leq(s.peak_tracked, 100);
+    cr_assert_eq(s.tracked, 100);
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 1000);
+    for (uint32_t i = 900; i < 1000; i++) {
+        cr_assert_eq(r.got.items[i].end, FLOW_END_CAPTURE_END);
+        cr_assert_eq(r.got.items[i].client_port, 10000 + i);
+    }
+    cr_assert_eq(stats_of(&r).evicted, 900);
+    rig_free(&r);
+}
+
+Test(flows, many_attempts_grow_the_table)
+{
+    enum { N = 6000 }; /* more than one slab of nodes and the first bucket array */
+    struct rig r;
+
+    rig_init(&r);
+    for (uint32_t i = 0; i < N; i++) {
+        struct tuple t = tuple4((uint16_t)(1024 + i), 80);
+        t.client.b[3] = (uint8_t)(i % 7);
+        feed(&r, syn(&t, i * 3), (int64_t)i * 100000);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        struct tuple t = tuple4((uint16_t)(1024 + i), 80);
+        t.client.b[3] = (uint8_t)(i % 7);
+        feed(&r, synack(&t, 1, i * 3 + 1), 1 * SEC + (int64_t)i * 100000);
+    }
+    struct flow_stats s = stats_of(&r);
+    cr_assert_eq(s.attempts, N);
+    cr_assert_eq(s.unmatched_synack, 0);
+    cr_assert_eq(s.peak_tracked, N);
+    finish_all(&r);
+    for (uint32_t i = 0; i < N; i++) {
+        cr_assert_eq(r.got.items[i].answer, FLOW_ANS_SYNACK, "attempt %u", i);
+        cr_assert_eq(r.got.items[i].isn, i * 3);
+    }
+    rig_free(&r);
+}
+
+Test(flows, finish_emits_everything_held)
+{
+    struct rig r;
+
+    rig_init(&r);
+    for (uint32_t i = 0; i < 5; i++) {
+        struct tuple t = tuple4((uint16_t)(20000 + i), 80);
+        feed(&r, syn(&t, i), (int64_t)i * MS);
+    }
+    advance_to(&r, 1 * SEC);
+    cr_assert_eq(r.got.count, 0);
+    finish_all(&r);
+    cr_assert_eq(r.got.count, 5);
+    for (uint32_t i = 0; i < 5; i++) {
+        cr_assert_eq(r.got.items[i].end, FLOW_END_CAPTURE_END);
+        cr_assert_eq(r.got.items[i].seen_until_ns, T0 + 1 * SEC);
+    }
+    /* a second finish has nothing left to emit */
+    flow_finish(r.table);
+    cr_assert_eq(r.got.count, 5);
+    rig_free(&r);
+}
+
+Test(flows, create_rejects_zero_cap)
+{
+    struct flow_config cfg;
+    struct flow_table *table = (struct flow_table *)(uintptr_t)1;
+    char errbuf[128] = "";
+
+    flow_config_default(&cfg);
+    cfg.max_attempts = 0;
+    cr_assert_eq(flow_create(&table, &cfg, collect, NULL, errbuf, sizeof(errbuf)), -1);
+    cr_assert_null(table);
+    cr_assert_neq(errbuf[0], '\0');
+}

@@ -1,0 +1,1106 @@
+/* test_report_output.c - the writers: JSON lines (fixed fields, one service object per server
+ * address:port, one summary, escaping) and the text report (summary line, service rows, a
+ * section per verdict with its explanation and evidence, decode problems, line widths). The
+ * report writes into a memory stream; attempts come from the flow engine. */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "report.h"
+
+/* ---- fixtures: addresses, tuples, packets, a table that collects what it emits ---------- */
+
+#define MS 1000000LL
+#define SEC 1000000000LL
+/* 2026-11-26T13:12:06.319804Z, the first SYN of DESIGN.md's JSON example */
+#define T0 (1795698726LL * SEC + 319804000LL)
+
+struct tuple {
+    uint8_t family;
+    struct dec_addr client, server;
+    uint16_t client_port, server_port;
+};
+
+static struct dec_addr addr4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+    struct dec_addr x;
+
+    memset(&x, 0, sizeof(x));
+    x.b[0] = a;
+    x.b[1] = b;
+    x.b[2] = c;
+    x.b[3] = d;
+    return x;
+}
+
+static struct dec_addr addr6(const char *text)
+{
+    struct dec_addr x;
+
+    memset(&x, 0, sizeof(x));
+    cr_assert_eq(inet_pton(AF_INET6, text, x.b), 1, "bad test address %s", text);
+    return x;
+}
+
+/* 10.99.0.1:client_port -> 10.99.0.2:server_port */
+static struct tuple tuple4(uint16_t client_port, uint16_t server_port)
+{
+    struct tuple t = {.family = 4, .client_port = client_port, .server_port = server_port};
+
+    t.client = addr4(10, 99, 0, 1);
+    t.server = addr4(10, 99, 0, 2);
+    return t;
+}
+
+/* [fd00:99::1]:client_port -> [fd00:99::2]:server_port */
+static struct tuple tuple6(uint16_t client_port, uint16_t server_port)
+{
+    struct tuple t = {.family = 6, .client_port = client_port, .server_port = server_port};
+
+    t.client = addr6("fd00:99::1");
+    t.server = addr6("fd00:99::2");
+    return t;
+}
+
+/* A TCP segment of the tuple; the client's packets have TTL 64, the server's 63 (one hop). */
+static struct dec_event segment(const struct tuple *t, bool from_client, uint8_t flags,
+                                uint32_t seq, uint32_t ack, uint32_t payload_len)
+{
+    struct dec_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = DEC_EV_TCP;
+    ev.family = t->family;
+    ev.ttl = from_client ? 64 : 63;
+    ev.tcp_flags = flags;
+    ev.has_ip_id = t->family == 4;
+    ev.ip_id = from_client ? 0x1111 : 0x2222;
+    ev.src = from_client ? t->client : t->server;
+    ev.dst = from_client ? t->server : t->client;
+    ev.sport = from_client ? t->client_port : t->server_port;
+    ev.dport = from_client ? t->server_port : t->client_port;
+    ev.seq = seq;
+    ev.ack = ack;
+    ev.window = 64240;
+    ev.payload_len = payload_len;
+    return ev;
+}
+
+static struct dec_event syn(const struct tuple *t, uint32_t isn)
+{
+    struct dec_event ev = segment(t, true, DEC_TCP_SYN, isn, 0, 0);
+
+    ev.opts.present = DEC_OPT_MSS | DEC_OPT_SACK_OK | DEC_OPT_WSCALE;
+    ev.opts.mss = 1460;
+    ev.opts.wscale = 7;
+    return ev;
+}
+
+static struct dec_event synack(const struct tuple *t, uint32_t server_isn, uint32_t ack)
+{
+    return segment(t, false, DEC_TCP_SYN | DEC_TCP_ACK, server_isn, ack, 0);
+}
+
+/* A pure ACK (no payload) from either side. */
+static struct dec_event ack_of(const struct tuple *t, bool from_client, uint32_t seq, uint32_t ack)
+{
+    return segment(t, from_client, DEC_TCP_ACK, seq, ack, 0);
+}
+
+static struct dec_event data(const struct tuple *t, bool from_client, uint32_t seq, uint32_t ack,
+                             uint32_t len)
+{
+    return segment(t, from_client, DEC_TCP_PSH | DEC_TCP_ACK, seq, ack, len);
+}
+
+static struct dec_event fin(const struct tuple *t, bool from_client, uint32_t seq, uint32_t ack)
+{
+    return segment(t, from_client, DEC_TCP_FIN | DEC_TCP_ACK, seq, ack, 0);
+}
+
+static struct dec_event rst_ack(const struct tuple *t, bool from_client, uint32_t seq, uint32_t ack)
+{
+    return segment(t, from_client, DEC_TCP_RST | DEC_TCP_ACK, seq, ack, 0);
+}
+
+static struct dec_event rst(const struct tuple *t, bool from_client, uint32_t seq)
+{
+    return segment(t, from_client, DEC_TCP_RST, seq, 0, 0);
+}
+
+/* An ICMP/ICMPv6 error sent by `from` to the client, quoting a SYN of `quoted` with quoted_seq. */
+static struct dec_event icmp_err(const struct dec_addr *from, const struct tuple *quoted,
+                                 uint32_t quoted_seq, uint8_t type, uint8_t code)
+{
+    struct dec_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = DEC_EV_ICMP;
+    ev.family = quoted->family;
+    ev.ttl = 62;
+    ev.src = *from;
+    ev.dst = quoted->client;
+    ev.icmp_type = type;
+    ev.icmp_code = code;
+    ev.quoted_family = quoted->family;
+    ev.quoted_src = quoted->client;
+    ev.quoted_dst = quoted->server;
+    ev.quoted_sport = quoted->client_port;
+    ev.quoted_dport = quoted->server_port;
+    ev.quoted_seq = quoted_seq;
+    return ev;
+}
+
+struct collector {
+    struct flow_attempt *items;
+    size_t count, cap;
+};
+
+static void collect(const struct flow_attempt *attempt, void *user)
+{
+    struct collector *c = user;
+
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        struct flow_attempt *items = realloc(c->items, cap * sizeof(*items));
+
+        cr_assert_not_null(items);
+        c->items = items;
+        c->cap = cap;
+    }
+    c->items[c->count++] = *attempt;
+}
+
+/* A flow table with a fixed seed and a 3 s SYN timeout, and what it emitted. */
+struct rig {
+    struct flow_table *table;
+    struct flow_config cfg;
+    struct collector got;
+    uint32_t pkt; /* number of the last packet fed */
+};
+
+static void rig_init_cap(struct rig *r, uint32_t max_attempts)
+{
+    char errbuf[128];
+
+    memset(r, 0, sizeof(*r));
+    flow_config_default(&r->cfg);
+    r->cfg.syn_timeout_ns = 3 * SEC;
+    r->cfg.hash_seed = 0x0123456789abcdefULL;
+    r->cfg.max_attempts = max_attempts;
+    cr_assert_eq(flow_create(&r->table, &r->cfg, collect, &r->got, errbuf, sizeof(errbuf)), 0, "%s",
+                 errbuf);
+}
+
+static void rig_init(struct rig *r)
+{
+    rig_init_cap(r, 1000000);
+}
+
+/* Feeds ev at T0 + at_ns as the next packet number. */
+static void feed(struct rig *r, struct dec_event ev, int64_t at_ns)
+{
+    flow_event(r->table, &ev, T0 + at_ns, ++r->pkt);
+}
+
+static void advance_to(struct rig *r, int64_t at_ns)
+{
+    flow_advance(r->table, T0 + at_ns);
+}
+
+static struct flow_stats stats_of(const struct rig *r)
+{
+    struct flow_stats s;
+
+    flow_get_stats(r->table, &s);
+    return s;
+}
+
+/* Ends the input and checks that every attempt started was emitted exactly once: the counts
+ * agree, nothing is held, and no two records start with the same packet. */
+static void finish_all(struct rig *r)
+{
+    flow_finish(r->table);
+    struct flow_stats s = stats_of(r);
+
+    cr_assert_eq(s.tracked, 0);
+    cr_assert_eq(s.attempts, r->got.count, "%llu attempts started, %zu emitted",
+                 (unsigned long long)s.attempts, r->got.count);
+    for (size_t i = 0; i < r->got.count; i++) {
+        cr_assert_geq(r->got.items[i].packet_count, 1);
+        for (size_t k = i + 1; k < r->got.count; k++) {
+            cr_assert_neq(r->got.items[i].packets[0], r->got.items[k].packets[0],
+                          "attempts %zu and %zu both start at packet %u", i, k,
+                          r->got.items[i].packets[0]);
+        }
+    }
+}
+
+static void rig_free(struct rig *r)
+{
+    flow_destroy(r->table);
+    free(r->got.items);
+}
+
+/* ---- the report under test: attempts from the engine, written into memory ---------------- */
+
+struct written {
+    char *text; /* what the report wrote, NUL-terminated */
+    size_t length;
+    char **lines; /* text split at '\n' (pointers into a copy) */
+    size_t line_count;
+    char *copy;
+};
+
+struct scenario {
+    struct rig flows;
+    struct rep_input_stats input;
+    const char *files[2];
+};
+
+/* Six attempts to five services, 4 failed: a refusal, a dropped SYN with retries, an ICMP host
+ * unreachable from a router, an IPv6 refusal and two accepted connections to one service. */
+static void mixed_scenario(struct scenario *s)
+{
+    struct tuple refused = tuple4(40001, 81);
+    struct tuple open1 = tuple4(40002, 80);
+    struct tuple open2 = tuple4(40006, 80);
+    struct tuple dropped = tuple4(40003, 443);
+    struct tuple unreach = tuple4(40004, 22);
+    struct tuple refused6 = tuple6(40005, 80);
+    struct dec_addr router = addr4(10, 99, 0, 254);
+    struct rig *r = &s->flows;
+
+    dropped.server = addr4(10, 99, 0, 3);
+    unreach.server = addr4(10, 99, 0, 4);
+    memset(s, 0, sizeof(*s));
+    rig_init(r);
+    feed(r, syn(&refused, 1000), 0);                               /* 1 */
+    feed(r, rst_ack(&refused, false, 0, 1001), 13000);             /* 2 */
+    feed(r, syn(&dropped, 2000), 1 * MS);                          /* 3 */
+    feed(r, syn(&open1, 3000), 2 * MS);                            /* 4 */
+    feed(r, synack(&open1, 9000, 3001), 3 * MS);                   /* 5 */
+    feed(r, ack_of(&open1, true, 3001, 9001), 4 * MS);             /* 6 */
+    feed(r, data(&open1, true, 3001, 9001, 100), 5 * MS);          /* 7 */
+    feed(r, data(&open1, false, 9001, 3101, 1000), 6 * MS);        /* 8 */
+    feed(r, fin(&open1, true, 3101, 10001), 7 * MS);               /* 9 */
+    feed(r, fin(&open1, false, 10001, 3102), 8 * MS);              /* 10 */
+    feed(r, ack_of(&open1, true, 3102, 10002), 9 * MS);            /* 11 */
+    feed(r, syn(&unreach, 4000), 10 * MS);                         /* 12 */
+    feed(r, syn(&refused6, 5000), 1 * SEC);                        /* 13 */
+    feed(r, rst_ack(&refused6, false, 0, 5001), 1 * SEC + 1 * MS); /* 14 */
+    feed(r, syn(&dropped, 2000), 1 * SEC + 1 * MS);                /* 15 */
+    feed(r, icmp_err(&router, &unreach, 4000, 3, 1), 2 * SEC);     /* 16 */
+    feed(r, syn(&dropped, 2000), 3 * SEC + 1 * MS);                /* 17 */
+    feed(r, syn(&open2, 6000), 3 * SEC + 2 * MS);                  /* 18 */
+    feed(r, synack(&open2, 1, 6001), 3 * SEC + 3 * MS);            /* 19 */
+    feed(r, ack_of(&open2, true, 6001, 2), 3 * SEC + 4 * MS);      /* 20 */
+    advance_to(r, 60 * SEC);
+    finish_all(r);
+    cr_assert_eq(r->got.count, 6);
+
+    s->files[0] = "first.pcap";
+    s->files[1] = "we\"ird\nname\\.pcap";
+    s->input.files = s->files;
+    s->input.file_count = 2;
+    s->input.packets = r->pkt + 5;
+}
+
+/* Runs the scenario's attempts through a report in the given format and returns its output. */
+static struct written write_report(struct scenario *s, enum rep_format format)
+{
+    struct written w;
+    struct rep_report *rep = NULL;
+    char errbuf[128] = "";
+    struct flow_stats stats = stats_of(&s->flows);
+
+    memset(&w, 0, sizeof(w));
+    FILE *out = open_memstream(&w.text, &w.length);
+    cr_assert_not_null(out);
+    struct rep_options opts = {.format = format, .out = out, .cfg = {.syn_timeout_ns = 3 * SEC}};
+    cr_assert_eq(rep_create(&rep, &opts, errbuf, sizeof(errbuf)), 0, "%s", errbuf);
+    for (size_t i = 0; i < s->flows.got.count; i++) {
+        rep_attempt(rep, &s->flows.got.items[i]);
+    }
+    cr_assert_eq(rep_finish(rep, &s->input, &stats, errbuf, sizeof(errbuf)), 0, "%s", errbuf);
+    rep_destroy(rep);
+    cr_assert_eq(fclose(out), 0);
+    cr_assert_not_null(w.text);
+    cr_assert_eq(strlen(w.text), w.length, "a NUL byte in the output");
+    cr_assert(w.length > 0 && w.text[w.length - 1] == '\n', "output ends without a newline");
+
+    w.copy = strdup(w.text);
+    cr_assert_not_null(w.copy);
+    for (char *p = w.copy; *p != '\0'; p++) {
+        w.line_count += *p == '\n';
+    }
+    w.lines = calloc(w.line_count, sizeof(*w.lines));
+    cr_assert_not_null(w.lines);
+    size_t n = 0;
+    for (char *p = w.copy; *p != '\0';) {
+        char *nl = strchr(p, '\n');
+        *nl = '\0';
+        w.lines[n++] = p;
+        p = nl + 1;
+    }
+    return w;
+}
+
+static void written_free(struct written *w)
+{
+    free(w->lines);
+    free(w->copy);
+    free(w->text);
+}
+
+static void scenario_free(struct scenario *s)
+{
+    rig_free(&s->flows);
+}
+
+/* ---- a small JSON checker (RFC 8259): syntax only; values are checked by substring -------- */
+
+static void json_ws(const char **p)
+{
+    while (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r') {
+        (*p)++;
+    }
+}
+
+static bool json_string_ok(const char **p)
+{
+    if (**p != '"') {
+        return false;
+    }
+    for ((*p)++; **p != '"'; (*p)++) {
+        unsigned char c = (unsigned char)**p;
+        if (c == '\0' || c < 0x20) {
+            return false;
+        }
+        if (c == '\\') {
+            (*p)++;
+            if (**p == 'u') {
+                for (int i = 0; i < 4; i++) {
+                    (*p)++;
+                    if (strchr("0123456789abcdefABCDEF", **p) == NULL || **p == '\0') {
+                        return false;
+                    }
+                }
+            } else if (**p == '\0' || strchr("\"\\/bfnrt", **p) == NULL) {
+                return false;
+            }
+        }
+    }
+    (*p)++;
+    return true;
+}
+
+static bool json_digits(const char **p)
+{
+    if (**p < '0' || **p > '9') {
+        return false;
+    }
+    while (**p >= '0' && **p <= '9') {
+        (*p)++;
+    }
+    return true;
+}
+
+static bool json_number_ok(const char **p)
+{
+    if (**p == '-') {
+        (*p)++;
+    }
+    if (**p == '0') {
+        (*p)++;
+    } else if (!json_digits(p)) {
+        return false;
+    }
+    if (**p == '.') {
+        (*p)++;
+        if (!json_digits(p)) {
+            return false;
+        }
+    }
+    if (**p == 'e' || **p == 'E') {
+        (*p)++;
+        if (**p == '+' || **p == '-') {
+            (*p)++;
+        }
+        if (!json_digits(p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool json_value_ok(const char **p, int depth)
+{
+    if (depth > 32) {
+        return false;
+    }
+    json_ws(p);
+    if (**p == '{' || **p == '[') {
+        char close = **p == '{' ? '}' : ']';
+        bool object = **p == '{';
+        (*p)++;
+        json_ws(p);
+        if (**p == close) {
+            (*p)++;
+            return true;
+        }
+        for (;;) {
+            if (object) {
+                json_ws(p);
+                if (!json_string_ok(p)) {
+                    return false;
+                }
+                json_ws(p);
+                if (**p != ':') {
+                    return false;
+                }
+                (*p)++;
+            }
+            if (!json_value_ok(p, depth + 1)) {
+                return false;
+            }
+            json_ws(p);
+            if (**p == close) {
+                (*p)++;
+                return true;
+            }
+            if (**p != ',') {
+                return false;
+            }
+            (*p)++;
+        }
+    }
+    if (**p == '"') {
+        return json_string_ok(p);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        static const char *const words[] = {"true", "false", "null"};
+        size_t n = strlen(words[i]);
+        if (strncmp(*p, words[i], n) == 0) {
+            *p += n;
+            return true;
+        }
+    }
+    return json_number_ok(p);
+}
+
+/* A whole line is exactly one JSON object. */
+static bool json_line_ok(const char *line)
+{
+    const char *p = line;
+    json_ws(&p);
+    if (*p != '{' || !json_value_ok(&p, 0)) {
+        return false;
+    }
+    json_ws(&p);
+    return *p == '\0';
+}
+
+Test(report_output, json_checker_self_test)
+{
+    cr_assert(json_line_ok("{}"));
+    cr_assert(json_line_ok("{\"a\":[1,-2.5e3,\"x\\u000a\\\"\",true,null,{}],\"b\":{\"c\":0}}"));
+    cr_assert_not(json_line_ok("{\"a\":1"));
+    cr_assert_not(json_line_ok("{\"a\":1}}"));
+    cr_assert_not(json_line_ok("{\"a\":\"x\ny\"}"));
+    cr_assert_not(json_line_ok("{\"a\":01}"));
+    cr_assert_not(json_line_ok("{\"a\":1,}"));
+    cr_assert_not(json_line_ok("{\"a\" 1}"));
+    cr_assert_not(json_line_ok("{\"a\":\"\\x\"}"));
+    cr_assert_not(json_line_ok("[1]"));
+}
+
+/* The value after "key": in line (the first occurrence), up to the next ',' or '}' at depth 0
+ * of that value; copied into buf. */
+static const char *json_field(const char *line, const char *key, char *buf, size_t buflen)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof(pattern), "\"%s\":", key);
+    const char *p = strstr(line, pattern);
+    cr_assert_not_null(p, "no \"%s\" in %s", key, line);
+    p += strlen(pattern);
+    const char *start = p;
+    if (!json_value_ok(&p, 0)) {
+        cr_assert_fail("bad value for %s in %s", key, line);
+    }
+    size_t n = (size_t)(p - start);
+    cr_assert_lt(n, buflen);
+    memcpy(buf, start, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static bool iso_time_ok(const char *s)
+{
+    const char *shape = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+    if (strlen(s) != strlen(shape)) {
+        return false;
+    }
+    for (size_t i = 0; shape[i] != '\0'; i++) {
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static size_t count_of(const char *haystack, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(haystack, needle); p != NULL; p = strstr(p + 1, needle)) {
+        n++;
+    }
+    return n;
+}
+
+/* The line of the attempt from client port `port`. */
+static const char *attempt_line(const struct written *w, unsigned port)
+{
+    char pattern[64];
+    const char *found = NULL;
+    snprintf(pattern, sizeof(pattern), "\"client\":{\"ip\":");
+    for (size_t i = 0; i < w->line_count; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), ",\"port\":%u},\"server\"", port);
+        if (strstr(w->lines[i], "\"type\":\"attempt\"") && strstr(w->lines[i], want)) {
+            cr_assert_null(found, "two attempt lines for port %u", port);
+            found = w->lines[i];
+        }
+    }
+    cr_assert_not_null(found, "no attempt line for client port %u", port);
+    (void)pattern;
+    return found;
+}
+
+/* ---- JSON lines --------------------------------------------------------------------------- */
+
+Test(report_output, json_lines_are_valid_and_ordered)
+{
+    struct scenario s;
+    mixed_scenario(&s);
+    struct written w = write_report(&s, REP_FORMAT_JSON);
+
+    cr_assert_eq(w.line_count, 6 + 5 + 1, "%zu lines:\n%s", w.line_count, w.text);
+    for (size_t i = 0; i < w.line_count; i++) {
+        cr_assert(json_line_ok(w.lines[i]), "line %zu is not one JSON object: %s", i + 1,
+                  w.lines[i]);
+        const char *type = i < 6    ? "{\"type\":\"attempt\""
+                           : i < 11 ? "{\"type\":\"service\""
+                                    : "{\"type\":\"summary\"";
+        cr_assert_eq(strncmp(w.lines[i], type, strlen(type)), 0, "line %zu: %s", i + 1, w.lines[i]);
+    }
+    cr_assert_eq(count_of(w.text, "\"type\":\"summary\""), 1);
+    written_free(&w);
+    scenario_free(&s);
+}
+
+Test(report_output, json_attempt_has_the_fixed_fields)
+{
+    static const char *const fields[] = {
+        "\"type\":\"attempt\"", "\"ts\":\"",      "\"client\":{\"ip\":\"",  "\"server\":{\"ip\":\"",
+        "\"family\":",          "\"verdict\":\"", "\"reason\":\"",          "\"syns\":",
+        "\"rtt_ms\":",          "\"waited_ms\":", "\"zeek_conn_state\":\"", "\"history\":\"",
+        "\"packets\":[",
+    };
+    struct scenario s;
+    mixed_scenario(&s);
+    struct written w = write_report(&s, REP_FORMAT_JSON);
+
+    for (size_t i = 0; i < 6; i++) {
+        char buf[256];
+        for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
+            cr_assert_eq(count_of(w.lines[i], fields[k]), 1, "%s in %s", fields[k], w.lines[i]);
+        }
+        json_field(w.lines[i], "ts", buf, sizeof(buf));
+        buf[strlen(buf) - 1] = '\0';
+        cr_assert(iso_time_ok(buf + 1), "ts %s", buf);
+        enum rep_verdict v;
+        json_field(w.lines[i], "verdict", buf, sizeof(buf));
+        buf[strlen(buf) - 1] = '\0';
+        cr_assert_eq(rep_verdict_parse(buf + 1, &v), 0, "verdict %s", buf);
+        bool answered = strstr(w.lines[i], "\"answer\":{") != NULL;
+        cr_assert_eq(answered, strstr(w.lines[i], "\"rtt_ms\":null") == NULL, "%s", w.lines[i]);
+        if (answered) {
+            json_field(w.lines[i], "answer", buf, sizeof(buf));
+            cr_assert(strstr(buf, "\"from\":\"") && strstr(buf, "\"ttl\":") &&
+                          strstr(buf, "\"hops\":"),
+                      "answer %s", buf);
+        }
+    }
+    written_free(&w);
+    scenario_free(&s);
+}
+
+Test(report_output, json_refused_attempt_matches_the_design_example)
+{
+    struct scenario s;
+    mixed_scenario(&s);
+    struct written w = write_report(&s, REP_FORMAT_JSON);
+    const char *line = attempt_line(&w, 40001);
+
+    cr_assert_eq(strncmp(line,
+                         "{\"type\":\"attempt\",\"ts\":\"2026-11-26T13:12:06.319804Z\","
+                         "\"client\":{\"ip\":\"10.99.0.1\",\"port\":40001},"
+                         "\"server\":{\"ip\":\"10.99.0.2\",\"port\":81},\"family\":4,"
+                         "\"verdict\":\"refused\",\"reason\":\"rst\",\"syns\":1,"
+                         "\"rtt_ms\":0.013,\"waited_ms\":0.013,",
+                         strlen("{\"type\":\"attempt\",\"ts\":\"2026-11-26T13:12:06.319804Z\","
+                                "\"client\":{\"ip\":\"10.99.0.1\",\"port\":40001},"
+                                "\"server\":{\"ip\":\"10.99.0.2\",\"port\":81},\"family\":4,"
+                                "\"verdict\":\"refused\",\"reason\":\"rst\",\"syns\":1,"
+                                "\"rtt_ms\":0.013,\"waited_ms\":0.013,")),
+                 0, "%s", line);
+    cr_assert_not_null(strstr(line, "\"answer\":{\"kind\":\"rst\",\"from\":\"10.99.0.2\","
+                                    "\"ttl\":63,\"hops\":1,\"sender\":\"server\",\"packet\":2"),
+                       "%s", line);
+    cr_assert_not_null(strstr(line, "\"zeek_conn_state\":\"REJ\",\"history\":\"Sr\","
+                                    "\"packets\":[1,2]"),
+                       "%s", line);
+    written_free(&w);
+    scenario_free(&s);
+}
+
+Test(report_output, json_other_attempts)
+{
+    struct scenario s;
+    mixed_scenario(&s);
+    struct written w = write_report(&s, REP_FORMAT_JSON);
+    const char *line;
+
+    line = attempt_line(&w, 40003); /* dropped: three SYNs, no answer */
+    cr_assert_not_null(strstr(line, "\"server\":{\"ip\":\"10.99.0.3\",\"port\":443}"));
+    cr_assert_not_null(strstr(line, "\"verdict\":\"dropped\",\"reason\":\"no-answer\",\"syns\":3,"
+                                    "\"rtt_ms\":null,\"waited_ms\":3000.000"),
+                       "%s", line);
+    cr_assert_not_null(strstr(line, "\"retries_ms\":[1000.000,2000.000]"), "%s", line);
+    cr_assert_null(strstr(line, "\"answer\""));
+    cr_assert_not_null(strstr(line, "\"zeek_conn_state\":\"S0\",\"history\":\"S\","
+                                    "\"packets\":[3,15,17]"),
+                       "%s", line);
+
+    line = attempt_line(&w, 40004); /* unreachable: host, from a router two hops away */
+    cr_assert_not_null(strstr(line, "\"verdict\":\"unreachable\",\"reason\":\"host\""), "%s", line);
+    cr_assert_not_null(strstr(line, "\"answer\":{\"kind\":\"icmp\",\"from\":\"10.99.0.254\","
+                                    "\"ttl\":62,\"hops\":2,\"sender\":\"router\",\"packet\":16,"
+                                    "\"icmp_type\":3,\"icmp_code\":1}"),
+                       "%s", line);
+    cr_assert_not_null(strstr(line, "\"rtt_ms\":1990.000,\"waited_ms\":1990.000"), "%s", line);
+    cr_assert_not_null(strstr(line, "\"packets\":[12,16]"), "%s", line);
+
+    line = attempt_line(&w, 40005); /* IPv6 refusal */
+    cr_assert_not_null(strstr(line, "\"client\":{\"ip\":\"fd00:99::1\",\"port\":40005},"
+                                    "\"server\":{\"ip\":\"fd00:99::2\",\"port\":80},\"family\":6,"
+                                    "\"verdict\":\"refused\""),
+                       "%s", line);
+    cr_assert_not_null(strstr(line, "\"from\":\"fd00:99::2\""), "%s", line);
+    cr_assert_null(strstr(line, "\"ip_id\""), "%s", line);
+
+    line = attempt_line(&w, 40002); /* accepted, closed with FINs */
+    cr_assert_not_null(strstr(line, "\"verdict\":\"accepted\",\"reason\":\"syn-ack\""), "%s", line);
+    cr_assert_not_null(strstr(line, "\"zeek_conn_state\":\"SF\",\"history\":\"ShADdFf\""), "%s",
+                       line);
+    cr_assert_not_null(strstr(line, "\"client_bytes\":100,\"server_bytes\":1000"), "%s", line);
+    written_free(&w);
+    scenario_free(&s);
+}
+
+Test(report_output, json_one_service_object_per_server_port)
+{
+    static const char *const servers[] = {
+        "\"server\":{\"ip\":\"10.99.0.2\",\"port\":81}",
+        "\"server\":{\"ip\":\"10.99.0.2\",\"port\":80}",
+        "\"server\":{\"ip\":\"10.99.0.3\",\"port\":443}",
+        "\"server\":{\"ip\":\"10.99.0.4\",\"port\":22}",
+        "\"server\":{\"ip\":\"fd00:99::2\",\"port\":80}",
+    };
+    struct scenario s;
+    mixed_scenario(&s);
+    struct written w = write_report(&s, REP_FORMAT_JSON);
+
+    for (size_t k = 0; k < 5; k++) {
+        size_t found = 0;
+        for (size_t i = 0; i < w.line_count; i++) {
+            if (strncmp(w.lines[i], "{\"type\":\"service\",", 18) == 0 &&
+                strstr(w.lines[i], servers[k]) != NULL) {
+                found++;
+                cr_assert_not_null(strstr(w.lines[i], "\"diagnoses\":["), "%s", w.lines[i]);
+                if (k == 1) {
+                    cr_assert_not_null(
+                        strstr(w.lines[i], "\"attempts\":2,\"verdicts\":{\"accepted\":2}"), "%s",
+                        w.lines[i]);
+                }
+                if (k == 4) {
+                    cr_assert_not_null(strstr(w.lines[i], "\"family\":6"), "%s", w.lines[i]);
+                }
+            }
+        }
+        cr_assert_eq(found, 1, "%zu service objects for %s", found, servers[k]);
+    }
+    written_free(&w);
+    scenario_free(&s);
+}
+
+Test(report_output, json_summary_counts_and_escapes)
+{
+    struct scenario s;
+    mixed_scenario(&s);
+    s.input.decode_status[DEC_P_IP4_BAD_IHL] = 3;
+    s.input.decode_status[DEC_P_TCP_TRUNCATED] = 2;
+    s.input.decode_status[DEC_SKIP_NOT_IP] = 7;
+    s.input.error = "read error: \"x\"";
+    struct written w = write_report(&s, REP_FORMAT_JSON);
+    const char *summary = w.lines[w.line_count - 1];
+    char buf[1024];
+
+    cr_assert(json_line_ok(summary), "%s", summary);
+    cr_assert_str_eq(json_field(summary, "files", buf, sizeof(buf)),
+                     "[\"first.pcap\",\"we\\\"ird\\u000aname\\\\.pcap\"]");
+    cr_assert_str_eq(json_field(summary, "packets", buf, sizeof(buf)), "25");
+    cr_assert_str_eq(json_field(summary, "attempts", buf, sizeof(buf)), "6");
+    cr_assert_str_eq(json_field(summary, "evicted", buf, sizeof(buf)), "0");
+    cr_assert_str_eq(json_field(summary, "input_error", buf, sizeof(buf)),
+                     "\"read error: \\\"x\\\"\"");
+
+    /* every verdict is in the map, and the counts add up to the attempts */
+    json_field(summary, "verdicts", buf, sizeof(buf));
+    unsigned long long sum = 0;
+    for (int v = 0; v < REP_VERDICT_COUNT; v++) {
+        char key[48];
+        snprintf(key, sizeof(key), "\"%s\":", rep_verdict_name((enum rep_verdict)v));
+        const char *at = strstr(buf, key);
+        cr_assert_not_null(at, "%s missing from %s", key, buf);
+        char *end = NULL;
+        sum += strtoull(at + strlen(key), &end, 10);
+        cr_assert(end != at + strlen(key));
+    }
+    cr_assert_eq(sum, 6, "verdicts %s", buf);
+    cr_assert_not_null(strstr(buf, "\"accepted\":2,"));
+    cr_assert_not_null(strstr(buf, "\"refused\":2,"));
+    cr_assert_not_null(strstr(buf, "\"unreachable\":1,"));
+    cr_assert_not_null(strstr(buf, "\"dropped\":1,"));
+
+    char want[128];
+    snprintf(want, sizeof(want), "{\"%s\":3,\"%s\":2}", dec_status_name(DEC_P_IP4_BAD_IHL),
+             dec_status_name(DEC_P_TCP_TRUNCATED));
+    cr_assert_str_eq(json_field(summary, "decode_problems", buf, sizeof(buf)), want);
+    snprintf(want, sizeof(want), "{\"%s\":7}", dec_status_name(DEC_SKIP_NOT_IP));
+    cr_assert_str_eq(json_field(summary, "ignored", buf, sizeof(buf)), want);
+    written_free(&w);
+    scenario_free(&s);
+}
+
+Test(report_output, json_empty_input)
+{
+    struct scenario s;
+    memset(&s, 0, sizeof(s));
+    rig_init(&s.flows);
+    finish_all(&s.flows);
+    struct written w = write_report(&s, REP_FORMAT_JSON);
+
+    cr_assert_eq(w.line_count, 1, "%s", w.text);
+    cr_assert(json_line_ok(w.lines[0]), "%s", w.lines[0]);
+    cr_assert_not_null(strstr(w.lines[0], "\"files\":[],\"packets\":0,\"attempts\":0,"));
+    cr_assert_not_null(strstr(w.lines[0], "\"decode_problems\":{}"));
+    written_free(&w);
+    scenario_free(&s);
+}
+
+/* ---- text --------------------------------------------------------------------------------- */
+
+static bool is_evidence_line(const char *line)
+{
+    /* "  13:12:06.319804  10.99.0.1:40001 -> ..." */
+    const char *shape = "  dd:dd:dd.dddddd  ";
+    for (size_t i = 0; shape[i] != '\0'; i++) {
+        if (shape[i] == 'd' ? (line[i] < '0' || line[i] > '9') : line[i] != shape[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Text for people: explanations and advice wrap at 96 columns, nothing else but the evidence
+ * lines (one per attempt, so that grep finds them whole) goes past 120, and the service rows
+ * keep their columns under the header's. */
+static void check_line_widths(const struct written *w)
+{
+    char report[4096] = "";
+    size_t used = 0;
+
+    for (size_t i = 0; i < w->line_count; i++) {
+        const char *line = w->lines[i];
+        size_t width = strlen(line);
+        bool wrapped = strncmp(line, "  ", 2) == 0 && strncmp(line, "  ... ", 6) != 0;
+        if (is_evidence_line(line) || width <= (wrapped ? 96u : 120u)) {
+            continue;
+        }
+        if (used < sizeof(report)) {
+            used +=
+                (size_t)snprintf(report + used, sizeof(report) - used, "\n%zu: %s", width, line);
+        }
+    }
+    cr_assert_eq(used, 0, "lines too wide:%s", report);
+
+    for (size_t i = 0; i < w->line_count; i++) {
+        const char *state = strstr(w->lines[i], "  STATE");
+        if (strncmp(w->lines[i], "SERVICE ", 8) != 0 || state == NULL) {
+            continue;
+        }
+        size_t column = (size_t)(state - w->lines[i]) + 2;
+        for (size_t k = i + 1; k < w->line_count && w->lines[k][0] != '\0'; k++) {
+            const char *row = w->lines[k];
+            if (strncmp(row, "... ", 4) == 0 || strlen(row) <= column) {
+                continue; /* "... and N more", or an endpoint on its own line */
+            }
+            cr_assert(row[column - 3] >= '0' && row[column - 3] <= '9' && row[column - 2] == ' ' &&
+                          row[column - 1] == ' ' && row[column] != ' ',
+                      "row not aligned with the header:\n%s\n%s", w->lines[i], row);
+        }
+    }
+}
+
+/* The text with every line break and the indentation after it turned into one space, so a
+ * phrase is found wherever the wrapping broke it. */
+static char *flat(const char *text)
+{
+    char *out = malloc(strlen(text) + 1);
+    size_t o = 0;
+
+    cr_assert_not_null(out);
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p == '\n') {
+            while (p[1] == ' ') {
+                p++;
+            }
+            out[o++] = ' ';
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static size_t line_index(const struct written *w, const char *prefix)
+{
+    for (size_t i = 0; i < w->line_count; i++) {
+        if (strncmp(w->lines[i], prefix, strlen(prefix)) == 0) {
+            return i;
+        }
+    }
+    cr_assert_fail("no line starting with \"%s\" in:\n%s", prefix, w->text);
+    return 0;
+}
+
+Test(report_output, text_mixed_report)
+{
+    struct scenario s;
+    mixed_scenario(&s);
+    struct written w = write_report(&s, REP_FORMAT_TEXT);
+
+    cr_assert_str_eq(w.lines[0], "synscope: 25 packets, 6 connection attempts, 4 failed "
+                                 "(2026-11-26T13:12:06.319804Z to 2026-11-26T13:12:09.323804Z)");
+    size_t header = line_index(&w, "SERVICE ");
+    cr_assert_not_null(strstr(w.lines[header], "ATTEMPTS"));
+    size_t row = line_index(&w, "10.99.0.2:80 ");
+    cr_assert_gt(row, header);
+    cr_assert_not_null(strstr(w.lines[row], " 2        2        0        0        0        0  ok"),
+                       "%s", w.lines[row]);
+    row = line_index(&w, "10.99.0.3:443 ");
+    cr_assert_not_null(strstr(w.lines[row], "  dropped"), "%s", w.lines[row]);
+    line_index(&w, "[fd00:99::2]:80 ");
+
+    size_t refused = line_index(&w, "REFUSED: 2 attempts");
+    size_t unreach = line_index(&w, "UNREACHABLE: 1 attempt");
+    size_t dropped = line_index(&w, "DROPPED: 1 attempt");
+    cr_assert(refused < unreach && unreach < dropped, "sections in the verdict order");
+    cr_assert_null(strstr(w.text, "ACCEPTED:"));
+    cr_assert_not_null(strstr(w.lines[refused + 1], "  The server's host answered the SYN"));
+    /* two ports: the advice keeps the placeholder */
+    char *text = flat(w.text);
+    cr_assert_not_null(strstr(text, "ss -ltnp 'sport = :PORT'"), "%s", text);
+    free(text);
+
+    size_t ev = line_index(&w, "  13:12:06.319804  10.99.0.1:40001 -> 10.99.0.2:81  ");
+    cr_assert_gt(ev, refused);
+    cr_assert_str_eq(w.lines[ev], "  13:12:06.319804  10.99.0.1:40001 -> 10.99.0.2:81  RST from "
+                                  "10.99.0.2 after 0.013 ms, ttl 63 (1 hop)  pkts 1,2");
+    ev = line_index(&w, "  13:12:07.319804  [fd00:99::1]:40005 -> [fd00:99::2]:80  RST from");
+    cr_assert_not_null(strstr(w.lines[ev], "  pkts 13,14"));
+    ev = line_index(&w, "  13:12:06.329804  10.99.0.1:40004 -> 10.99.0.4:22  ICMP host "
+                        "(type 3 code 1) from router 10.99.0.254");
+    cr_assert_not_null(strstr(w.lines[ev], "after 2.0 s, ttl 62 (2 hops)  pkts 12,16"), "%s",
+                       w.lines[ev]);
+    ev = line_index(&w, "  13:12:06.320804  10.99.0.1:40003 -> 10.99.0.3:443  3 SYNs over 3.0 s");
+    cr_assert_not_null(strstr(w.lines[ev], "(retries +1.0 +2.0 s)  pkts 3,15,17"), "%s",
+                       w.lines[ev]);
+    line_index(&w, "  host: Host unreachable");
+    cr_assert_not_null(strstr(w.text, "\nDecode problems: none.\n"));
+    check_line_widths(&w);
+    written_free(&w);
+    scenario_free(&s);
+}
+
+Test(report_output, text_single_port_advice_and_decode_problems)
+{
+    struct tuple t = tuple4(40001, 8080);
+    struct scenario s;
+
+    memset(&s, 0, sizeof(s));
+    rig_init(&s.flows);
+    feed(&s.flows, syn(&t, 1000), 0);
+    feed(&s.flows, rst_ack(&t, false, 0, 1001), 1 * MS);
+    finish_all(&s.flows);
+    s.input.packets = 9;
+    s.input.decode_status[DEC_P_IP4_BAD_IHL] = 3;
+    s.input.decode_status[DEC_P_TCP_TRUNCATED] = 4;
+    struct written w = write_report(&s, REP_FORMAT_TEXT);
+
+    char *text = flat(w.text);
+    cr_assert_not_null(strstr(text, "ss -ltnp 'sport = :8080'"), "%s", text);
+    cr_assert_null(strstr(text, "PORT"));
+    free(text);
+    line_index(&w, "REFUSED: 1 attempt");
+    char want[160];
+    snprintf(want, sizeof(want), "Decode problems: 7 packets could not be decoded: %s 3 %s 4",
+             dec_status_name(DEC_P_IP4_BAD_IHL), dec_status_name(DEC_P_TCP_TRUNCATED));
+    cr_assert_str_eq(w.lines[line_index(&w, "Decode problems:")], want);
+    check_line_widths(&w);
+    written_free(&w);
+    scenario_free(&s);
+}
+
+Test(report_output, text_every_engine_verdict_stays_readable)
+{
+    /* one attempt of each verdict the engine leads to, to one service each */
+    struct scenario s;
+    struct dec_addr router = addr4(10, 99, 0, 254);
+    struct rig *r = &s.flows;
+    uint16_t port = 1000;
+
+    memset(&s, 0, sizeof(s));
+    rig_init(r);
+    struct tuple t = tuple4(50000, port++); /* reset-after-accept */
+    feed(r, syn(&t, 1), 0);
+    feed(r, synack(&t, 100, 2), 1 * MS);
+    feed(r, ack_of(&t, true, 2, 101), 2 * MS);
+    feed(r, rst_ack(&t, false, 101, 2), 3 * MS);
+    t = tuple4(50000, port++); /* closed-after-accept */
+    feed(r, syn(&t, 1), 0);
+    feed(r, synack(&t, 100, 2), 1 * MS);
+    feed(r, ack_of(&t, true, 2, 101), 2 * MS);
+    feed(r, fin(&t, false, 101, 2), 3 * MS);
+    t = tuple4(50000, port++); /* unreachable, admin-prohibited */
+    feed(r, syn(&t, 1), 0);
+    feed(r, icmp_err(&router, &t, 1, 3, 13), 1 * MS);
+    t = tuple4(50000, port++); /* half-open */
+    feed(r, syn(&t, 1), 0);
+    feed(r, synack(&t, 100, 2), 1 * MS);
+    t = tuple4(50000, port++); /* client-abort */
+    feed(r, syn(&t, 1), 0);
+    feed(r, rst(&t, true, 2), 1 * MS);
+    t = tuple4(50000, port++); /* stale */
+    feed(r, syn(&t, 1), 0);
+    feed(r, ack_of(&t, false, 5, 77), 1 * MS);
+    t = tuple4(50000, port++); /* bad-synack */
+    feed(r, syn(&t, 1), 0);
+    feed(r, synack(&t, 100, 99), 1 * MS);
+    t = tuple4(50000, port++); /* undetermined, one-sided */
+    feed(r, synack(&t, 100, 2), 0);
+    advance_to(r, 30 * SEC);
+    t = tuple4(50000, port++); /* undetermined, capture-ended */
+    feed(r, syn(&t, 1), 30 * SEC);
+    advance_to(r, 31 * SEC);
+    finish_all(r);
+    s.input.packets = r->pkt;
+    struct written w = write_report(&s, REP_FORMAT_TEXT);
+
+    static const char *const sections[] = {
+        "RESET-AFTER-ACCEPT: 1 attempt", "CLOSED-AFTER-ACCEPT: 1 attempt", "UNREACHABLE: 1 attempt",
+        "HALF-OPEN: 1 attempt",          "CLIENT-ABORT: 1 attempt",        "STALE: 1 attempt",
+        "BAD-SYNACK: 1 attempt",         "UNDETERMINED: 2 attempts",
+    };
+    size_t last = 0;
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        size_t at = line_index(&w, sections[i]);
+        cr_assert_gt(at, last, "%s out of order", sections[i]);
+        last = at;
+    }
+    cr_assert_not_null(strstr(w.text, "then RST from the server"), "%s", w.text);
+    cr_assert_not_null(strstr(w.text, "then FIN from the server"));
+    char *text = flat(w.text);
+    cr_assert_not_null(strstr(text, "admin-prohibited: Administratively prohibited"), "%s", text);
+    free(text);
+    cr_assert_not_null(strstr(w.text, "capture ended 1.0 s after the first SYN, before the "
+                                      "3.0 s timeout"),
+                       "%s", w.text);
+    cr_assert_not_null(strstr(w.text, "only one direction captured (SYN-ACK seen, no SYN)"));
+    cr_assert_not_null(strstr(w.text, "Without a SYN in the capture: 1 SYN-ACK"));
+    cr_assert_null(strstr(w.text, "No failed connection attempts."));
+    check_line_widths(&w);
+    written_free(&w);
+    scenario_free(&s);
+}
+
+Test(report_output, text_no_failures)
+{
+    struct tuple t = tuple4(40001, 80);
+    struct scenario s;
+
+    memset(&s, 0, sizeof(s));
+    rig_init(&s.flows);
+    feed(&s.flows, syn(&t, 1000), 0);
+    feed(&s.flows, synack(&t, 1, 1001), 1 * MS);
+    feed(&s.flows, ack_of(&t, true, 1001, 2), 2 * MS);
+    finish_all(&s.flows);
+    s.input.packets = 3;
+    struct written w = write_report(&s, REP_FORMAT_TEXT);
+
+    cr_assert_str_eq(w.lines[0], "synscope: 3 packets, 1 connection attempt, 0 failed "
+                                 "(2026-11-26T13:12:06.319804Z to 2026-11-26T13:12:06.321804Z)");
+    line_index(&w, "No failed connection attempts.");
+    line_index(&w, "Decode problems: none.");
+    cr_assert_null(strstr(w.text, "Evicted"));
+    check_line_widths(&w);
+    written_free(&w);
+    scenario_free(&s);
+}
+
+Test(report_output, text_many_services_and_evictions_stay_readable)
+{
+    struct scenario s;
+
+    memset(&s, 0, sizeof(s));
+    rig_init_cap(&s.flows, 10);
+    for (uint32_t i = 0; i < 40; i++) {
+        struct tuple t = tuple6((uint16_t)(30000 + i), (uint16_t)(60000 + i));
+        t.server = addr6("2001:db8:1234:5678:9abc:def0:1234:5678");
+        feed(&s.flows, syn(&t, i), (int64_t)i * MS);
+        feed(&s.flows, rst_ack(&t, false, 0, i + 1), (int64_t)i * MS + 1000);
+    }
+    finish_all(&s.flows);
+    s.input.packets = 80;
+    struct written w = write_report(&s, REP_FORMAT_TEXT);
+
+    line_index(&w, "REFUSED: 40 attempts");
+    line_index(&w, "  ... and 20 more (all of them with -f json)");
+    line_index(&w, "... and 10 more services (all of them with -f json)");
+    line_index(&w, "Evicted: 30 attempts");
+    /* the 40-character IPv6 endpoints get lines of their own above their counts */
+    size_t row = line_index(&w, "[2001:db8:1234:5678:9abc:def0:1234:5678]:60000");
+    cr_assert_str_eq(w.lines[row], "[2001:db8:1234:5678:9abc:def0:1234:5678]:60000");
+    cr_assert_eq(strncmp(w.lines[row + 1], "                                        1", 41), 0,
+                 "%s", w.lines[row + 1]);
+    check_line_widths(&w);
+    written_free(&w);
+    scenario_free(&s);
+}

@@ -37,7 +37,8 @@ struct flow_node {
     struct flow_attempt a;
     uint64_t hash;
     int64_t deadline;
-    int64_t last_gap_ns;       /* gap between the last two SYNs or SYN-ACKs */
+    int64_t syn_gap_ns;        /* gap between the last two SYNs (0: none yet) */
+    int64_t synack_gap_ns;     /* gap between the last two SYN-ACKs (0: none yet) */
     int64_t last_synack_ns;
     uint32_t server_isn;       /* sequence number of the SYN-ACK */
     uint32_t hash_next;        /* chain in a bucket, or the free list */
@@ -460,10 +461,15 @@ static void rearm(struct flow_table *t, uint32_t idx)
     int64_t wait = t->cfg.syn_timeout_ns;
     if (n->state == ST_ESTABLISHED) {
         wait = t->cfg.idle_timeout_ns;
-    } else if (n->state != ST_CLOSED && n->last_gap_ns == 0) {
-        wait = wait / 2 * 3;
-    } else if (n->state != ST_CLOSED && n->last_gap_ns / 2 * 5 > wait) {
-        wait = n->last_gap_ns / 2 * 5;
+    } else if (n->state != ST_CLOSED) {
+        /* a server answers each retransmitted SYN with a SYN-ACK at once, besides its own
+         * retries: the larger of the two gaps is the one that tells the backoff */
+        int64_t gap = n->syn_gap_ns > n->synack_gap_ns ? n->syn_gap_ns : n->synack_gap_ns;
+        if (gap == 0) {
+            wait = wait / 2 * 3;
+        } else if (gap / 2 * 5 > wait) {
+            wait = gap / 2 * 5;
+        }
     }
     timer_set(t, idx, n->a.last_ns + wait);
 }
@@ -592,7 +598,7 @@ static void on_client_syn(struct flow_node *n, const struct dec_event *ev, int64
     if (a->syn_count < FLOW_MAX_SYN_TIMES) {
         a->syn_ns[a->syn_count] = ts;
     }
-    n->last_gap_ns = ts - a->syn_last_ns;
+    n->syn_gap_ns = ts - a->syn_last_ns;
     a->syn_count++;
     a->syn_last_ns = ts;
 }
@@ -609,14 +615,17 @@ static void on_synack(struct flow_node *n, const struct dec_event *ev, int64_t t
         return;
     }
     if (n->last_synack_ns != 0) {
-        n->last_gap_ns = ts - n->last_synack_ns;
+        n->synack_gap_ns = ts - n->last_synack_ns;
     }
     n->last_synack_ns = ts;
     a->synack_count++;
     if (a->handshake_done && a->synack_after_ack_ns == 0) {
         a->synack_after_ack_ns = ts;
     }
-    if (a->answer == FLOW_ANS_NONE || a->answer == FLOW_ANS_BARE_ACK) {
+    /* The outcome is what the client finally got: a retried SYN that is accepted after an
+     * ICMP error or a RST (Windows retries after both) is accepted; server_rst_count and
+     * icmp_count keep the earlier answers as evidence. */
+    if (a->answer != FLOW_ANS_SYNACK && a->answer != FLOW_ANS_BAD_SYNACK) {
         if (a->answer == FLOW_ANS_BARE_ACK) {
             a->client_rst_ns = 0; /* the client's RST answered the stale ACK, not this SYN-ACK */
         }

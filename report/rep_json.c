@@ -110,6 +110,15 @@ void rep_json_attempt(struct rep_report *r, const struct flow_attempt *a,
         }
         fputc('}', out);
     }
+    if (a->server_rst_count > 0 && a->answer != FLOW_ANS_RST) {
+        fprintf(out, ",\"server_rsts\":%u", a->server_rst_count);
+    }
+    if (a->icmp_count > 0 && a->answer != FLOW_ANS_ICMP) {
+        fprintf(out, ",\"icmp_errors\":%u", a->icmp_count);
+    }
+    if (a->synack_count > 1) {
+        fprintf(out, ",\"synacks\":%u", a->synack_count);
+    }
     fprintf(out, ",\"handshake\":%s", a->handshake_done ? "true" : "false");
     if (a->handshake_done || a->client_bytes || a->server_bytes) {
         fprintf(out, ",\"client_bytes\":%llu,\"server_bytes\":%llu",

@@ -254,6 +254,7 @@ struct flow_stats {
     uint64_t invalid_answers;   /* RST/ICMP for an attempt that failed validation */
     uint64_t midstream;         /* TCP packets of connections whose handshake we never saw */
     uint64_t late_packets;      /* packets of attempts already reported after a timeout */
+    uint64_t duplicates;        /* the same packet captured twice (router `-i any`) */
 };
 
 struct flow_table;

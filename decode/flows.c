@@ -33,6 +33,14 @@ enum node_state {
  * minute, a SYN retried after we declared it dropped) so they do not start new attempts. */
 #define TOMBSTONE_NS 60000000000LL
 
+/* What identifies a packet when it is captured twice (see is_duplicate). */
+struct packet_sig {
+    int64_t ts;
+    uint32_t seq, ack, payload_len;
+    uint16_t ip_id;
+    uint8_t flags, ttl;
+};
+
 struct flow_node {
     struct flow_attempt a;
     uint64_t hash;
@@ -45,6 +53,7 @@ struct flow_node {
     uint32_t age_prev, age_next;
     uint32_t timer_prev, timer_next, timer_slot;
     uint32_t history_seen;     /* bit per history letter already recorded */
+    struct packet_sig last[2]; /* last packet from the server [0] and the client [1] */
     uint8_t state;
     uint8_t in_use;
 };
@@ -766,6 +775,32 @@ static bool is_evidence(const struct dec_event *ev, const struct flow_node *n)
     return n->state != ST_ESTABLISHED && n->state != ST_CLOSED;
 }
 
+/* A capture on a router with `-i any`, or merged from two taps, holds each forwarded packet
+ * twice: once as it came in, once as it went out with the TTL one lower, microseconds apart.
+ * A real retransmission keeps its TTL and comes at least a minimum RTO (200 ms) later. */
+#define DUPLICATE_WINDOW_NS 10000000LL
+
+static bool is_duplicate(const struct flow_node *n, const struct dec_event *ev, int64_t ts,
+                         bool from_client)
+{
+    const struct packet_sig *last = &n->last[from_client];
+    return last->ts != 0 && ts - last->ts <= DUPLICATE_WINDOW_NS && last->ttl != ev->ttl &&
+           last->seq == ev->seq && last->ack == ev->ack && last->flags == ev->tcp_flags &&
+           last->payload_len == ev->payload_len && (!ev->has_ip_id || last->ip_id == ev->ip_id);
+}
+
+static void remember(struct flow_node *n, const struct dec_event *ev, int64_t ts, bool from_client)
+{
+    struct packet_sig *last = &n->last[from_client];
+    last->ts = ts;
+    last->seq = ev->seq;
+    last->ack = ev->ack;
+    last->payload_len = ev->payload_len;
+    last->ip_id = ev->ip_id;
+    last->flags = ev->tcp_flags;
+    last->ttl = ev->ttl;
+}
+
 static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts, uint32_t pkt)
 {
     struct endpoint src = {&ev->src, ev->sport};
@@ -788,6 +823,14 @@ static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts,
         finish_node(t, idx, FLOW_END_CLOSED); /* silent: a tombstone is not emitted again */
         idx = NIL;
     }
+    if (idx != NIL) {
+        struct flow_node *n = node_at(t, idx);
+        if (is_duplicate(n, ev, ts, forward)) {
+            t->stats.duplicates++;
+            return;
+        }
+        remember(n, ev, ts, forward);
+    }
     if (syn) {
         if (idx != NIL) {
             struct flow_node *n = node_at(t, idx);
@@ -805,6 +848,7 @@ static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts,
                 return;
             }
             start_attempt(node_at(t, idx), ev, ts, true);
+            remember(node_at(t, idx), ev, ts, true);
         } else {
             if (!node_at(t, idx)->a.saw_syn) {
                 t->stats.unmatched_synack--; /* its SYN was only reordered after it */
@@ -826,6 +870,7 @@ static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts,
             }
             struct flow_node *n = node_at(t, idx);
             start_attempt(n, ev, ts, false);
+            remember(n, ev, ts, false);
             n->a.answer = FLOW_ANS_SYNACK;
             fill_reply(&n->a.reply, ev, ts, pkt);
             n->a.synack_count = 1;

@@ -197,11 +197,12 @@ void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
     fprintf(out,
             ",\"evicted\":%llu,\"peak_tracked\":%llu,\"unmatched\":{\"syn-ack\":%llu,\"rst\":%llu,"
             "\"icmp\":%llu},\"invalid_answers\":%llu,\"midstream_packets\":%llu,"
-            "\"late_packets\":%llu",
+            "\"late_packets\":%llu,\"duplicates\":%llu",
             (unsigned long long)flows->evicted, (unsigned long long)flows->peak_tracked,
             (unsigned long long)flows->unmatched_synack, (unsigned long long)flows->unmatched_rst,
             (unsigned long long)flows->unmatched_icmp, (unsigned long long)flows->invalid_answers,
-            (unsigned long long)flows->midstream, (unsigned long long)flows->late_packets);
+            (unsigned long long)flows->midstream, (unsigned long long)flows->late_packets,
+            (unsigned long long)flows->duplicates);
     if (input->error != NULL) {
         fputs(",\"input_error\":", out);
         json_string(out, input->error);

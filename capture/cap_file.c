@@ -17,8 +17,8 @@ struct cap_source {
 };
 
 static const char *const cap_error_names[] = {
-    [CAP_ERR_OPEN] = "open",     [CAP_ERR_LINKTYPE] = "link type", [CAP_ERR_FILTER] = "filter",
-    [CAP_ERR_READ] = "read",     [CAP_ERR_NOMEM] = "out of memory",
+    [CAP_ERR_OPEN] = "open", [CAP_ERR_LINKTYPE] = "link type",  [CAP_ERR_FILTER] = "filter",
+    [CAP_ERR_READ] = "read", [CAP_ERR_NOMEM] = "out of memory",
 };
 
 const char *cap_strerror(int code)
@@ -74,8 +74,8 @@ int cap_open_file(struct cap_source **out, const char *path, int (*supported)(in
             }
         }
     }
-    pcap_t *pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO,
-                                                           pcap_err);
+    pcap_t *pcap =
+        pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, pcap_err);
     if (pcap == NULL) {
         explain_open_error(name, pcap_err, errbuf, errlen);
         return -CAP_ERR_OPEN;
@@ -83,7 +83,8 @@ int cap_open_file(struct cap_source **out, const char *path, int (*supported)(in
     int linktype = pcap_datalink(pcap);
     if (supported != NULL && !supported(linktype)) {
         const char *dlt = pcap_datalink_val_to_name(linktype);
-        snprintf(errbuf, errlen, "%s: unsupported link type %d (%s): synscope reads Ethernet, "
+        snprintf(errbuf, errlen,
+                 "%s: unsupported link type %d (%s): synscope reads Ethernet, "
                  "Linux cooked (SLL, SLL2), BSD loopback and raw IP captures",
                  name, linktype, dlt != NULL ? dlt : "unknown");
         pcap_close(pcap);

@@ -37,26 +37,28 @@ static void usage_main(FILE *out)
 
 static void usage_read(FILE *out)
 {
-    fputs("usage: synscope read [OPTIONS] FILE...\n"
-          "\n"
-          "Reads pcap or pcapng captures (several in a row, '-' for standard input), correlates\n"
-          "the handshake packets into connection attempts and explains each one.\n"
-          "\n"
-          "options:\n"
-          "  -f, --format FORMAT    text (default) or json (JSON lines: attempts, services, summary)\n"
-          "  -o, --output FILE      write the report to FILE (default: standard output)\n"
-          "      --filter BPF       only read packets matching this BPF expression (default: all)\n"
-          "      --fail-on LIST     exit with 3 when an attempt has one of these verdicts\n"
-          "                         (comma-separated, e.g. refused,dropped; 'failed' = any failure)\n"
-          "      --syn-timeout S    seconds without an answer after the last SYN before an attempt\n"
-          "                         is called dropped; grows with the retry backoff (default 3)\n"
-          "      --idle-timeout S   seconds an established connection may stay silent before its\n"
-          "                         record is written (default 300)\n"
-          "      --max-flows N      attempts tracked at once; the oldest is evicted beyond\n"
-          "                         (default 1000000)\n"
-          "      --list N           failed attempts listed per verdict in text output (default 20)\n"
-          "  -h, --help             this help\n",
-          out);
+    fputs(
+        "usage: synscope read [OPTIONS] FILE...\n"
+        "\n"
+        "Reads pcap or pcapng captures (several in a row, '-' for standard input), correlates\n"
+        "the handshake packets into connection attempts and explains each one.\n"
+        "\n"
+        "options:\n"
+        "  -f, --format FORMAT    text (default) or json (JSON lines: attempts, services, "
+        "summary)\n"
+        "  -o, --output FILE      write the report to FILE (default: standard output)\n"
+        "      --filter BPF       only read packets matching this BPF expression (default: all)\n"
+        "      --fail-on LIST     exit with 3 when an attempt has one of these verdicts\n"
+        "                         (comma-separated, e.g. refused,dropped; 'failed' = any failure)\n"
+        "      --syn-timeout S    seconds without an answer after the last SYN before an attempt\n"
+        "                         is called dropped; grows with the retry backoff (default 3)\n"
+        "      --idle-timeout S   seconds an established connection may stay silent before its\n"
+        "                         record is written (default 300)\n"
+        "      --max-flows N      attempts tracked at once; the oldest is evicted beyond\n"
+        "                         (default 1000000)\n"
+        "      --list N           failed attempts listed per verdict in text output (default 20)\n"
+        "  -h, --help             this help\n",
+        out);
 }
 
 /* Reports a usage error on one line and returns the usage exit code. */
@@ -165,7 +167,14 @@ static int link_supported(int linktype)
 
 static int cmd_read(int argc, char **argv)
 {
-    enum { OPT_FILTER = 256, OPT_FAIL_ON, OPT_SYN_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_FLOWS, OPT_LIST };
+    enum {
+        OPT_FILTER = 256,
+        OPT_FAIL_ON,
+        OPT_SYN_TIMEOUT,
+        OPT_IDLE_TIMEOUT,
+        OPT_MAX_FLOWS,
+        OPT_LIST
+    };
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},

@@ -21,12 +21,12 @@
 
 /* Where an attempt is in its life (RFC 9293 3.3.2 seen from the wire). */
 enum node_state {
-    ST_WAIT = 1,     /* SYN sent, no answer yet */
-    ST_ANSWERED,     /* refused / unreachable / bad SYN-ACK / bare ACK: lingering for retries */
-    ST_SYNACK,       /* valid SYN-ACK, client's ACK not seen yet */
-    ST_ESTABLISHED,  /* following the connection to its end */
-    ST_CLOSED,       /* RST or both FINs seen: lingering for stragglers */
-    ST_DONE,         /* emitted after a timeout: a tombstone that absorbs late packets */
+    ST_WAIT = 1,    /* SYN sent, no answer yet */
+    ST_ANSWERED,    /* refused / unreachable / bad SYN-ACK / bare ACK: lingering for retries */
+    ST_SYNACK,      /* valid SYN-ACK, client's ACK not seen yet */
+    ST_ESTABLISHED, /* following the connection to its end */
+    ST_CLOSED,      /* RST or both FINs seen: lingering for stragglers */
+    ST_DONE,        /* emitted after a timeout: a tombstone that absorbs late packets */
 };
 
 /* How long a tombstone absorbs late retransmissions (a SYN-ACK re-sent by a server for a
@@ -45,11 +45,11 @@ struct flow_node {
     struct flow_attempt a;
     uint64_t hash;
     int64_t deadline;
-    int64_t syn_gap_ns;        /* gap between the last two SYNs (0: none yet) */
-    int64_t synack_gap_ns;     /* gap between the last two SYN-ACKs (0: none yet) */
+    int64_t syn_gap_ns;    /* gap between the last two SYNs (0: none yet) */
+    int64_t synack_gap_ns; /* gap between the last two SYN-ACKs (0: none yet) */
     int64_t last_synack_ns;
-    uint32_t server_isn;       /* sequence number of the SYN-ACK */
-    uint32_t hash_next;        /* chain in a bucket, or the free list */
+    uint32_t server_isn; /* sequence number of the SYN-ACK */
+    uint32_t hash_next;  /* chain in a bucket, or the free list */
     uint32_t age_prev, age_next;
     uint32_t timer_prev, timer_next, timer_slot;
     uint32_t history_seen;     /* bit per history letter already recorded */

@@ -90,14 +90,16 @@ void rep_json_attempt(struct rep_report *r, const struct flow_attempt *a,
         fputs(",\"retries_ms\":[", out);
         uint32_t kept = a->syn_count < FLOW_MAX_SYN_TIMES ? a->syn_count : FLOW_MAX_SYN_TIMES;
         for (uint32_t i = 1; i < kept; i++) {
-            fprintf(out, "%s%.3f", i > 1 ? "," : "", (double)(a->syn_ns[i] - a->syn_ns[i - 1]) / 1e6);
+            fprintf(out, "%s%.3f", i > 1 ? "," : "",
+                    (double)(a->syn_ns[i] - a->syn_ns[i - 1]) / 1e6);
         }
         fputc(']', out);
     }
     if (a->answer != FLOW_ANS_NONE) {
         char ip[64];
-        fprintf(out, ",\"answer\":{\"kind\":\"%s\",\"from\":\"%s\",\"ttl\":%u,\"hops\":%d,"
-                     "\"sender\":\"%s\",\"packet\":%u",
+        fprintf(out,
+                ",\"answer\":{\"kind\":\"%s\",\"from\":\"%s\",\"ttl\":%u,\"hops\":%d,"
+                "\"sender\":\"%s\",\"packet\":%u",
                 answer_kind(a->answer), dec_addr_str(&a->reply.from, a->family, ip, sizeof(ip)),
                 a->reply.ttl, j->hops, j->sender == REP_SENDER_ROUTER ? "router" : "server",
                 a->reply.pkt);

@@ -7,8 +7,7 @@
 
 #define DEFAULT_LIST_LIMIT 20
 
-int rep_create(struct rep_report **out, const struct rep_options *opts, char *errbuf,
-               size_t errlen)
+int rep_create(struct rep_report **out, const struct rep_options *opts, char *errbuf, size_t errlen)
 {
     struct rep_report *r = calloc(1, sizeof(*r));
     *out = NULL;

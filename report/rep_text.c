@@ -95,8 +95,7 @@ static const char *icmp_advice(const char *reason)
     return "Check the host that sent the ICMP error and its rules or routes.";
 }
 
-static void print_wrapped(FILE *out, const char *text, const char *indent, int width,
-                          unsigned port)
+static void print_wrapped(FILE *out, const char *text, const char *indent, int width, unsigned port)
 {
     char expanded[2048];
     char portbuf[16];
@@ -157,6 +156,36 @@ static void fmt_ms(char *buf, size_t buflen, int64_t ns)
     }
 }
 
+/* "port unreachable", "admin-prohibited", "ttl-exceeded" ... for an ICMP reason. */
+static const char *icmp_label(const char *reason)
+{
+    static const struct {
+        const char *reason, *label;
+    } labels[] = {
+        {"net", "net unreachable"},
+        {"host", "host unreachable"},
+        {"proto", "protocol unreachable"},
+        {"port", "port unreachable"},
+        {"addr", "address unreachable"},
+        {"no-route", "no route to destination"},
+        {"frag-needed", "fragmentation needed"},
+    };
+    for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+        if (strcmp(reason, labels[i].reason) == 0) {
+            return labels[i].label;
+        }
+    }
+    return reason;
+}
+
+/* ", 3 SYNs" when the client retried an attempt that was answered. */
+static void print_syns(FILE *out, const struct flow_attempt *a)
+{
+    if (a->syn_count > 1) {
+        fprintf(out, "; %u SYNs", a->syn_count);
+    }
+}
+
 /* One line of evidence for a failed attempt. */
 static void print_attempt(FILE *out, const struct rep_listed *l, int64_t syn_timeout_ns)
 {
@@ -176,21 +205,23 @@ static void print_attempt(FILE *out, const struct rep_listed *l, int64_t syn_tim
     case REP_REFUSED_BY_MIDDLEBOX:
         fprintf(out, "RST from %s after %s, ttl %u (%d hop%s)", from, t1, a->reply.ttl, j->hops,
                 j->hops == 1 ? "" : "s");
+        print_syns(out, a);
         break;
     case REP_UNREACHABLE:
-        fprintf(out, "ICMP%s %s (type %u code %u) from %s %s after %s, ttl %u (%d hop%s)",
-                a->family == 6 ? "v6" : "", j->reason, a->reply.icmp_type, a->reply.icmp_code,
-                j->sender == REP_SENDER_ROUTER ? "router" : "the server", from, t1, a->reply.ttl,
-                j->hops, j->hops == 1 ? "" : "s");
+        fprintf(out, "ICMP%s %s (%u/%u) from %s %s after %s, ttl %u (%d hop%s)",
+                a->family == 6 ? "v6" : "", icmp_label(j->reason), a->reply.icmp_type,
+                a->reply.icmp_code, j->sender == REP_SENDER_ROUTER ? "router" : "the server", from,
+                t1, a->reply.ttl, j->hops, j->hops == 1 ? "" : "s");
+        print_syns(out, a);
         break;
     case REP_DROPPED:
         fmt_ms(t1, sizeof(t1), a->seen_until_ns - a->last_ns);
         if (a->syn_count == 1) {
-            fprintf(out, "1 SYN, no answer in the %s that followed", t1);
+            fputs("1 SYN, no answer", out);
         } else {
-            fprintf(out, "%u SYNs over %s, no answer in the %s after the last", a->syn_count,
-                    t2, t1);
+            fprintf(out, "%u SYNs over %s, no answer", a->syn_count, t2);
         }
+
         if (a->syn_count > 1) {
             fputs(" (retries", out);
             uint32_t kept = a->syn_count < FLOW_MAX_SYN_TIMES ? a->syn_count : FLOW_MAX_SYN_TIMES;
@@ -199,12 +230,17 @@ static void print_attempt(FILE *out, const struct rep_listed *l, int64_t syn_tim
             }
             fprintf(out, "%s s)", a->syn_count > kept ? " ..." : "");
         }
+        if (a->end == FLOW_END_CAPTURE_END) {
+            fprintf(out, "; the capture ends %s after the last SYN", t1);
+        }
         break;
     case REP_RESET_AFTER_ACCEPT:
     case REP_CLOSED_AFTER_ACCEPT:
-        fmt_ms(t2, sizeof(t2), a->server_end.ts_ns - (a->handshake_ns ? a->handshake_ns : j->start_ns));
-        fprintf(out, "accepted (SYN-ACK after %s), then %s from the server %s later, %llu bytes "
-                     "from the client, none from the server",
+        fmt_ms(t2, sizeof(t2),
+               a->server_end.ts_ns - (a->handshake_ns ? a->handshake_ns : j->start_ns));
+        fprintf(out,
+                "accepted (SYN-ACK after %s), then %s from the server %s later, %llu bytes "
+                "from the client, none from the server",
                 t1, j->verdict == REP_RESET_AFTER_ACCEPT ? "RST" : "FIN", t2,
                 (unsigned long long)a->client_bytes);
         break;
@@ -220,8 +256,7 @@ static void print_attempt(FILE *out, const struct rep_listed *l, int64_t syn_tim
                 a->isn + 1);
         break;
     case REP_BAD_SYNACK:
-        fprintf(out, "SYN-ACK from %s acknowledges %u, the SYN was %u", from, a->reply.ack,
-                a->isn);
+        fprintf(out, "SYN-ACK from %s acknowledges %u, the SYN was %u", from, a->reply.ack, a->isn);
         break;
     case REP_UNDETERMINED:
         if (strcmp(j->reason, "capture-ended") == 0) {
@@ -463,19 +498,21 @@ void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
     }
     print_decode_problems(out, input);
     if (flows->evicted != 0) {
-        fprintf(out, "Evicted: %llu attempts were pushed out by --max-flows before they were "
-                     "decided (counted above as they stood).\n",
+        fprintf(out,
+                "Evicted: %llu attempts were pushed out by --max-flows before they were "
+                "decided (counted above as they stood).\n",
                 (unsigned long long)flows->evicted);
     }
     if (flows->unmatched_synack + flows->unmatched_rst + flows->unmatched_icmp != 0) {
         fprintf(out, "Without a SYN in the capture: %llu SYN-ACK, %llu RST, %llu ICMP error%s.\n",
                 (unsigned long long)flows->unmatched_synack,
-                (unsigned long long)flows->unmatched_rst,
-                (unsigned long long)flows->unmatched_icmp, flows->unmatched_icmp == 1 ? "" : "s");
+                (unsigned long long)flows->unmatched_rst, (unsigned long long)flows->unmatched_icmp,
+                flows->unmatched_icmp == 1 ? "" : "s");
     }
     if (flows->invalid_answers != 0) {
-        fprintf(out, "Ignored answers: %llu RST or ICMP that did not acknowledge or quote the "
-                     "SYN (not believed).\n",
+        fprintf(out,
+                "Ignored answers: %llu RST or ICMP that did not acknowledge or quote the "
+                "SYN (not believed).\n",
                 (unsigned long long)flows->invalid_answers);
     }
     if (input->error != NULL) {

@@ -51,10 +51,22 @@ int rep_hops(uint8_t ttl)
 
 /* RFC 792 and RFC 1812 5.2.7.1 (type 3 codes), RFC 4443 3.1 (ICMPv6 type 1 codes). */
 static const char *const icmp4_unreach[] = {
-    "net",           "host",          "proto",          "port",
-    "frag-needed",   "source-route",  "net-unknown",    "host-unknown",
-    "host-isolated", "net-prohibited", "host-prohibited", "net-tos",
-    "host-tos",      "admin-prohibited", "host-precedence", "precedence-cutoff",
+    "net",
+    "host",
+    "proto",
+    "port",
+    "frag-needed",
+    "source-route",
+    "net-unknown",
+    "host-unknown",
+    "host-isolated",
+    "net-prohibited",
+    "host-prohibited",
+    "net-tos",
+    "host-tos",
+    "admin-prohibited",
+    "host-precedence",
+    "precedence-cutoff",
 };
 static const char *const icmp6_unreach[] = {
     "no-route", "admin-prohibited", "beyond-scope", "addr",
@@ -66,7 +78,7 @@ const char *rep_icmp_reason(int family, uint8_t type, uint8_t code)
     if (family == 4) {
         if (type == 3) {
             return code < sizeof(icmp4_unreach) / sizeof(icmp4_unreach[0]) ? icmp4_unreach[code]
-                                                                            : "unreach-other";
+                                                                           : "unreach-other";
         }
         if (type == 11) {
             return code == 0 ? "ttl-exceeded" : "reassembly-exceeded";
@@ -74,7 +86,7 @@ const char *rep_icmp_reason(int family, uint8_t type, uint8_t code)
     } else {
         if (type == 1) {
             return code < sizeof(icmp6_unreach) / sizeof(icmp6_unreach[0]) ? icmp6_unreach[code]
-                                                                            : "unreach-other";
+                                                                           : "unreach-other";
         }
         if (type == 3) {
             return code == 0 ? "ttl-exceeded" : "reassembly-exceeded";
@@ -144,8 +156,9 @@ static void judge_accepted(const struct flow_attempt *a, const struct rep_config
         return;
     }
     /* The server ended it before sending a byte: the service accepted and threw it away. */
-    bool server_silent = a->server_first_data_ns == 0 ||
-                         (a->server_end.ts_ns != 0 && a->server_end.ts_ns < a->server_first_data_ns);
+    bool server_silent =
+        a->server_first_data_ns == 0 ||
+        (a->server_end.ts_ns != 0 && a->server_end.ts_ns < a->server_first_data_ns);
     if (a->server_end.ts_ns != 0 && server_silent) {
         if (a->server_end.flags & DEC_TCP_RST) {
             if (a->client_rst_ns == 0 || a->client_rst_ns > a->server_rst_ns) {
@@ -181,8 +194,7 @@ static const char *zeek_client_rst_state(const struct flow_attempt *a)
     return "OTH";
 }
 
-void rep_judge(const struct flow_attempt *a, const struct rep_config *cfg,
-               struct rep_judgement *j)
+void rep_judge(const struct flow_attempt *a, const struct rep_config *cfg, struct rep_judgement *j)
 {
     memset(j, 0, sizeof(*j));
     j->hops = -1;

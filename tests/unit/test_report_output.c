@@ -937,7 +937,7 @@ Test(report_output, text_mixed_report)
     ev = line_index(&w, "  13:12:07.319804  [fd00:99::1]:40005 -> [fd00:99::2]:80  RST from");
     cr_assert_not_null(strstr(w.lines[ev], "  pkts 13,14"));
     ev = line_index(&w, "  13:12:06.329804  10.99.0.1:40004 -> 10.99.0.4:22  ICMP host "
-                        "(type 3 code 1) from router 10.99.0.254");
+                        "unreachable (3/1) from router 10.99.0.254");
     cr_assert_not_null(strstr(w.lines[ev], "after 2.0 s, ttl 62 (2 hops)  pkts 12,16"), "%s",
                        w.lines[ev]);
     ev = line_index(&w, "  13:12:06.320804  10.99.0.1:40003 -> 10.99.0.3:443  3 SYNs over 3.0 s");

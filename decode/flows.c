@@ -369,6 +369,7 @@ static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end)
 static uint32_t node_create(struct flow_table *t, uint64_t hash)
 {
     if (t->stats.tracked >= t->cfg.max_attempts && t->age_head != NIL) {
+        node_at(t, t->age_head)->a.seen_until_ns = t->now;
         finish_node(t, t->age_head, FLOW_END_EVICTED);
     }
     uint32_t idx = node_alloc(t);
@@ -377,6 +378,7 @@ static uint32_t node_create(struct flow_table *t, uint64_t hash)
         if (t->age_head == NIL) {
             return NIL;
         }
+        node_at(t, t->age_head)->a.seen_until_ns = t->now;
         finish_node(t, t->age_head, FLOW_END_EVICTED);
         idx = node_alloc(t);
     }

@@ -26,8 +26,8 @@ static const char *const explanations[REP_VERDICT_COUNT] = {
         "The server's host answered the SYN with a TCP reset: nothing listens on that port at "
         "that address (service down, wrong port, bound to another address such as 127.0.0.1 "
         "or only IPv4/IPv6), or a host firewall rule rejects it with a reset. Check on the "
-        "server: ss -ltnp 'sport = :PORT' (is it listening, on which address?), the service's "
-        "status and logs, and nft list ruleset / iptables -S for 'reject with tcp reset'.",
+        "server: `ss -ltnp 'sport = :PORT'` (is it listening, on which address?), the service's "
+        "status and logs, and `nft list ruleset` / `iptables -S` for 'reject with tcp reset'.",
     [REP_REFUSED_BY_MIDDLEBOX] =
         "A device between client and server answered with a TCP reset in the server's name; "
         "the server probably never saw the SYN. Check the firewalls, IPS and proxies on the "
@@ -37,9 +37,9 @@ static const char *const explanations[REP_VERDICT_COUNT] = {
         "The SYN and its retransmissions got no answer at all: a firewall silently drops them "
         "(nft/iptables 'drop', a cloud security group), the host is down, or the route is a "
         "black hole. A closed port would have answered with a reset, so something is "
-        "swallowing the packets. Check: nft list ruleset on the server and on the way, "
-        "security groups, ip route get SERVER on the client, and whether the SYN reaches the "
-        "server at all (tcpdump -ni any 'tcp port PORT' there).",
+        "swallowing the packets. Check: `nft list ruleset` on the server and on the way, "
+        "security groups, `ip route get SERVER` on the client, and whether the SYN reaches the "
+        "server at all (`tcpdump -ni any 'tcp port PORT'` there).",
     [REP_HALF_OPEN] =
         "The server answered with a SYN-ACK, but the client never completed the handshake: "
         "the SYN-ACK was lost on the way back (a firewall on the return path, asymmetric "
@@ -82,15 +82,15 @@ static const char *icmp_advice(const char *reason)
         return "Host unreachable: the last router (or the client itself) could not reach the "
                "server's address on its local network, usually because nobody answered ARP / "
                "neighbour discovery: the host is down or the address is wrong. Check with "
-               "ip neigh on the router and whether the server is up.";
+               "`ip neigh` on the router and whether the server is up.";
     }
     if (strcmp(reason, "net") == 0 || strcmp(reason, "no-route") == 0) {
         return "Network unreachable: a router on the path has no route to the server's "
-               "network. Check ip route get SERVER on the router that sent it.";
+               "network. Check `ip route get SERVER` on the router that sent it.";
     }
     if (strcmp(reason, "ttl-exceeded") == 0) {
         return "TTL exceeded: the SYN looped or the path is longer than its TTL. Check for a "
-               "routing loop (traceroute -T -p PORT SERVER).";
+               "routing loop (`traceroute -T -p PORT SERVER`).";
     }
     return "Check the host that sent the ICMP error and its rules or routes.";
 }
@@ -116,10 +116,17 @@ static void print_wrapped(FILE *out, const char *text, const char *indent, int w
         int len = (int)strlen(p);
         int take = len;
         if (len > width) {
-            take = width;
-            while (take > 0 && p[take] != ' ') {
-                take--;
+            /* break at the last space that is not inside a `command` */
+            bool quoted = false;
+            int last_space = 0;
+            for (int k = 0; k <= width && k < len; k++) {
+                if (p[k] == '`') {
+                    quoted = !quoted;
+                } else if (p[k] == ' ' && !quoted) {
+                    last_space = k;
+                }
             }
+            take = last_space;
             if (take == 0) {
                 take = width;
             }

@@ -103,5 +103,17 @@ check several-files-add-up [ "$n12" -eq $((n1 + n2)) ]
 check help-lists-options sh -c "'$synscope' read --help | grep -q -- '--max-flows'"
 check closed-pipe-quiet sh -c "'$synscope' read -f json '$ext/ndpi_synscan.pcap' | head -1 >/dev/null; exit 0"
 
+# --max-flows: a scan of 1994 ports with room for 10 attempts evicts the oldest, counts them,
+# and still accounts for every attempt in the summary
+"$synscope" read --max-flows 10 -f json "$ext/ndpi_synscan.pcap" | tail -1 >"$work/evict.json"
+check eviction-bounded-and-counted python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["peak_tracked"] <= 10, d["peak_tracked"]
+assert d["evicted"] > 1900, d["evicted"]
+assert sum(d["verdicts"].values()) == d["attempts"] >= 1994
+assert d["verdicts"]["undetermined"] >= d["evicted"] - 10
+' "$work/evict.json"
+
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -184,6 +184,7 @@ struct flow_reply {
     uint8_t flags;      /* TCP flags, or 0 for ICMP */
     uint8_t icmp_type;  /* ICMP answers */
     uint8_t icmp_code;
+    uint32_t seq;       /* TCP sequence number */
     uint32_t ack;       /* TCP acknowledgment number */
     uint32_t pkt;       /* packet number */
     uint16_t window;
@@ -196,7 +197,8 @@ struct flow_attempt {
     uint8_t family;
     struct dec_addr client, server;
     uint16_t client_port, server_port;
-    uint32_t isn; /* client initial sequence number */
+    uint32_t isn;        /* client initial sequence number */
+    uint32_t server_isn; /* sequence number of the valid SYN-ACK (when answer is SYN-ACK) */
 
     enum flow_end end;
     enum flow_answer answer; /* first decisive answer */
@@ -270,6 +272,10 @@ int flow_create(struct flow_table **out, const struct flow_config *cfg, flow_emi
  * ts_ns fire first. Time never runs backwards: an earlier ts_ns is treated as the latest. */
 void flow_event(struct flow_table *table, const struct dec_event *ev, int64_t ts_ns,
                 uint32_t pkt);
+
+/* Live capture: also announce each accepted attempt still open grace_ns after its SYN-ACK
+ * (once, through fn; its final record still comes through the emit callback). */
+void flow_set_provisional(struct flow_table *table, flow_emit_fn fn, int64_t grace_ns);
 
 /* Advances the clock without a packet (live capture), firing due timers. */
 void flow_advance(struct flow_table *table, int64_t now_ns);

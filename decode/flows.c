@@ -48,7 +48,6 @@ struct flow_node {
     int64_t syn_gap_ns;    /* gap between the last two SYNs (0: none yet) */
     int64_t synack_gap_ns; /* gap between the last two SYN-ACKs (0: none yet) */
     int64_t last_synack_ns;
-    uint32_t server_isn; /* sequence number of the SYN-ACK */
     uint32_t hash_next;  /* chain in a bucket, or the free list */
     uint32_t age_prev, age_next;
     uint32_t timer_prev, timer_next, timer_slot;
@@ -56,11 +55,14 @@ struct flow_node {
     struct packet_sig last[2]; /* last packet from the server [0] and the client [1] */
     uint8_t state;
     uint8_t in_use;
+    uint8_t provisional_sent;
 };
 
 struct flow_table {
     struct flow_config cfg;
     flow_emit_fn emit;
+    flow_emit_fn provisional; /* live: accepted attempts announced after a grace period */
+    int64_t grace_ns;
     void *user;
     struct flow_node **slabs;
     uint32_t slab_count, slab_cap;
@@ -409,13 +411,35 @@ static uint32_t node_create(struct flow_table *t, uint64_t hash)
 
 /* ---- timers -------------------------------------------------------------------------- */
 
+static void rearm(struct flow_table *t, uint32_t idx);
+
+/* Live capture: an accepted attempt still open after the grace period is announced once
+ * (DESIGN "Time": provisional, then final when it ends). */
+static int64_t provisional_time(const struct flow_table *t, const struct flow_node *n)
+{
+    if (t->provisional == NULL || n->provisional_sent || n->a.answer != FLOW_ANS_SYNACK ||
+        !n->a.saw_syn || (n->state != ST_SYNACK && n->state != ST_ESTABLISHED)) {
+        return INT64_MAX;
+    }
+    return n->a.reply.ts_ns + t->grace_ns;
+}
+
+static bool provisional_due(const struct flow_table *t, const struct flow_node *n, int64_t now)
+{
+    return provisional_time(t, n) <= now;
+}
+
 static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
 {
     uint32_t idx = t->wheel[slot];
     while (idx != NIL) {
         struct flow_node *n = node_at(t, idx);
         uint32_t next = n->timer_next;
-        if (n->deadline <= now) {
+        if (n->deadline <= now && provisional_due(t, n, now)) {
+            n->provisional_sent = 1;
+            t->provisional(&n->a, t->user);
+            rearm(t, idx);
+        } else if (n->deadline <= now) {
             if (n->state == ST_CLOSED || n->state == ST_DONE) {
                 n->a.seen_until_ns = n->deadline;
                 finish_node(t, idx, FLOW_END_CLOSED);
@@ -482,7 +506,15 @@ static void rearm(struct flow_table *t, uint32_t idx)
             wait = gap / 2 * 5;
         }
     }
-    timer_set(t, idx, n->a.last_ns + wait);
+    int64_t deadline = n->a.last_ns + wait;
+    int64_t announce = provisional_time(t, n);
+    timer_set(t, idx, announce < deadline ? announce : deadline);
+}
+
+void flow_set_provisional(struct flow_table *t, flow_emit_fn provisional, int64_t grace_ns)
+{
+    t->provisional = provisional;
+    t->grace_ns = grace_ns;
 }
 
 /* ---- recording facts ----------------------------------------------------------------- */
@@ -555,6 +587,7 @@ static void fill_reply(struct flow_reply *r, const struct dec_event *ev, int64_t
     r->pkt = pkt;
     if (ev->kind == DEC_EV_TCP) {
         r->flags = ev->tcp_flags;
+        r->seq = ev->seq;
         r->ack = ev->ack;
         r->window = ev->window;
         r->opts = ev->opts;
@@ -642,7 +675,7 @@ static void on_synack(struct flow_node *n, const struct dec_event *ev, int64_t t
         }
         a->answer = FLOW_ANS_SYNACK;
         fill_reply(&a->reply, ev, ts, pkt);
-        n->server_isn = ev->seq;
+        n->a.server_isn = ev->seq;
         if (n->state == ST_WAIT || n->state == ST_ANSWERED) {
             n->state = ST_SYNACK;
         }
@@ -678,11 +711,19 @@ static void on_server_rst(struct flow_table *t, struct flow_node *n, const struc
     }
 }
 
-static void on_client_rst(struct flow_node *n, int64_t ts)
+static void on_client_rst(struct flow_node *n, const struct dec_event *ev, int64_t ts)
 {
     struct flow_attempt *a = &n->a;
     if (a->client_rst_ns == 0) {
         a->client_rst_ns = ts;
+    }
+    /* A RST+ACK acknowledging the SYN-ACK comes from an established socket (a kernel
+     * answering an unknown SYN-ACK sends a bare RST): the handshake completed even if its
+     * ACK is not in the capture (live capture passes no pure ACKs). */
+    if (n->state == ST_SYNACK && a->answer == FLOW_ANS_SYNACK && (ev->tcp_flags & DEC_TCP_ACK) &&
+        ev->ack == a->server_isn + 1 && !a->handshake_done) {
+        a->handshake_done = true;
+        a->handshake_ns = ts;
     }
     switch (n->state) {
     case ST_WAIT:
@@ -877,7 +918,7 @@ static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts,
             fill_reply(&n->a.reply, ev, ts, pkt);
             n->a.synack_count = 1;
             n->last_synack_ns = ts;
-            n->server_isn = ev->seq;
+            n->a.server_isn = ev->seq;
             add_history(n, '^');
             record_history(n, ev, false);
             record_packet(n, pkt, ts, true);
@@ -904,7 +945,7 @@ static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts,
         record_history(n, ev, from_client);
         if (f & DEC_TCP_RST) {
             if (from_client) {
-                on_client_rst(n, ts);
+                on_client_rst(n, ev, ts);
             } else {
                 on_server_rst(t, n, ev, ts, pkt);
             }

@@ -156,8 +156,11 @@ static void judge_accepted(const struct flow_attempt *a, const struct rep_config
         return;
     }
     /* The server ended it before sending a byte: the service accepted and threw it away. */
+    /* The sequence number of the server's FIN or RST also tells whether it had sent data
+     * (live capture passes no data packets): it is the SYN-ACK's + 1 when nothing was sent. */
+    bool data_by_seq = a->server_end.ts_ns != 0 && a->server_end.seq != a->server_isn + 1;
     bool server_silent =
-        a->server_first_data_ns == 0 ||
+        (a->server_first_data_ns == 0 && !data_by_seq) ||
         (a->server_end.ts_ns != 0 && a->server_end.ts_ns < a->server_first_data_ns);
     if (a->server_end.ts_ns != 0 && server_silent) {
         if (a->server_end.flags & DEC_TCP_RST) {

@@ -1,20 +1,11 @@
 /* cap_file.c - offline packet sources: pcap and pcapng files and standard input (libpcap). */
-#include "capture.h"
+#include "cap_int.h"
 
 #include <errno.h>
-#include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-struct cap_source {
-    pcap_t *pcap;
-    char *name;     /* path as given, for messages */
-    uint64_t size;  /* file size, 0 for stdin */
-    uint64_t count; /* records read so far */
-    int linktype;
-};
 
 static const char *const cap_error_names[] = {
     [CAP_ERR_OPEN] = "open", [CAP_ERR_LINKTYPE] = "link type",  [CAP_ERR_FILTER] = "filter",
@@ -90,21 +81,40 @@ int cap_open_file(struct cap_source **out, const char *path, int (*supported)(in
         pcap_close(pcap);
         return -CAP_ERR_LINKTYPE;
     }
+    struct cap_source *src = cap_source_new(pcap, name, size);
+    if (src == NULL) {
+        snprintf(errbuf, errlen, "%s: out of memory", name);
+        return -CAP_ERR_NOMEM;
+    }
+    *out = src;
+    return 0;
+}
+
+struct cap_source *cap_source_new(pcap_t *pcap, const char *name, uint64_t size)
+{
     struct cap_source *src = calloc(1, sizeof(*src));
     char *copy = strdup(name);
     if (src == NULL || copy == NULL) {
         free(src);
         free(copy);
         pcap_close(pcap);
-        snprintf(errbuf, errlen, "%s: out of memory", name);
-        return -CAP_ERR_NOMEM;
+        return NULL;
     }
     src->pcap = pcap;
     src->name = copy;
     src->size = size;
-    src->linktype = linktype;
-    *out = src;
-    return 0;
+    src->linktype = pcap_datalink(pcap);
+    return src;
+}
+
+void cap_packet_from(struct cap_packet *pkt, const struct pcap_pkthdr *hdr, const u_char *data,
+                     int linktype)
+{
+    pkt->ts_ns = (int64_t)hdr->ts.tv_sec * 1000000000 + (int64_t)hdr->ts.tv_usec;
+    pkt->caplen = hdr->caplen;
+    pkt->wirelen = hdr->len < hdr->caplen ? hdr->caplen : hdr->len;
+    pkt->data = data;
+    pkt->linktype = linktype;
 }
 
 int cap_set_filter(struct cap_source *src, const char *expression, char *errbuf, size_t errlen)
@@ -151,13 +161,8 @@ int cap_loop(struct cap_source *src, cap_packet_fn fn, void *user, char *errbuf,
             continue; /* 0: live timeout, not for files */
         }
         src->count++;
-        struct cap_packet pkt = {
-            .ts_ns = (int64_t)hdr->ts.tv_sec * 1000000000 + (int64_t)hdr->ts.tv_usec,
-            .caplen = hdr->caplen,
-            .wirelen = hdr->len < hdr->caplen ? hdr->caplen : hdr->len,
-            .data = data,
-            .linktype = src->linktype,
-        };
+        struct cap_packet pkt;
+        cap_packet_from(&pkt, hdr, data, src->linktype);
         int stop = fn(&pkt, user);
         if (stop != 0) {
             return stop;
@@ -169,6 +174,9 @@ void cap_close(struct cap_source *src)
 {
     if (src == NULL) {
         return;
+    }
+    if (src->dumper != NULL) {
+        pcap_dump_close(src->dumper);
     }
     pcap_close(src->pcap);
     free(src->name);

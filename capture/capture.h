@@ -1,4 +1,5 @@
-/* capture.h - packet sources (pcap/pcapng files, stdin): the only module that knows libpcap. */
+/* capture.h - packet sources (pcap/pcapng files, stdin, live interfaces) and the privilege
+ * drop after they are open: the only module that knows libpcap. */
 #ifndef SYNSCOPE_CAPTURE_H
 #define SYNSCOPE_CAPTURE_H
 
@@ -14,6 +15,10 @@ enum cap_error {
     CAP_ERR_FILTER,   /* BPF expression did not compile or could not be set */
     CAP_ERR_READ,     /* error while reading (truncated record, I/O error) */
     CAP_ERR_NOMEM,
+    CAP_ERR_PERM,      /* not allowed to capture (needs root or CAP_NET_RAW/CAP_NET_ADMIN) */
+    CAP_ERR_NO_DEVICE, /* no such interface (errbuf lists those that exist) */
+    CAP_ERR_PRIV,      /* the privilege drop failed */
+    CAP_ERR_SAVE,      /* the save file could not be written */
 };
 
 /* Name of an error code ("open", "read", ...). */
@@ -53,6 +58,50 @@ int cap_loop(struct cap_source *src, cap_packet_fn fn, void *user, char *errbuf,
 
 /* Input size in bytes (0 when unknown, e.g. stdin) and bytes consumed so far. */
 uint64_t cap_size(const struct cap_source *src);
+
+/* ---- live capture ------------------------------------------------------------------------ */
+
+struct cap_live_config {
+    const char *interface; /* interface name, or "any" */
+    const char *filter;    /* the user's BPF expression, and-ed with synscope's; NULL: none */
+    int snaplen;           /* bytes kept per packet (headers only) */
+    int buffer_bytes;      /* kernel capture buffer */
+    const char *save_path; /* also write the captured packets to this pcap file; NULL: none */
+};
+
+/* The kernel filter that passes only what the verdicts need: SYN, SYN-ACK, FIN, RST, ICMP and
+ * ICMPv6 errors, ARP and neighbour discovery, in IPv4 and IPv6, untagged or VLAN-tagged. */
+const char *cap_handshake_filter(void);
+
+/* Opens a live capture in immediate mode with synscope's filter (and the user's) set, and the
+ * save file open. Returns 0, or a negative cap_error with a one-line message in errbuf:
+ * CAP_ERR_PERM (how to get the privilege), CAP_ERR_NO_DEVICE (the interfaces that exist),
+ * CAP_ERR_FILTER (libpcap's message). */
+int cap_open_live(struct cap_source **out, const struct cap_live_config *cfg,
+                  int (*supported)(int linktype), char *errbuf, size_t errlen);
+
+/* Called between batches of packets, at least every poll_ms; a non-zero return stops the loop
+ * (cap_loop_live then returns that value). */
+typedef int (*cap_tick_fn)(void *user);
+
+/* Reads a live source until tick or fn stops it, or an error (the interface went down:
+ * -CAP_ERR_READ with the message). Packets are written to the save file before fn sees
+ * them; the save file is flushed at every tick. */
+int cap_loop_live(struct cap_source *src, cap_packet_fn fn, cap_tick_fn tick, void *user,
+                  int poll_ms, char *errbuf, size_t errlen);
+
+/* Kernel counters of a live source (pcap_stats). */
+struct cap_stats {
+    uint64_t received;   /* packets that passed the filter */
+    uint64_t dropped;    /* dropped by the kernel for lack of buffer space */
+    uint64_t if_dropped; /* dropped by the interface or its driver */
+};
+int cap_get_stats(struct cap_source *src, struct cap_stats *stats, char *errbuf, size_t errlen);
+
+/* When running as root, becomes USER (initgroups, setgid, setuid, then checks that it took
+ * and that root cannot be regained; no capabilities are left). "root" keeps the privileges.
+ * Not root: nothing to do. Returns 0 or -CAP_ERR_PRIV with the reason. */
+int cap_drop_privileges(const char *user, char *errbuf, size_t errlen);
 
 void cap_close(struct cap_source *src);
 

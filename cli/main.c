@@ -2,11 +2,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "decode.h"
@@ -17,7 +20,8 @@
 #define EXIT_USAGE 2
 #define EXIT_FAIL_ON 3
 
-static const char *const version = "0.1.0";
+static const char *const version = "0.2.0";
+static const char *command = "synscope"; /* the subcommand, for messages */
 
 static void usage_main(FILE *out)
 {
@@ -26,7 +30,9 @@ static void usage_main(FILE *out)
           "Explains why TCP connections failed, from their handshake packets.\n"
           "\n"
           "commands:\n"
-          "  read FILE...   analyze pcap/pcapng captures ('-' reads standard input)\n"
+          "  read FILE...        analyze pcap/pcapng captures ('-' reads standard input)\n"
+          "  live -i IFACE [BPF] capture on an interface (root) and explain attempts as they "
+          "happen\n"
           "\n"
           "  synscope COMMAND --help   options of a command\n"
           "  synscope --version\n"
@@ -34,6 +40,20 @@ static void usage_main(FILE *out)
           "exit codes: 0 success, 1 runtime failure, 2 usage error, 3 --fail-on matched\n",
           out);
 }
+
+static const char common_help[] =
+    "  -f, --format FORMAT    text (default) or json (JSON lines: attempts, services, summary)\n"
+    "  -o, --output FILE      write the report to FILE (default: standard output)\n"
+    "      --fail-on LIST     exit with 3 when an attempt has one of these verdicts\n"
+    "                         (comma-separated, e.g. refused,dropped; 'failed' = any failure)\n"
+    "      --syn-timeout S    seconds without an answer after the last SYN before an attempt\n"
+    "                         is called dropped; grows with the retry backoff (default 3)\n"
+    "      --idle-timeout S   seconds an established connection may stay silent before its\n"
+    "                         record is written (default 300)\n"
+    "      --max-flows N      attempts tracked at once; the oldest is evicted beyond\n"
+    "                         (default 1000000)\n"
+    "      --list N           failed attempts listed per verdict in the text report (default 20)\n"
+    "  -h, --help             this help\n";
 
 static void usage_read(FILE *out)
 {
@@ -44,21 +64,38 @@ static void usage_read(FILE *out)
         "the handshake packets into connection attempts and explains each one.\n"
         "\n"
         "options:\n"
-        "  -f, --format FORMAT    text (default) or json (JSON lines: attempts, services, "
-        "summary)\n"
-        "  -o, --output FILE      write the report to FILE (default: standard output)\n"
-        "      --filter BPF       only read packets matching this BPF expression (default: all)\n"
-        "      --fail-on LIST     exit with 3 when an attempt has one of these verdicts\n"
-        "                         (comma-separated, e.g. refused,dropped; 'failed' = any failure)\n"
-        "      --syn-timeout S    seconds without an answer after the last SYN before an attempt\n"
-        "                         is called dropped; grows with the retry backoff (default 3)\n"
-        "      --idle-timeout S   seconds an established connection may stay silent before its\n"
-        "                         record is written (default 300)\n"
-        "      --max-flows N      attempts tracked at once; the oldest is evicted beyond\n"
-        "                         (default 1000000)\n"
-        "      --list N           failed attempts listed per verdict in text output (default 20)\n"
-        "  -h, --help             this help\n",
+        "      --filter BPF       only read packets matching this BPF expression (default: all)\n",
         out);
+    fputs(common_help, out);
+}
+
+static void usage_live(FILE *out)
+{
+    fputs(
+        "usage: synscope live -i IFACE [OPTIONS] [BPF EXPRESSION]\n"
+        "\n"
+        "Captures the handshake packets on an interface (a kernel filter passes only SYN,\n"
+        "SYN-ACK, FIN, RST, ICMP errors, ARP and neighbour discovery), prints a line for each\n"
+        "connection attempt as it is decided, and the full report on Ctrl-C, SIGTERM,\n"
+        "--duration or --count. A BPF expression, if given, is and-ed with synscope's filter.\n"
+        "Needs root (or CAP_NET_RAW and CAP_NET_ADMIN); as root, synscope becomes an\n"
+        "unprivileged user once the capture and the files are open.\n"
+        "\n"
+        "options:\n"
+        "  -i, --interface IFACE  interface to capture on ('any' for all)\n"
+        "  -d, --duration S       stop after S seconds (default: run until interrupted)\n"
+        "  -c, --count N          stop after N captured packets\n"
+        "  -w, --write FILE       also save the captured packets to FILE (pcap); 'synscope read'\n"
+        "                         on it gives the same verdicts\n"
+        "  -Z, --user USER        user to become after opening everything (default nobody;\n"
+        "                         'root' keeps the privileges)\n"
+        "  -B, --buffer-size MiB  kernel capture buffer (default 8)\n"
+        "  -s, --snaplen BYTES    bytes kept per packet, headers only (default 256)\n"
+        "      --grace S          an accepted attempt is shown once it has lasted S seconds\n"
+        "                         (default 2), so a reset right after accept is reported as such\n"
+        "  -q, --failed-only      text: print lines for failed attempts only\n",
+        out);
+    fputs(common_help, out);
 }
 
 /* Reports a usage error on one line and returns the usage exit code. */
@@ -70,7 +107,7 @@ static int usage_error(const char *fmt, ...)
     fputs("synscope: ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputs(" (see 'synscope read --help')\n", stderr);
+    fprintf(stderr, " (see 'synscope %s --help')\n", command);
     return EXIT_USAGE;
 }
 
@@ -128,33 +165,134 @@ static int parse_fail_on(const char *text, bool *set)
     return count > 0 ? 0 : -1;
 }
 
-struct read_run {
+/* ---- one analysis run: capture -> decode -> flows -> report ---------------------------- */
+
+struct session {
+    struct flow_config flow_cfg;
+    struct rep_options rep_opts;
+    const char *output; /* -o, or NULL for stdout */
+    bool fail_on[REP_VERDICT_COUNT];
+
     struct flow_table *flows;
     struct rep_report *report;
     struct rep_input_stats input;
     uint64_t decode_status[DEC_P_COUNT];
     FILE *out;
     bool output_broken;
+    uint64_t packet_limit; /* live --count, 0 = none */
+    char input_error[CAP_ERRBUF_SIZE];
 };
+
+static void session_defaults(struct session *s)
+{
+    memset(s, 0, sizeof(*s));
+    flow_config_default(&s->flow_cfg);
+    s->rep_opts.format = REP_FORMAT_TEXT;
+    s->out = stdout;
+}
+
+enum { OPT_FAIL_ON = 256, OPT_SYN_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_FLOWS, OPT_LIST };
+
+#define COMMON_LONGOPTS                                                                            \
+    {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},            \
+        {"fail-on", required_argument, NULL, OPT_FAIL_ON},                                         \
+        {"syn-timeout", required_argument, NULL, OPT_SYN_TIMEOUT},                                 \
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},                               \
+        {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},                                     \
+        {"list", required_argument, NULL, OPT_LIST},                                               \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
+
+/* Handles an option every command has. Returns 0 when handled, 1 when it is not a common
+ * option, or EXIT_USAGE after reporting a bad value. */
+static int common_option(struct session *s, int opt, const char *arg)
+{
+    unsigned long n;
+    switch (opt) {
+    case 'f':
+        if (strcmp(arg, "text") == 0) {
+            s->rep_opts.format = REP_FORMAT_TEXT;
+        } else if (strcmp(arg, "json") == 0) {
+            s->rep_opts.format = REP_FORMAT_JSON;
+        } else {
+            return usage_error("-f: unknown format '%s' (text or json)", arg);
+        }
+        return 0;
+    case 'o':
+        s->output = arg;
+        return 0;
+    case OPT_FAIL_ON:
+        if (parse_fail_on(arg, s->fail_on) != 0) {
+            return usage_error("--fail-on: '%s' is not a list of verdict names "
+                               "(refused,dropped,unreachable,... or failed)",
+                               arg);
+        }
+        return 0;
+    case OPT_SYN_TIMEOUT:
+        if (parse_seconds(arg, 3600, &s->flow_cfg.syn_timeout_ns) != 0) {
+            return usage_error("--syn-timeout: '%s' is not a number of seconds in (0, 3600]", arg);
+        }
+        return 0;
+    case OPT_IDLE_TIMEOUT:
+        if (parse_seconds(arg, 86400, &s->flow_cfg.idle_timeout_ns) != 0) {
+            return usage_error("--idle-timeout: '%s' is not a number of seconds in (0, 86400]",
+                               arg);
+        }
+        return 0;
+    case OPT_MAX_FLOWS:
+        if (parse_uint(arg, 1, 1u << 30, &n) != 0) {
+            return usage_error("--max-flows: '%s' is not a whole number from 1 to 1073741824", arg);
+        }
+        s->flow_cfg.max_attempts = (uint32_t)n;
+        return 0;
+    case OPT_LIST:
+        if (parse_uint(arg, 1, 1000000, &n) != 0) {
+            return usage_error("--list: '%s' is not a whole number from 1 to 1000000", arg);
+        }
+        s->rep_opts.list_limit = (uint32_t)n;
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* getopt's verdict on an option it does not know or that lacks its value. */
+static int bad_option(int opt, char **argv)
+{
+    if (opt == ':') {
+        return usage_error("option '%s' needs a value", argv[optind - 1]);
+    }
+    return usage_error("unknown option '%s'", argv[optind - 1]);
+}
 
 static void on_attempt(const struct flow_attempt *attempt, void *user)
 {
-    struct read_run *run = user;
-    rep_attempt(run->report, attempt);
+    struct session *s = user;
+    rep_attempt(s->report, attempt);
+}
+
+static void on_provisional(const struct flow_attempt *attempt, void *user)
+{
+    struct session *s = user;
+    rep_provisional(s->report, attempt);
 }
 
 static int on_packet(const struct cap_packet *pkt, void *user)
 {
-    struct read_run *run = user;
+    struct session *s = user;
     struct dec_event ev;
-    run->input.packets++;
+    s->input.packets++;
     enum dec_status st = dec_packet(pkt->data, pkt->caplen, pkt->wirelen, pkt->linktype, &ev);
-    run->decode_status[st]++;
+    s->decode_status[st]++;
     if (st == DEC_OK_TCP || st == DEC_OK_ICMP) {
-        flow_event(run->flows, &ev, pkt->ts_ns, (uint32_t)run->input.packets);
+        flow_event(s->flows, &ev, pkt->ts_ns, (uint32_t)s->input.packets);
     }
-    if ((run->input.packets & 4095) == 0 && ferror(run->out)) {
-        run->output_broken = true;
+    if ((s->input.packets & 4095) == 0 && ferror(s->out)) {
+        s->output_broken = true;
+        return 1;
+    }
+    if (s->packet_limit != 0 && s->input.packets >= s->packet_limit) {
         return 1;
     }
     return 0;
@@ -165,137 +303,137 @@ static int link_supported(int linktype)
     return dec_link_supported(linktype) ? 1 : 0;
 }
 
+/* Opens the output and creates the report and the flow table. Returns 0 or EXIT_RUNTIME. */
+static int session_start(struct session *s)
+{
+    char errbuf[CAP_ERRBUF_SIZE];
+    s->rep_opts.cfg.syn_timeout_ns = s->flow_cfg.syn_timeout_ns;
+    if (s->output != NULL && strcmp(s->output, "-") != 0) {
+        FILE *out = fopen(s->output, "w");
+        if (out == NULL) {
+            fprintf(stderr, "synscope: cannot write '%s': %s\n", s->output, strerror(errno));
+            return EXIT_RUNTIME;
+        }
+        s->out = out;
+    }
+    s->rep_opts.out = s->out;
+    if (rep_create(&s->report, &s->rep_opts, errbuf, sizeof(errbuf)) != 0 ||
+        flow_create(&s->flows, &s->flow_cfg, on_attempt, s, errbuf, sizeof(errbuf)) != 0) {
+        fprintf(stderr, "synscope: %s\n", errbuf);
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
+/* Notes an input error that stopped reading; the report still covers what came before. */
+static void session_input_error(struct session *s, const char *message)
+{
+    fprintf(stderr, "synscope: %s\n", message);
+    snprintf(s->input_error, sizeof(s->input_error), "%s", message);
+    s->input.error = s->input_error;
+}
+
+/* Flushes the flows, writes the rest of the report, closes the output, and turns status
+ * (so far) into the exit code: a write error, then --fail-on. */
+static int session_finish(struct session *s, int status, bool report)
+{
+    char errbuf[CAP_ERRBUF_SIZE];
+    if (s->flows != NULL) {
+        flow_finish(s->flows);
+    }
+    struct flow_stats fstats = {0};
+    if (s->flows != NULL) {
+        flow_get_stats(s->flows, &fstats);
+    }
+    memcpy(s->input.decode_status, s->decode_status, sizeof(s->decode_status));
+    if (report && s->report != NULL && !s->output_broken &&
+        rep_finish(s->report, &s->input, &fstats, errbuf, sizeof(errbuf)) != 0) {
+        s->output_broken = true;
+    }
+    int write_errno = errno;
+    if (s->out != stdout) {
+        if (fclose(s->out) != 0 && !s->output_broken) {
+            s->output_broken = true;
+            write_errno = errno;
+        }
+    } else if (fflush(stdout) != 0 || ferror(stdout)) {
+        s->output_broken = true;
+        write_errno = errno;
+    }
+    if (s->output_broken && write_errno != EPIPE) {
+        /* a reader that went away (EPIPE) ends us quietly; anything else is a failure */
+        fprintf(stderr, "synscope: writing the report to %s failed: %s\n",
+                s->output != NULL ? s->output : "standard output", strerror(write_errno));
+        status = EXIT_RUNTIME;
+    }
+    if (status == EXIT_OK && s->report != NULL) {
+        for (int v = 0; v < REP_VERDICT_COUNT; v++) {
+            if (s->fail_on[v] && rep_verdict_count(s->report, (enum rep_verdict)v) > 0) {
+                status = EXIT_FAIL_ON;
+                break;
+            }
+        }
+    }
+    flow_destroy(s->flows);
+    rep_destroy(s->report);
+    return status;
+}
+
+/* ---- synscope read ------------------------------------------------------------------- */
+
 static int cmd_read(int argc, char **argv)
 {
-    enum {
-        OPT_FILTER = 256,
-        OPT_FAIL_ON,
-        OPT_SYN_TIMEOUT,
-        OPT_IDLE_TIMEOUT,
-        OPT_MAX_FLOWS,
-        OPT_LIST
-    };
+    enum { OPT_FILTER = 300 };
     static const struct option longopts[] = {
-        {"format", required_argument, NULL, 'f'},
-        {"output", required_argument, NULL, 'o'},
+        COMMON_LONGOPTS,
         {"filter", required_argument, NULL, OPT_FILTER},
-        {"fail-on", required_argument, NULL, OPT_FAIL_ON},
-        {"syn-timeout", required_argument, NULL, OPT_SYN_TIMEOUT},
-        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-        {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
-        {"list", required_argument, NULL, OPT_LIST},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct flow_config fcfg;
-    flow_config_default(&fcfg);
-    struct rep_options ropts = {.format = REP_FORMAT_TEXT, .out = stdout};
-    const char *output = NULL, *filter = NULL;
-    bool fail_on[REP_VERDICT_COUNT] = {false};
-    unsigned long n;
+    struct session s;
+    session_defaults(&s);
+    const char *filter = NULL;
     int opt;
 
     opterr = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {
+        int rc = common_option(&s, opt, optarg);
+        if (rc == 0) {
+            continue;
+        }
+        if (rc != 1) {
+            return rc;
+        }
         switch (opt) {
-        case 'f':
-            if (strcmp(optarg, "text") == 0) {
-                ropts.format = REP_FORMAT_TEXT;
-            } else if (strcmp(optarg, "json") == 0) {
-                ropts.format = REP_FORMAT_JSON;
-            } else {
-                return usage_error("-f: unknown format '%s' (text or json)", optarg);
-            }
-            break;
-        case 'o':
-            output = optarg;
-            break;
         case OPT_FILTER:
             filter = optarg;
-            break;
-        case OPT_FAIL_ON:
-            if (parse_fail_on(optarg, fail_on) != 0) {
-                return usage_error("--fail-on: '%s' is not a list of verdict names "
-                                   "(refused,dropped,unreachable,... or failed)",
-                                   optarg);
-            }
-            break;
-        case OPT_SYN_TIMEOUT:
-            if (parse_seconds(optarg, 3600, &fcfg.syn_timeout_ns) != 0) {
-                return usage_error("--syn-timeout: '%s' is not a number of seconds in (0, 3600]",
-                                   optarg);
-            }
-            break;
-        case OPT_IDLE_TIMEOUT:
-            if (parse_seconds(optarg, 86400, &fcfg.idle_timeout_ns) != 0) {
-                return usage_error("--idle-timeout: '%s' is not a number of seconds in (0, 86400]",
-                                   optarg);
-            }
-            break;
-        case OPT_MAX_FLOWS:
-            if (parse_uint(optarg, 1, 1u << 30, &n) != 0) {
-                return usage_error("--max-flows: '%s' is not a whole number from 1 to 1073741824",
-                                   optarg);
-            }
-            fcfg.max_attempts = (uint32_t)n;
-            break;
-        case OPT_LIST:
-            if (parse_uint(optarg, 1, 1000000, &n) != 0) {
-                return usage_error("--list: '%s' is not a whole number from 1 to 1000000", optarg);
-            }
-            ropts.list_limit = (uint32_t)n;
             break;
         case 'h':
             usage_read(stdout);
             return EXIT_OK;
-        case ':':
-            return usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return bad_option(opt, argv);
         }
     }
     if (optind >= argc) {
-        return usage_error("%s", "read: no capture file given");
+        return usage_error("read: no capture file given");
     }
     int stdin_count = 0;
     for (int i = optind; i < argc; i++) {
         stdin_count += strcmp(argv[i], "-") == 0;
     }
     if (stdin_count > 1) {
-        return usage_error("%s", "read: standard input ('-') can be read only once");
+        return usage_error("read: standard input ('-') can be read only once");
     }
-    ropts.cfg.syn_timeout_ns = fcfg.syn_timeout_ns;
-
-    FILE *out = stdout;
-    if (output != NULL && strcmp(output, "-") != 0) {
-        out = fopen(output, "w");
-        if (out == NULL) {
-            fprintf(stderr, "synscope: cannot write '%s': %s\n", output, strerror(errno));
-            return EXIT_RUNTIME;
-        }
+    int status = session_start(&s);
+    if (status != EXIT_OK) {
+        return session_finish(&s, status, false);
     }
-    ropts.out = out;
+    s.input.files = (const char *const *)&argv[optind];
+    s.input.file_count = (size_t)(argc - optind);
 
     char errbuf[CAP_ERRBUF_SIZE];
-    struct read_run run;
-    memset(&run, 0, sizeof(run));
-    run.out = out;
-    int status = EXIT_OK;
-    if (rep_create(&run.report, &ropts, errbuf, sizeof(errbuf)) != 0 ||
-        flow_create(&run.flows, &fcfg, on_attempt, &run, errbuf, sizeof(errbuf)) != 0) {
-        fprintf(stderr, "synscope: %s\n", errbuf);
-        rep_destroy(run.report);
-        if (out != stdout) {
-            fclose(out);
-        }
-        return EXIT_RUNTIME;
-    }
-    run.input.files = (const char *const *)&argv[optind];
-    run.input.file_count = (size_t)(argc - optind);
-
-    static char input_error[CAP_ERRBUF_SIZE];
-    for (int i = optind; i < argc && !run.output_broken; i++) {
+    for (int i = optind; i < argc && !s.output_broken; i++) {
         struct cap_source *src = NULL;
         int rc = cap_open_file(&src, argv[i], link_supported, errbuf, sizeof(errbuf));
         if (rc == 0 && filter != NULL) {
@@ -308,58 +446,238 @@ static int cmd_read(int argc, char **argv)
             }
         }
         if (rc == 0) {
-            rc = cap_loop(src, on_packet, &run, errbuf, sizeof(errbuf));
+            rc = cap_loop(src, on_packet, &s, errbuf, sizeof(errbuf));
             cap_close(src);
         }
         if (rc < 0) {
-            fprintf(stderr, "synscope: %s\n", errbuf);
-            snprintf(input_error, sizeof(input_error), "%s", errbuf);
-            run.input.error = input_error;
+            session_input_error(&s, errbuf);
             status = EXIT_RUNTIME;
             break;
         }
     }
-    flow_finish(run.flows);
-    struct flow_stats fstats;
-    flow_get_stats(run.flows, &fstats);
-    memcpy(run.input.decode_status, run.decode_status, sizeof(run.decode_status));
+    /* nothing read and an error: the error line says it all */
+    bool report = !(s.input.packets == 0 && status != EXIT_OK);
+    return session_finish(&s, status, report);
+}
 
-    bool nothing_read = run.input.packets == 0 && status != EXIT_OK;
-    if (!nothing_read && !run.output_broken) {
-        if (rep_finish(run.report, &run.input, &fstats, errbuf, sizeof(errbuf)) != 0) {
-            run.output_broken = true;
-        }
+/* ---- synscope live ------------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+struct live_run {
+    struct session *session;
+    int64_t deadline_ns; /* --duration, 0 = none */
+};
+
+static int64_t clock_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Between batches: the clock drives the timers (verdicts appear within their timeout). */
+static int live_tick(void *user)
+{
+    struct live_run *run = user;
+    int64_t now = clock_now_ns();
+    flow_advance(run->session->flows, now);
+    if (stop_signal != 0) {
+        return 1;
     }
-    int write_errno = errno;
-    if (out != stdout) {
-        if (fclose(out) != 0 && !run.output_broken) {
-            run.output_broken = true;
-            write_errno = errno;
-        }
-    } else if (fflush(stdout) != 0) {
-        run.output_broken = true;
-        write_errno = errno;
+    if (run->deadline_ns != 0 && now >= run->deadline_ns) {
+        return 1;
     }
-    if (run.output_broken) {
-        if (write_errno == EPIPE) {
-            status = status == EXIT_OK ? EXIT_OK : status; /* reader went away: quiet */
-        } else {
-            fprintf(stderr, "synscope: writing the report to %s failed: %s\n",
-                    output != NULL ? output : "standard output", strerror(write_errno));
-            status = EXIT_RUNTIME;
-        }
+    if (ferror(run->session->out)) {
+        run->session->output_broken = true;
+        return 1;
     }
-    if (status == EXIT_OK) {
-        for (int v = 0; v < REP_VERDICT_COUNT; v++) {
-            if (fail_on[v] && rep_verdict_count(run.report, (enum rep_verdict)v) > 0) {
-                status = EXIT_FAIL_ON;
-                break;
+    return 0;
+}
+
+static int live_packet(const struct cap_packet *pkt, void *user)
+{
+    struct live_run *run = user;
+    return on_packet(pkt, run->session);
+}
+
+/* Joins the remaining arguments into one BPF expression, as tcpdump does. */
+static char *join_words(int count, char **words)
+{
+    size_t len = 1;
+    for (int i = 0; i < count; i++) {
+        len += strlen(words[i]) + 1;
+    }
+    char *text = malloc(len);
+    if (text == NULL) {
+        return NULL;
+    }
+    text[0] = '\0';
+    size_t used = 0;
+    for (int i = 0; i < count; i++) {
+        used += (size_t)snprintf(text + used, len - used, "%s%s", i ? " " : "", words[i]);
+    }
+    return text;
+}
+
+static int cmd_live(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        COMMON_LONGOPTS,
+        {"interface", required_argument, NULL, 'i'},
+        {"duration", required_argument, NULL, 'd'},
+        {"count", required_argument, NULL, 'c'},
+        {"write", required_argument, NULL, 'w'},
+        {"user", required_argument, NULL, 'Z'},
+        {"buffer-size", required_argument, NULL, 'B'},
+        {"snaplen", required_argument, NULL, 's'},
+        {"grace", required_argument, NULL, 'g'},
+        {"failed-only", no_argument, NULL, 'q'},
+        {NULL, 0, NULL, 0},
+    };
+    struct session s;
+    session_defaults(&s);
+    struct cap_live_config live = {.snaplen = 256, .buffer_bytes = 8 << 20};
+    const char *user = "nobody";
+    int64_t duration_ns = 0, grace_ns = 2000000000LL;
+    unsigned long n;
+    int opt;
+
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":f:o:hi:d:c:w:Z:B:s:q", longopts, NULL)) != -1) {
+        int rc = common_option(&s, opt, optarg);
+        if (rc == 0) {
+            continue;
+        }
+        if (rc != 1) {
+            return rc;
+        }
+        switch (opt) {
+        case 'i':
+            live.interface = optarg;
+            break;
+        case 'd':
+            if (parse_seconds(optarg, 31536000, &duration_ns) != 0) {
+                return usage_error("--duration: '%s' is not a number of seconds", optarg);
             }
+            break;
+        case 'c':
+            if (parse_uint(optarg, 1, 1000000000000UL, &n) != 0) {
+                return usage_error("--count: '%s' is not a whole number of packets", optarg);
+            }
+            s.packet_limit = n;
+            break;
+        case 'w':
+            live.save_path = optarg;
+            break;
+        case 'Z':
+            user = optarg;
+            break;
+        case 'B':
+            if (parse_uint(optarg, 1, 2047, &n) != 0) {
+                return usage_error("--buffer-size: '%s' is not a number of MiB from 1 to 2047",
+                                   optarg);
+            }
+            live.buffer_bytes = (int)(n << 20);
+            break;
+        case 's':
+            if (parse_uint(optarg, 96, 262144, &n) != 0) {
+                return usage_error("--snaplen: '%s' is not a number of bytes from 96 to 262144",
+                                   optarg);
+            }
+            live.snaplen = (int)n;
+            break;
+        case 'g':
+            if (parse_seconds(optarg, 3600, &grace_ns) != 0) {
+                return usage_error("--grace: '%s' is not a number of seconds in (0, 3600]", optarg);
+            }
+            break;
+        case 'q':
+            s.rep_opts.failed_only = true;
+            break;
+        case 'h':
+            usage_live(stdout);
+            return EXIT_OK;
+        default:
+            return bad_option(opt, argv);
         }
     }
-    flow_destroy(run.flows);
-    rep_destroy(run.report);
-    return status;
+    if (live.interface == NULL) {
+        return usage_error("live: no interface given (-i IFACE, or -i any)");
+    }
+    if (strcmp(user, "root") != 0 && getpwnam(user) == NULL) {
+        return usage_error("-Z: unknown user '%s'", user);
+    }
+    char *filter = NULL;
+    if (optind < argc) {
+        filter = join_words(argc - optind, argv + optind);
+        if (filter == NULL) {
+            fputs("synscope: out of memory\n", stderr);
+            return EXIT_RUNTIME;
+        }
+        live.filter = filter;
+    }
+
+    /* Open everything first (capture, save file, output), then drop privileges. */
+    char errbuf[CAP_ERRBUF_SIZE];
+    struct cap_source *src = NULL;
+    int rc = cap_open_live(&src, &live, link_supported, errbuf, sizeof(errbuf));
+    free(filter);
+    if (rc != 0) {
+        fprintf(stderr, "synscope: %s\n", errbuf);
+        return rc == -CAP_ERR_NO_DEVICE || rc == -CAP_ERR_FILTER ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    s.rep_opts.live = true;
+    int status = session_start(&s);
+    if (status == EXIT_OK && cap_drop_privileges(user, errbuf, sizeof(errbuf)) != 0) {
+        fprintf(stderr, "synscope: %s\n", errbuf);
+        status = EXIT_RUNTIME;
+    }
+    if (status != EXIT_OK) {
+        cap_close(src);
+        return session_finish(&s, status, false);
+    }
+    flow_set_provisional(s.flows, on_provisional, grace_ns);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal; /* no SA_RESTART: poll() returns at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    const char *iface_name = live.interface;
+    s.input.files = &iface_name;
+    s.input.file_count = 1;
+    s.input.live = true;
+    fprintf(stderr, "synscope: capturing handshakes on %s as %s; Ctrl-C prints the report\n",
+            live.interface, getuid() == 0 ? "root" : "an unprivileged user");
+    int64_t started = clock_now_ns();
+    struct live_run run = {.session = &s, .deadline_ns = duration_ns ? started + duration_ns : 0};
+    rc = cap_loop_live(src, live_packet, live_tick, &run, 200, errbuf, sizeof(errbuf));
+    if (rc < 0) {
+        session_input_error(&s, errbuf);
+        status = EXIT_RUNTIME;
+    }
+    struct cap_stats cs;
+    if (cap_get_stats(src, &cs, errbuf, sizeof(errbuf)) == 0) {
+        s.input.cap_received = cs.received;
+        s.input.cap_dropped = cs.dropped;
+        s.input.cap_if_dropped = cs.if_dropped;
+    }
+    cap_close(src);
+    s.input.duration_s = (double)(clock_now_ns() - started) / 1e9;
+    /* What is still waiting is judged against the real clock, not the last packet. */
+    flow_advance(s.flows, clock_now_ns());
+    if (s.rep_opts.format == REP_FORMAT_TEXT && !s.output_broken) {
+        fputc('\n', s.out);
+    }
+    return session_finish(&s, status, true);
 }
 
 int main(int argc, char **argv)
@@ -378,8 +696,12 @@ int main(int argc, char **argv)
         printf("synscope %s\n", version);
         return EXIT_OK;
     }
+    command = cmd;
     if (strcmp(cmd, "read") == 0) {
         return cmd_read(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "live") == 0) {
+        return cmd_live(argc - 1, argv + 1);
     }
     fprintf(stderr, "synscope: unknown command '%s' (see 'synscope --help')\n", cmd);
     return EXIT_USAGE;

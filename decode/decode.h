@@ -214,6 +214,7 @@ struct flow_attempt {
     uint32_t server_rst_count, icmp_count;   /* all answers of these kinds */
 
     bool handshake_done; /* client's ACK of the SYN-ACK seen */
+    bool announced;      /* live: already announced through the provisional callback */
     int64_t handshake_ns;
 
     /* after the handshake, or in place of it */

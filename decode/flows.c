@@ -48,14 +48,13 @@ struct flow_node {
     int64_t syn_gap_ns;    /* gap between the last two SYNs (0: none yet) */
     int64_t synack_gap_ns; /* gap between the last two SYN-ACKs (0: none yet) */
     int64_t last_synack_ns;
-    uint32_t hash_next;  /* chain in a bucket, or the free list */
+    uint32_t hash_next; /* chain in a bucket, or the free list */
     uint32_t age_prev, age_next;
     uint32_t timer_prev, timer_next, timer_slot;
     uint32_t history_seen;     /* bit per history letter already recorded */
     struct packet_sig last[2]; /* last packet from the server [0] and the client [1] */
     uint8_t state;
     uint8_t in_use;
-    uint8_t provisional_sent;
 };
 
 struct flow_table {
@@ -417,7 +416,7 @@ static void rearm(struct flow_table *t, uint32_t idx);
  * (DESIGN "Time": provisional, then final when it ends). */
 static int64_t provisional_time(const struct flow_table *t, const struct flow_node *n)
 {
-    if (t->provisional == NULL || n->provisional_sent || n->a.answer != FLOW_ANS_SYNACK ||
+    if (t->provisional == NULL || n->a.announced || n->a.answer != FLOW_ANS_SYNACK ||
         !n->a.saw_syn || (n->state != ST_SYNACK && n->state != ST_ESTABLISHED)) {
         return INT64_MAX;
     }
@@ -436,7 +435,7 @@ static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
         struct flow_node *n = node_at(t, idx);
         uint32_t next = n->timer_next;
         if (n->deadline <= now && provisional_due(t, n, now)) {
-            n->provisional_sent = 1;
+            n->a.announced = true;
             t->provisional(&n->a, t->user);
             rearm(t, idx);
         } else if (n->deadline <= now) {

@@ -40,6 +40,9 @@ void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
                      const struct flow_stats *flows);
 void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
                      const struct flow_stats *flows);
+/* Live text: one line for an attempt as it is decided (provisional: accepted, still open). */
+void rep_text_live_line(struct rep_report *r, const struct flow_attempt *a,
+                        const struct rep_judgement *j, bool provisional);
 
 /* Formats "10.0.0.1:80" or "[fd00::1]:80" into buf (64 bytes). */
 const char *rep_endpoint_str(int family, const struct dec_addr *addr, uint16_t port, char *buf,

@@ -205,6 +205,13 @@ void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
             (unsigned long long)flows->unmatched_icmp, (unsigned long long)flows->invalid_answers,
             (unsigned long long)flows->midstream, (unsigned long long)flows->late_packets,
             (unsigned long long)flows->duplicates);
+    if (input->live) {
+        fprintf(out,
+                ",\"capture\":{\"received\":%llu,\"dropped\":%llu,\"if_dropped\":%llu,"
+                "\"duration_s\":%.3f}",
+                (unsigned long long)input->cap_received, (unsigned long long)input->cap_dropped,
+                (unsigned long long)input->cap_if_dropped, input->duration_s);
+    }
     if (input->error != NULL) {
         fputs(",\"input_error\":", out);
         json_string(out, input->error);

@@ -154,8 +154,30 @@ void rep_attempt(struct rep_report *r, const struct flow_attempt *a)
     }
     if (r->opts.format == REP_FORMAT_JSON) {
         rep_json_attempt(r, a, &j);
-    } else if (j.verdict != REP_ACCEPTED) {
+        if (r->opts.live) {
+            fflush(r->opts.out);
+        }
+        return;
+    }
+    if (j.verdict != REP_ACCEPTED) {
         keep_for_listing(r, a, &j);
+    }
+    bool shown = a->announced && j.verdict == REP_ACCEPTED;
+    bool wanted = !r->opts.failed_only || rep_verdict_is_failure(j.verdict);
+    if (r->opts.live && !shown && wanted) {
+        rep_text_live_line(r, a, &j, false);
+    }
+}
+
+void rep_provisional(struct rep_report *r, const struct flow_attempt *a)
+{
+    if (r->opts.format != REP_FORMAT_TEXT || !r->opts.live || r->opts.failed_only) {
+        return;
+    }
+    struct rep_judgement j;
+    rep_judge(a, &r->opts.cfg, &j);
+    if (j.verdict == REP_ACCEPTED) {
+        rep_text_live_line(r, a, &j, true);
     }
 }
 

@@ -194,14 +194,11 @@ static void print_syns(FILE *out, const struct flow_attempt *a)
 }
 
 /* One line of evidence for a failed attempt. */
-static void print_attempt(FILE *out, const struct rep_listed *l, int64_t syn_timeout_ns)
+/* The evidence for a verdict, on one line without its end. */
+static void print_evidence(FILE *out, const struct flow_attempt *a, const struct rep_judgement *j,
+                           int64_t syn_timeout_ns)
 {
-    const struct flow_attempt *a = &l->attempt;
-    const struct rep_judgement *j = &l->judgement;
-    char when[32], cli[64], srv[64], from[64], t1[32], t2[32];
-    fprintf(out, "  %s  %s -> %s  ", clock_str(j->start_ns, when, sizeof(when)),
-            rep_endpoint_str(a->family, &a->client, a->client_port, cli, sizeof(cli)),
-            rep_endpoint_str(a->family, &a->server, a->server_port, srv, sizeof(srv)));
+    char from[64] = "", t1[32], t2[32];
     if (a->answer != FLOW_ANS_NONE) {
         dec_addr_str(&a->reply.from, a->family, from, sizeof(from));
     }
@@ -278,9 +275,18 @@ static void print_attempt(FILE *out, const struct rep_listed *l, int64_t syn_tim
         }
         break;
     case REP_ACCEPTED:
+        fprintf(out, "SYN-ACK from %s after %s, ttl %u (%d hop%s)%s", from, t1, a->reply.ttl,
+                j->hops, j->hops == 1 ? "" : "s",
+                a->handshake_done ? "" : ", client's ACK not seen (yet)");
+        print_syns(out, a);
+        break;
     case REP_VERDICT_COUNT:
         break;
     }
+}
+
+static void print_packets(FILE *out, const struct flow_attempt *a)
+{
     fputs("  pkts ", out);
     for (uint32_t i = 0; i < a->packet_count && i < 8; i++) {
         fprintf(out, "%s%u", i ? "," : "", a->packets[i]);
@@ -289,6 +295,42 @@ static void print_attempt(FILE *out, const struct rep_listed *l, int64_t syn_tim
         fputs(",...", out);
     }
     fputc('\n', out);
+}
+
+static void print_tuple(FILE *out, const struct flow_attempt *a)
+{
+    char cli[64], srv[64];
+    fprintf(out, "%s -> %s",
+            rep_endpoint_str(a->family, &a->client, a->client_port, cli, sizeof(cli)),
+            rep_endpoint_str(a->family, &a->server, a->server_port, srv, sizeof(srv)));
+}
+
+/* One line of evidence for a failed attempt in the report. */
+static void print_attempt(FILE *out, const struct rep_listed *l, int64_t syn_timeout_ns)
+{
+    char when[32];
+    fprintf(out, "  %s  ", clock_str(l->judgement.start_ns, when, sizeof(when)));
+    print_tuple(out, &l->attempt);
+    fputs("  ", out);
+    print_evidence(out, &l->attempt, &l->judgement, syn_timeout_ns);
+    print_packets(out, &l->attempt);
+}
+
+void rep_text_live_line(struct rep_report *r, const struct flow_attempt *a,
+                        const struct rep_judgement *j, bool provisional)
+{
+    char when[32];
+    FILE *out = r->opts.out;
+    fprintf(out, "%s  %-19s ", clock_str(j->start_ns, when, sizeof(when)),
+            rep_verdict_name(j->verdict));
+    print_tuple(out, a);
+    fputs("  ", out);
+    print_evidence(out, a, j, r->opts.cfg.syn_timeout_ns);
+    if (provisional) {
+        fputs("  (still open)", out);
+    }
+    print_packets(out, a);
+    fflush(out);
 }
 
 static int listed_order(const void *x, const void *y)
@@ -525,5 +567,15 @@ void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
     if (input->error != NULL) {
         fprintf(out, "Input error: %s (the report covers what was read before it).\n",
                 input->error);
+    }
+    if (input->live) {
+        fprintf(out,
+                "Capture: %.1f s, %llu packets passed the kernel filter, %llu dropped by the "
+                "kernel, %llu by the interface.%s\n",
+                input->duration_s, (unsigned long long)input->cap_received,
+                (unsigned long long)input->cap_dropped, (unsigned long long)input->cap_if_dropped,
+                input->cap_dropped + input->cap_if_dropped != 0
+                    ? " Verdicts may be missing answers: raise --buffer-size."
+                    : "");
     }
 }

@@ -44,10 +44,10 @@ struct rep_judgement {
     const char *reason;     /* refines the verdict: "rst", "host", "capture-ended", ... */
     const char *zeek_state; /* Zeek conn_state: "REJ", "S0", "SF", ... */
     enum rep_sender sender;
-    int hops;           /* hop distance of the answer (initial TTL guess - TTL), -1 unknown */
-    int64_t rtt_ns;     /* answer time - the SYN before it; -1 when there is no answer */
-    int64_t waited_ns;  /* first SYN to the answer, or to the last packet */
-    int64_t start_ns;   /* first SYN (or first packet) */
+    int hops;          /* hop distance of the answer (initial TTL guess - TTL), -1 unknown */
+    int64_t rtt_ns;    /* answer time - the SYN before it; -1 when there is no answer */
+    int64_t waited_ns; /* first SYN to the answer, or to the last packet */
+    int64_t start_ns;  /* first SYN (or first packet) */
 };
 
 struct rep_config {
@@ -68,18 +68,25 @@ enum rep_format { REP_FORMAT_TEXT = 0, REP_FORMAT_JSON };
 
 struct rep_options {
     enum rep_format format;
-    FILE *out;              /* where to write; not closed by report/ */
+    FILE *out; /* where to write; not closed by report/ */
     struct rep_config cfg;
-    uint32_t list_limit;    /* failed attempts listed per verdict in text (0 = default 20) */
+    uint32_t list_limit; /* failed attempts listed per verdict in text (0 = default 20) */
+    bool live;           /* text: also one line per attempt as it is decided */
+    bool failed_only;    /* live text lines: only failed attempts */
 };
 
 /* What the input looked like, for the summary. */
 struct rep_input_stats {
-    uint64_t packets;                      /* packets read */
-    uint64_t decode_status[DEC_P_COUNT];   /* per dec_status (skips and problems) */
-    const char *const *files;              /* input names */
+    uint64_t packets;                    /* packets read */
+    uint64_t decode_status[DEC_P_COUNT]; /* per dec_status (skips and problems) */
+    const char *const *files;            /* input names */
     size_t file_count;
-    const char *error;                     /* input error that stopped reading, or NULL */
+    const char *error;       /* input error that stopped reading, or NULL */
+    bool live;               /* a live capture: the counters below are set */
+    uint64_t cap_received;   /* packets that passed the kernel filter */
+    uint64_t cap_dropped;    /* dropped by the kernel (buffer full) */
+    uint64_t cap_if_dropped; /* dropped by the interface */
+    double duration_s;       /* how long the live capture ran */
 };
 
 struct rep_report;
@@ -91,6 +98,11 @@ int rep_create(struct rep_report **out, const struct rep_options *opts, char *er
 /* Takes one finished attempt (the flow engine's emit callback calls this). JSON attempt lines
  * are written at once; text is written by rep_finish. */
 void rep_attempt(struct rep_report *report, const struct flow_attempt *attempt);
+
+/* Live capture: an accepted attempt still open after the grace period (flow_set_provisional's
+ * callback). Text: one "accepted ... (still open)" line; the final record is not repeated
+ * when it stays accepted. JSON: nothing until the final record. */
+void rep_provisional(struct rep_report *report, const struct flow_attempt *attempt);
 
 /* Writes the rest (service objects and the summary). Returns 0, or -1 with errbuf set when
  * writing failed. */

@@ -3,253 +3,11 @@
  * timers, the cap, reordering, IPv6, Zeek history letters). */
 #include <criterion/criterion.h>
 
-#include <arpa/inet.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "decode.h"
+#include "flow_fixtures.h"
 #include "report.h"
-
-/* ---- fixtures: addresses, tuples, packets, a table that collects what it emits ---------- */
-
-#define MS 1000000LL
-#define SEC 1000000000LL
-/* 2026-11-26T13:12:06.319804Z, the first SYN of DESIGN.md's JSON example */
-#define T0 (1795698726LL * SEC + 319804000LL)
-
-struct tuple {
-    uint8_t family;
-    struct dec_addr client, server;
-    uint16_t client_port, server_port;
-};
-
-static struct dec_addr addr4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
-{
-    struct dec_addr x;
-
-    memset(&x, 0, sizeof(x));
-    x.b[0] = a;
-    x.b[1] = b;
-    x.b[2] = c;
-    x.b[3] = d;
-    return x;
-}
-
-static struct dec_addr addr6(const char *text)
-{
-    struct dec_addr x;
-
-    memset(&x, 0, sizeof(x));
-    cr_assert_eq(inet_pton(AF_INET6, text, x.b), 1, "bad test address %s", text);
-    return x;
-}
-
-/* 10.99.0.1:client_port -> 10.99.0.2:server_port */
-static struct tuple tuple4(uint16_t client_port, uint16_t server_port)
-{
-    struct tuple t = {.family = 4, .client_port = client_port, .server_port = server_port};
-
-    t.client = addr4(10, 99, 0, 1);
-    t.server = addr4(10, 99, 0, 2);
-    return t;
-}
-
-/* [fd00:99::1]:client_port -> [fd00:99::2]:server_port */
-static struct tuple tuple6(uint16_t client_port, uint16_t server_port)
-{
-    struct tuple t = {.family = 6, .client_port = client_port, .server_port = server_port};
-
-    t.client = addr6("fd00:99::1");
-    t.server = addr6("fd00:99::2");
-    return t;
-}
-
-/* A TCP segment of the tuple; the client's packets have TTL 64, the server's 63 (one hop). */
-static struct dec_event segment(const struct tuple *t, bool from_client, uint8_t flags,
-                                uint32_t seq, uint32_t ack, uint32_t payload_len)
-{
-    struct dec_event ev;
-
-    memset(&ev, 0, sizeof(ev));
-    ev.kind = DEC_EV_TCP;
-    ev.family = t->family;
-    ev.ttl = from_client ? 64 : 63;
-    ev.tcp_flags = flags;
-    ev.has_ip_id = t->family == 4;
-    ev.ip_id = from_client ? 0x1111 : 0x2222;
-    ev.src = from_client ? t->client : t->server;
-    ev.dst = from_client ? t->server : t->client;
-    ev.sport = from_client ? t->client_port : t->server_port;
-    ev.dport = from_client ? t->server_port : t->client_port;
-    ev.seq = seq;
-    ev.ack = ack;
-    ev.window = 64240;
-    ev.payload_len = payload_len;
-    return ev;
-}
-
-static struct dec_event syn(const struct tuple *t, uint32_t isn)
-{
-    struct dec_event ev = segment(t, true, DEC_TCP_SYN, isn, 0, 0);
-
-    ev.opts.present = DEC_OPT_MSS | DEC_OPT_SACK_OK | DEC_OPT_WSCALE;
-    ev.opts.mss = 1460;
-    ev.opts.wscale = 7;
-    return ev;
-}
-
-static struct dec_event synack(const struct tuple *t, uint32_t server_isn, uint32_t ack)
-{
-    return segment(t, false, DEC_TCP_SYN | DEC_TCP_ACK, server_isn, ack, 0);
-}
-
-/* A pure ACK (no payload) from either side. */
-static struct dec_event ack_of(const struct tuple *t, bool from_client, uint32_t seq, uint32_t ack)
-{
-    return segment(t, from_client, DEC_TCP_ACK, seq, ack, 0);
-}
-
-static struct dec_event data(const struct tuple *t, bool from_client, uint32_t seq, uint32_t ack,
-                             uint32_t len)
-{
-    return segment(t, from_client, DEC_TCP_PSH | DEC_TCP_ACK, seq, ack, len);
-}
-
-static struct dec_event fin(const struct tuple *t, bool from_client, uint32_t seq, uint32_t ack)
-{
-    return segment(t, from_client, DEC_TCP_FIN | DEC_TCP_ACK, seq, ack, 0);
-}
-
-static struct dec_event rst_ack(const struct tuple *t, bool from_client, uint32_t seq, uint32_t ack)
-{
-    return segment(t, from_client, DEC_TCP_RST | DEC_TCP_ACK, seq, ack, 0);
-}
-
-static struct dec_event rst(const struct tuple *t, bool from_client, uint32_t seq)
-{
-    return segment(t, from_client, DEC_TCP_RST, seq, 0, 0);
-}
-
-/* An ICMP/ICMPv6 error sent by `from` to the client, quoting a SYN of `quoted` with quoted_seq. */
-static struct dec_event icmp_err(const struct dec_addr *from, const struct tuple *quoted,
-                                 uint32_t quoted_seq, uint8_t type, uint8_t code)
-{
-    struct dec_event ev;
-
-    memset(&ev, 0, sizeof(ev));
-    ev.kind = DEC_EV_ICMP;
-    ev.family = quoted->family;
-    ev.ttl = 62;
-    ev.src = *from;
-    ev.dst = quoted->client;
-    ev.icmp_type = type;
-    ev.icmp_code = code;
-    ev.quoted_family = quoted->family;
-    ev.quoted_src = quoted->client;
-    ev.quoted_dst = quoted->server;
-    ev.quoted_sport = quoted->client_port;
-    ev.quoted_dport = quoted->server_port;
-    ev.quoted_seq = quoted_seq;
-    return ev;
-}
-
-struct collector {
-    struct flow_attempt *items;
-    size_t count, cap;
-};
-
-static void collect(const struct flow_attempt *attempt, void *user)
-{
-    struct collector *c = user;
-
-    if (c->count == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        struct flow_attempt *items = realloc(c->items, cap * sizeof(*items));
-
-        cr_assert_not_null(items);
-        c->items = items;
-        c->cap = cap;
-    }
-    c->items[c->count++] = *attempt;
-}
-
-/* A flow table with a fixed seed and a 3 s SYN timeout, and what it emitted. */
-struct rig {
-    struct flow_table *table;
-    struct flow_config cfg;
-    struct collector got;
-    uint32_t pkt; /* number of the last packet fed */
-};
-
-static void rig_init_cap(struct rig *r, uint32_t max_attempts)
-{
-    char errbuf[128];
-
-    memset(r, 0, sizeof(*r));
-    flow_config_default(&r->cfg);
-    r->cfg.syn_timeout_ns = 3 * SEC;
-    r->cfg.hash_seed = 0x0123456789abcdefULL;
-    r->cfg.max_attempts = max_attempts;
-    cr_assert_eq(flow_create(&r->table, &r->cfg, collect, &r->got, errbuf, sizeof(errbuf)), 0, "%s",
-                 errbuf);
-}
-
-static void rig_init(struct rig *r)
-{
-    rig_init_cap(r, 1000000);
-}
-
-/* Feeds ev at T0 + at_ns as the next packet number. */
-static void feed(struct rig *r, struct dec_event ev, int64_t at_ns)
-{
-    flow_event(r->table, &ev, T0 + at_ns, ++r->pkt);
-}
-
-static void advance_to(struct rig *r, int64_t at_ns)
-{
-    flow_advance(r->table, T0 + at_ns);
-}
-
-static struct flow_stats stats_of(const struct rig *r)
-{
-    struct flow_stats s;
-
-    flow_get_stats(r->table, &s);
-    return s;
-}
-
-/* Ends the input and checks that every attempt started was emitted exactly once: the counts
- * agree, nothing is held, and no two records start with the same packet. */
-static void finish_all(struct rig *r)
-{
-    flow_finish(r->table);
-    struct flow_stats s = stats_of(r);
-
-    cr_assert_eq(s.tracked, 0);
-    cr_assert_eq(s.attempts, r->got.count, "%llu attempts started, %zu emitted",
-                 (unsigned long long)s.attempts, r->got.count);
-    for (size_t i = 0; i < r->got.count; i++) {
-        cr_assert_geq(r->got.items[i].packet_count, 1);
-        for (size_t k = i + 1; k < r->got.count; k++) {
-            cr_assert_neq(r->got.items[i].packets[0], r->got.items[k].packets[0],
-                          "attempts %zu and %zu both start at packet %u", i, k,
-                          r->got.items[i].packets[0]);
-        }
-    }
-}
-
-static void rig_free(struct rig *r)
-{
-    flow_destroy(r->table);
-    free(r->got.items);
-}
-
-static void judge(const struct flow_attempt *a, struct rep_judgement *j)
-{
-    struct rep_config cfg = {.syn_timeout_ns = 3 * SEC};
-
-    rep_judge(a, &cfg, j);
-}
 
 /* ---- retransmission, reuse ---------------------------------------------------------------- */
 
@@ -323,8 +81,7 @@ Test(flows, new_isn_on_same_tuple_is_a_new_attempt)
     struct tuple t = tuple4(40000, 80);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
+    rig_init_syn(&r, &t, 1000);
     feed(&r, syn(&t, 1000), 1 * SEC);
     feed(&r, syn(&t, 5000), 1500 * MS);
     cr_assert_eq(r.got.count, 1);
@@ -351,8 +108,7 @@ Test(flows, rst_ack_acknowledging_isn_is_the_answer)
     struct tuple t = tuple4(55982, 80);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 0xfffffffe), 0);
+    rig_init_syn(&r, &t, 0xfffffffe);
     feed(&r, rst_ack(&t, false, 0, 0xffffffff), 13 * MS / 1000);
     advance_to(&r, 4400 * MS); /* lingers 1.5 x the SYN timeout for retries */
     cr_assert_eq(r.got.count, 0);
@@ -382,8 +138,7 @@ Test(flows, rst_with_wrong_ack_or_without_ack_is_not_believed)
     struct tuple t = tuple4(55982, 80);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
+    rig_init_syn(&r, &t, 1000);
     feed(&r, rst_ack(&t, false, 0, 1002), 1 * MS);
     feed(&r, rst_ack(&t, false, 0, 1000), 2 * MS);
     feed(&r, rst(&t, false, 1001), 3 * MS); /* RFC 9293 3.10.7.3: no ACK, not acceptable */
@@ -400,8 +155,7 @@ Test(flows, icmp_quoting_tuple_and_isn_is_believed)
     struct dec_addr router = addr4(10, 99, 0, 254);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 424242), 0);
+    rig_init_syn(&r, &t, 424242);
     feed(&r, icmp_err(&router, &t, 424242, 3, 1), 2 * MS);
     advance_to(&r, 4600 * MS);
     cr_assert_eq(r.got.count, 1);
@@ -428,8 +182,7 @@ Test(flows, icmp_with_wrong_seq_is_not_believed)
     struct dec_addr router = addr4(10, 99, 0, 254);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 424242), 0);
+    rig_init_syn(&r, &t, 424242);
     feed(&r, icmp_err(&router, &t, 424243, 3, 13), 2 * MS);
     struct flow_stats s = stats_of(&r);
     cr_assert_eq(s.invalid_answers, 1);
@@ -447,8 +200,7 @@ Test(flows, icmp_for_unknown_tuple_is_unmatched)
     struct dec_addr router = addr4(10, 99, 0, 254);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 1), 0);
+    rig_init_syn(&r, &t, 1);
     feed(&r, icmp_err(&router, &other, 1, 3, 1), 1 * MS);
     /* the right tuple quoted backwards (server to client) is not our SYN either */
     struct tuple backwards = {t.family, t.server, t.client, t.server_port, t.client_port};
@@ -469,9 +221,7 @@ Test(flows, icmp_after_handshake_is_not_an_answer)
     struct rig r;
 
     rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
-    feed(&r, synack(&t, 7000, 1001), 1 * MS);
-    feed(&r, ack_of(&t, true, 1001, 7001), 2 * MS);
+    handshake(&r, &t, 0);
     feed(&r, icmp_err(&router, &t, 1001, 3, 4), 3 * MS); /* PMTU: frag-needed */
     finish_all(&r);
     cr_assert_eq(r.got.items[0].answer, FLOW_ANS_SYNACK);
@@ -485,8 +235,7 @@ Test(flows, synack_with_wrong_ack_is_bad_synack)
     struct tuple t = tuple4(55982, 80);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
+    rig_init_syn(&r, &t, 1000);
     feed(&r, synack(&t, 7000, 123456), 1 * MS);
     feed(&r, rst(&t, true, 123456), 2 * MS); /* the client resets the bogus SYN-ACK */
     finish_all(&r);
@@ -508,9 +257,7 @@ Test(flows, client_ack_completes_handshake)
     struct rig r;
 
     rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
-    feed(&r, synack(&t, 7000, 1001), 1 * MS);
-    feed(&r, ack_of(&t, true, 1001, 7001), 2 * MS);
+    handshake(&r, &t, 0);
     finish_all(&r);
     const struct flow_attempt *a = &r.got.items[0];
     cr_assert_eq(a->answer, FLOW_ANS_SYNACK);
@@ -530,9 +277,7 @@ Test(flows, clean_connection_closes_with_fins_both_ways)
     struct rig r;
 
     rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
-    feed(&r, synack(&t, 7000, 1001), 1 * MS);
-    feed(&r, ack_of(&t, true, 1001, 7001), 2 * MS);
+    handshake(&r, &t, 0);
     feed(&r, data(&t, true, 1001, 7001, 100), 3 * MS);
     feed(&r, ack_of(&t, false, 7001, 1101), 4 * MS);
     feed(&r, data(&t, false, 7001, 1101, 200), 5 * MS);
@@ -579,8 +324,7 @@ Test(flows, client_rst_before_answer_closes)
     struct tuple t = tuple4(55982, 80);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
+    rig_init_syn(&r, &t, 1000);
     feed(&r, rst(&t, true, 1001), 500 * MS);
     advance_to(&r, 500 * MS + 3 * SEC + 1);
     cr_assert_eq(r.got.count, 1);
@@ -597,9 +341,7 @@ Test(flows, idle_established_connection_times_out)
     struct rig r;
 
     rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
-    feed(&r, synack(&t, 7000, 1001), 1 * MS);
-    feed(&r, ack_of(&t, true, 1001, 7001), 2 * MS);
+    handshake(&r, &t, 0);
     /* the idle timeout (300 s) is longer than one turn of the timer wheel */
     for (int64_t s = 1; s < 300; s += 7) {
         advance_to(&r, s * SEC);
@@ -619,8 +361,7 @@ Test(flows, adaptive_timeout_follows_the_backoff)
     struct tuple t = tuple4(55982, 80);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
+    rig_init_syn(&r, &t, 1000);
     feed(&r, syn(&t, 1000), 4 * SEC);
     feed(&r, syn(&t, 1000), 12 * SEC);
     feed(&r, syn(&t, 1000), 20 * SEC); /* retries 8 s apart */
@@ -644,8 +385,7 @@ Test(flows, first_wait_is_longer_than_the_syn_timeout)
     struct tuple t = tuple4(55982, 80);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
+    rig_init_syn(&r, &t, 1000);
     advance_to(&r, 3100 * MS); /* Windows' first retry comes 3 s after the SYN */
     cr_assert_eq(r.got.count, 0);
     advance_to(&r, 4400 * MS);
@@ -662,8 +402,7 @@ Test(flows, late_retransmission_after_timeout_is_absorbed)
     struct tuple t = tuple4(55982, 80);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
+    rig_init_syn(&r, &t, 1000);
     advance_to(&r, 5 * SEC);
     cr_assert_eq(r.got.count, 1);
     feed(&r, syn(&t, 1000), 6 * SEC); /* the same connect() retrying: no second record */
@@ -685,8 +424,7 @@ Test(flows, short_gaps_keep_the_minimum_timeout)
     struct tuple t = tuple4(55982, 80);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
+    rig_init_syn(&r, &t, 1000);
     feed(&r, syn(&t, 1000), 200 * MS);
     advance_to(&r, 200 * MS + 2900 * MS);
     cr_assert_eq(r.got.count, 0);
@@ -704,8 +442,7 @@ Test(flows, deadline_in_the_tick_of_the_last_advance_fires)
     struct tuple t = tuple4(55982, 80);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
+    rig_init_syn(&r, &t, 1000);
     advance_to(&r, 4500 * MS - 1); /* same 67 ms tick as the deadline, just before it */
     cr_assert_eq(r.got.count, 0);
     advance_to(&r, 4500 * MS + 500 * MS); /* several ticks later */
@@ -724,8 +461,7 @@ Test(flows, deadlines_fire_wherever_the_clock_stops)
             struct tuple t = tuple4(55982, 80);
             struct rig r;
 
-            rig_init(&r);
-            feed(&r, syn(&t, 1000), 0);
+            rig_init_syn(&r, &t, 1000);
             advance_to(&r, 4500 * MS - before);
             cr_assert_eq(r.got.count, 0);
             advance_to(&r, 4500 * MS + after);
@@ -810,8 +546,7 @@ Test(flows, syn_retransmitted_after_icmpv6_error_is_the_same_attempt)
     struct dec_addr router = addr6("fd00:99::fe");
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 31337), 0);
+    rig_init_syn(&r, &t, 31337);
     feed(&r, icmp_err(&router, &t, 31337, 1, 3), 2 * SEC); /* neighbour discovery failed */
     feed(&r, syn(&t, 31337), 2 * SEC + 10 * MS);           /* a soft error: Linux retries */
     feed(&r, icmp_err(&router, &t, 31337, 1, 3), 5 * SEC);
@@ -913,8 +648,7 @@ Test(flows, reverse_direction_finds_the_attempt)
     struct tuple t = tuple4(55982, 80);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
+    rig_init_syn(&r, &t, 1000);
     feed(&r, synack(&t, 7000, 1001), 1 * MS);
     cr_assert_eq(stats_of(&r).attempts, 1);
     cr_assert_eq(stats_of(&r).unmatched_synack, 0);
@@ -962,13 +696,10 @@ Test(flows, bare_ack_answer_then_retry_succeeds)
     struct tuple t = tuple4(55982, 80);
     struct rig r;
 
-    rig_init(&r);
-    feed(&r, syn(&t, 1000), 0);
+    rig_init_syn(&r, &t, 1000);
     feed(&r, ack_of(&t, false, 5000, 888888), 1 * MS); /* challenge ACK: old state */
     feed(&r, rst(&t, true, 888888), 2 * MS);
-    feed(&r, syn(&t, 1000), 1 * SEC);
-    feed(&r, synack(&t, 7000, 1001), 1 * SEC + 1 * MS);
-    feed(&r, ack_of(&t, true, 1001, 7001), 1 * SEC + 2 * MS);
+    handshake(&r, &t, 1 * SEC);
     finish_all(&r);
     cr_assert_eq(r.got.count, 1);
     const struct flow_attempt *a = &r.got.items[0];

@@ -674,6 +674,7 @@ static int cmd_live(int argc, char **argv)
     s.input.duration_s = (double)(clock_now_ns() - started) / 1e9;
     /* What is still waiting is judged against the real clock, not the last packet. */
     flow_advance(s.flows, clock_now_ns());
+    flow_finish(s.flows); /* the last verdict lines come before the report */
     if (s.rep_opts.format == REP_FORMAT_TEXT && !s.output_broken) {
         fputc('\n', s.out);
     }

@@ -214,7 +214,8 @@ struct flow_attempt {
     uint32_t server_rst_count, icmp_count;   /* all answers of these kinds */
 
     bool handshake_done; /* client's ACK of the SYN-ACK seen */
-    bool announced;      /* live: already announced through the provisional callback */
+    uint8_t announced;   /* live: the answer (enum flow_answer) it was announced with, or
+                          * FLOW_ANS_NONE when it was not announced */
     int64_t handshake_ns;
 
     /* after the handshake, or in place of it */
@@ -274,8 +275,9 @@ int flow_create(struct flow_table **out, const struct flow_config *cfg, flow_emi
 void flow_event(struct flow_table *table, const struct dec_event *ev, int64_t ts_ns,
                 uint32_t pkt);
 
-/* Live capture: also announce each accepted attempt still open grace_ns after its SYN-ACK
- * (once, through fn; its final record still comes through the emit callback). */
+/* Live capture: also announce attempts early, once each, through fn: a refusal or ICMP error
+ * when it arrives, an accepted attempt still open grace_ns after its SYN-ACK. The final
+ * record still comes through the emit callback, with `announced` set. */
 void flow_set_provisional(struct flow_table *table, flow_emit_fn fn, int64_t grace_ns);
 
 /* Advances the clock without a packet (live capture), firing due timers. */

@@ -60,7 +60,7 @@ struct flow_node {
 struct flow_table {
     struct flow_config cfg;
     flow_emit_fn emit;
-    flow_emit_fn provisional; /* live: accepted attempts announced after a grace period */
+    flow_emit_fn provisional; /* live: decided attempts announced early (provisional_time) */
     int64_t grace_ns;
     void *user;
     struct flow_node **slabs;
@@ -412,15 +412,22 @@ static uint32_t node_create(struct flow_table *t, uint64_t hash)
 
 static void rearm(struct flow_table *t, uint32_t idx);
 
-/* Live capture: an accepted attempt still open after the grace period is announced once
- * (DESIGN "Time": provisional, then final when it ends). */
+/* Live capture (DESIGN "Time": provisional, then final): a refusal or an ICMP error is
+ * announced as soon as it arrives (the record itself lingers to collect retransmissions); an
+ * accepted attempt once it is still open after the grace period, so that a reset right after
+ * the handshake is reported as such. Each attempt is announced at most once. */
 static int64_t provisional_time(const struct flow_table *t, const struct flow_node *n)
 {
-    if (t->provisional == NULL || n->a.announced || n->a.answer != FLOW_ANS_SYNACK ||
-        !n->a.saw_syn || (n->state != ST_SYNACK && n->state != ST_ESTABLISHED)) {
+    if (t->provisional == NULL || n->a.announced != FLOW_ANS_NONE || !n->a.saw_syn) {
         return INT64_MAX;
     }
-    return n->a.reply.ts_ns + t->grace_ns;
+    if (n->state == ST_ANSWERED && (n->a.answer == FLOW_ANS_RST || n->a.answer == FLOW_ANS_ICMP)) {
+        return n->a.reply.ts_ns;
+    }
+    if (n->a.answer == FLOW_ANS_SYNACK && (n->state == ST_SYNACK || n->state == ST_ESTABLISHED)) {
+        return n->a.reply.ts_ns + t->grace_ns;
+    }
+    return INT64_MAX;
 }
 
 static bool provisional_due(const struct flow_table *t, const struct flow_node *n, int64_t now)
@@ -435,7 +442,7 @@ static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
         struct flow_node *n = node_at(t, idx);
         uint32_t next = n->timer_next;
         if (n->deadline <= now && provisional_due(t, n, now)) {
-            n->a.announced = true;
+            n->a.announced = (uint8_t)n->a.answer;
             t->provisional(&n->a, t->user);
             rearm(t, idx);
         } else if (n->deadline <= now) {

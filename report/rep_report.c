@@ -133,6 +133,19 @@ static void keep_for_listing(struct rep_report *r, const struct flow_attempt *a,
     slot->judgement = *j;
 }
 
+/* The verdict a live line showed when the attempt was announced with this answer. */
+static enum rep_verdict announced_verdict(uint8_t answer)
+{
+    switch (answer) {
+    case FLOW_ANS_RST:
+        return REP_REFUSED;
+    case FLOW_ANS_ICMP:
+        return REP_UNREACHABLE;
+    default:
+        return REP_ACCEPTED;
+    }
+}
+
 void rep_attempt(struct rep_report *r, const struct flow_attempt *a)
 {
     struct rep_judgement j;
@@ -162,7 +175,7 @@ void rep_attempt(struct rep_report *r, const struct flow_attempt *a)
     if (j.verdict != REP_ACCEPTED) {
         keep_for_listing(r, a, &j);
     }
-    bool shown = a->announced && j.verdict == REP_ACCEPTED;
+    bool shown = a->announced != FLOW_ANS_NONE && j.verdict == announced_verdict(a->announced);
     bool wanted = !r->opts.failed_only || rep_verdict_is_failure(j.verdict);
     if (r->opts.live && !shown && wanted) {
         rep_text_live_line(r, a, &j, false);
@@ -171,14 +184,15 @@ void rep_attempt(struct rep_report *r, const struct flow_attempt *a)
 
 void rep_provisional(struct rep_report *r, const struct flow_attempt *a)
 {
-    if (r->opts.format != REP_FORMAT_TEXT || !r->opts.live || r->opts.failed_only) {
+    if (r->opts.format != REP_FORMAT_TEXT || !r->opts.live) {
         return;
     }
     struct rep_judgement j;
     rep_judge(a, &r->opts.cfg, &j);
-    if (j.verdict == REP_ACCEPTED) {
-        rep_text_live_line(r, a, &j, true);
+    if (r->opts.failed_only && !rep_verdict_is_failure(j.verdict)) {
+        return;
     }
+    rep_text_live_line(r, a, &j, j.verdict == REP_ACCEPTED);
 }
 
 int rep_finish(struct rep_report *r, const struct rep_input_stats *input,

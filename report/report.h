@@ -99,9 +99,9 @@ int rep_create(struct rep_report **out, const struct rep_options *opts, char *er
  * are written at once; text is written by rep_finish. */
 void rep_attempt(struct rep_report *report, const struct flow_attempt *attempt);
 
-/* Live capture: an accepted attempt still open after the grace period (flow_set_provisional's
- * callback). Text: one "accepted ... (still open)" line; the final record is not repeated
- * when it stays accepted. JSON: nothing until the final record. */
+/* Live capture: an attempt announced early (flow_set_provisional's callback). Text: its line
+ * at once ("accepted ... (still open)", "refused ..."); the final record is printed again only
+ * when its verdict differs. JSON: nothing until the final record. */
 void rep_provisional(struct rep_report *report, const struct flow_attempt *attempt);
 
 /* Writes the rest (service objects and the summary). Returns 0, or -1 with errbuf set when

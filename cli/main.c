@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -333,6 +335,19 @@ static void session_input_error(struct session *s, const char *message)
     s->input.error = s->input_error;
 }
 
+/* True when out is a pipe or socket whose reader has gone away (the write failed with EPIPE
+ * at some point; errno may have changed since). poll() reports POLLERR on such a write end. */
+static bool reader_gone(FILE *out)
+{
+    struct stat st;
+    int fd = fileno(out);
+    if (fd < 0 || fstat(fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+        return false;
+    }
+    struct pollfd pfd = {.fd = fd, .events = 0};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP)) != 0;
+}
+
 /* Flushes the flows, writes the rest of the report, closes the output, and turns status
  * (so far) into the exit code: a write error, then --fail-on. */
 static int session_finish(struct session *s, int status, bool report)
@@ -351,14 +366,20 @@ static int session_finish(struct session *s, int status, bool report)
         s->output_broken = true;
     }
     int write_errno = errno;
+    if (s->output_broken && reader_gone(s->out)) {
+        write_errno = EPIPE;
+    }
     if (s->out != stdout) {
         if (fclose(s->out) != 0 && !s->output_broken) {
             s->output_broken = true;
             write_errno = errno;
         }
     } else if (fflush(stdout) != 0 || ferror(stdout)) {
+        write_errno = !s->output_broken && errno != 0 ? errno : write_errno;
         s->output_broken = true;
-        write_errno = errno;
+        if (reader_gone(stdout)) {
+            write_errno = EPIPE;
+        }
     }
     if (s->output_broken && write_errno != EPIPE) {
         /* a reader that went away (EPIPE) ends us quietly; anything else is a failure */

@@ -101,7 +101,12 @@ n2=$("$synscope" read -f json "$ext/zeek_get.pcap" | grep -c '"type":"attempt"')
 n12=$("$synscope" read -f json "$good" "$ext/zeek_get.pcap" | grep -c '"type":"attempt"')
 check several-files-add-up [ "$n12" -eq $((n1 + n2)) ]
 check help-lists-options sh -c "'$synscope' read --help | grep -q -- '--max-flows'"
-check closed-pipe-quiet sh -c "'$synscope' read -f json '$ext/ndpi_synscan.pcap' | head -1 >/dev/null; exit 0"
+# a reader that goes away (| head -1) ends synscope quietly: exit 0, nothing on stderr
+for fmt in json text; do
+    "$synscope" read -f $fmt "$ext/ndpi_synscan.pcap" "$ext/ndpi_gnutella.pcap" 2>"$work/pipe.err" | head -1 >/dev/null
+    rc=${PIPESTATUS[0]}
+    check "closed-pipe-quiet-$fmt" [ "$rc" -eq 0 ] && [ ! -s "$work/pipe.err" ]
+done
 
 # --max-flows: a scan of 1994 ports with room for 10 attempts evicts the oldest, counts them,
 # and still accounts for every attempt in the summary

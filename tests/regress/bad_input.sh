@@ -105,7 +105,7 @@ check help-lists-options sh -c "'$synscope' read --help | grep -q -- '--max-flow
 for fmt in json text; do
     "$synscope" read -f $fmt "$ext/ndpi_synscan.pcap" "$ext/ndpi_gnutella.pcap" 2>"$work/pipe.err" | head -1 >/dev/null
     rc=${PIPESTATUS[0]}
-    check "closed-pipe-quiet-$fmt" [ "$rc" -eq 0 ] && [ ! -s "$work/pipe.err" ]
+    check "closed-pipe-quiet-$fmt" sh -c "[ $rc -eq 0 ] && [ ! -s '$work/pipe.err' ]"
 done
 
 # --max-flows: a scan of 1994 ports with room for 10 attempts evicts the oldest, counts them,

@@ -33,6 +33,9 @@
 /* Untagged, 802.1Q and QinQ (the vlan keyword moves the offsets of what follows it). */
 static const char handshake_filter[] =
     HANDSHAKE_EXPR " or (vlan and (" HANDSHAKE_EXPR " or (vlan and " HANDSHAKE_EXPR ")))";
+/* Link types without VLAN tags in the frame (Linux cooked `any`: the kernel has already
+ * removed them) do not accept the vlan keyword. */
+static const char handshake_filter_untagged[] = HANDSHAKE_EXPR;
 
 const char *cap_handshake_filter(void)
 {
@@ -99,12 +102,16 @@ static int set_live_filter(pcap_t *pcap, const char *user, char *errbuf, size_t 
         snprintf(errbuf, errlen, "out of memory");
         return -CAP_ERR_NOMEM;
     }
-    if (user != NULL && user[0] != '\0') {
-        snprintf(expr, len, "(%s) and (%s)", handshake_filter, user);
-    } else {
-        snprintf(expr, len, "%s", handshake_filter);
+    int rc = -1;
+    const char *const ours[] = {handshake_filter, handshake_filter_untagged};
+    for (size_t i = 0; i < 2 && rc != 0; i++) {
+        if (user != NULL && user[0] != '\0') {
+            snprintf(expr, len, "(%s) and (%s)", ours[i], user);
+        } else {
+            snprintf(expr, len, "%s", ours[i]);
+        }
+        rc = pcap_compile(pcap, &prog, expr, 1, PCAP_NETMASK_UNKNOWN);
     }
-    int rc = pcap_compile(pcap, &prog, expr, 1, PCAP_NETMASK_UNKNOWN);
     free(expr);
     if (rc != 0) {
         snprintf(errbuf, errlen, "filter: %s", pcap_geterr(pcap));

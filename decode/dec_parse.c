@@ -16,6 +16,7 @@
 /* Ethertypes (IEEE 802 numbers). */
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_IPV6 0x86dd
+#define ETHERTYPE_ARP 0x0806
 #define ETHERTYPE_VLAN 0x8100     /* 802.1Q */
 #define ETHERTYPE_QINQ 0x88a8     /* 802.1ad service tag */
 #define ETHERTYPE_QINQ_OLD 0x9100 /* pre-standard QinQ, still seen */
@@ -101,6 +102,7 @@ static void span_clamp(struct dec_span *span, size_t len)
 static const char *const status_names[] = {
     [DEC_OK_TCP] = "ok-tcp",
     [DEC_OK_ICMP] = "ok-icmp",
+    [DEC_OK_NEIGH] = "ok-neigh",
     [DEC_SKIP_NOT_IP] = "skip-not-ip",
     [DEC_SKIP_NOT_TCP] = "skip-not-tcp",
     [DEC_SKIP_FRAGMENT] = "skip-fragment",
@@ -508,9 +510,31 @@ static enum ext_result skip_ip6_ext(struct dec_span *span, uint8_t *next, unsign
     }
 }
 
+/* ICMPv6 neighbour solicitation (135) or advertisement (136), RFC 4861 4.3/4.4: 4 bytes of
+ * reserved/flags, then the target address. */
+static enum dec_status parse_nd(struct dec_span *span, struct dec_event *ev, uint8_t type)
+{
+    struct dec_cursor *cur = &span->cur;
+    enum span_need_result need = span_need(span, 4 + 4 + 16);
+    if (need != NEED_OK) {
+        return need == NEED_CUT ? DEC_P_ICMP_TRUNCATED : DEC_SKIP_NOT_TCP;
+    }
+    (void)cur_skip(cur, 8); /* type, code, checksum, reserved/flags */
+    (void)cur_bytes(cur, ev->neigh_target.b, 16);
+    ev->neigh_op = type == 135 ? DEC_NEIGH_REQUEST : DEC_NEIGH_REPLY;
+    ev->kind = DEC_EV_NEIGH;
+    return DEC_OK_NEIGH;
+}
+
 /* ICMPv6 destination unreachable (1) or time exceeded (3) quoting an IPv6 TCP packet. */
 static enum dec_status parse_icmp6(struct dec_span *span, struct dec_event *ev)
 {
+    if (cur_has(&span->cur, 1)) {
+        uint8_t type = cur_peek_u8(&span->cur);
+        if (type == 135 || type == 136) {
+            return parse_nd(span, ev, type);
+        }
+    }
     struct dec_cursor *cur = &span->cur;
     enum dec_status status = parse_icmp_header(span, ev, 1, 3);
     enum span_need_result need;
@@ -737,6 +761,37 @@ static enum dec_status parse_mpls(struct dec_span *span, struct dec_event *ev)
     return parse_ip_any(span, ev, DEC_SKIP_NOT_IP);
 }
 
+/* ARP (RFC 826) for IPv4: hardware type, protocol type 0x0800, lengths, operation, then the
+ * sender's and the target's hardware and protocol addresses. Anything else is not ours. */
+static enum dec_status parse_arp(struct dec_span *span, struct dec_event *ev)
+{
+    struct dec_cursor *cur = &span->cur;
+    enum span_need_result need = span_need(span, 8);
+    if (need != NEED_OK) {
+        return need == NEED_CUT ? DEC_P_LINK_TRUNCATED : DEC_SKIP_NOT_IP;
+    }
+    (void)cur_skip(cur, 2); /* hardware type */
+    uint16_t ptype = cur_be16(cur);
+    uint8_t hlen = cur_u8(cur);
+    uint8_t plen = cur_u8(cur);
+    uint16_t op = cur_be16(cur);
+    if (ptype != ETHERTYPE_IPV4 || plen != 4 || (op != 1 && op != 2)) {
+        return DEC_SKIP_NOT_IP;
+    }
+    need = span_need(span, 2 * (size_t)hlen + 8);
+    if (need != NEED_OK) {
+        return need == NEED_CUT ? DEC_P_LINK_TRUNCATED : DEC_SKIP_NOT_IP;
+    }
+    (void)cur_skip(cur, hlen);
+    (void)cur_bytes(cur, ev->src.b, 4);
+    (void)cur_skip(cur, hlen);
+    (void)cur_bytes(cur, ev->neigh_target.b, 4);
+    ev->family = 4;
+    ev->neigh_op = op == 1 ? DEC_NEIGH_REQUEST : DEC_NEIGH_REPLY;
+    ev->kind = DEC_EV_NEIGH;
+    return DEC_OK_NEIGH;
+}
+
 /* Follows VLAN tags (IEEE 802.1Q, 802.1ad, and the older 0x9100 QinQ) then dispatches on the
  * ethertype. Shared by Ethernet and the cooked captures, which may keep a tag in the payload. */
 static enum dec_status parse_ethertype(struct dec_span *span, uint16_t ethertype,
@@ -758,6 +813,8 @@ static enum dec_status parse_ethertype(struct dec_span *span, uint16_t ethertype
         ethertype = cur_be16(&span->cur);
     }
     switch (ethertype) {
+    case ETHERTYPE_ARP:
+        return parse_arp(span, ev);
     case ETHERTYPE_IPV4:
         return parse_ip4(span, ev);
     case ETHERTYPE_IPV6:

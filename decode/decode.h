@@ -34,6 +34,7 @@ const char *dec_link_name(int linktype, char *buf, size_t buflen);
 enum dec_status {
     DEC_OK_TCP = 0, /* a TCP segment: ev->kind == DEC_EV_TCP */
     DEC_OK_ICMP,    /* an ICMP/ICMPv6 error quoting a TCP header: ev->kind == DEC_EV_ICMP */
+    DEC_OK_NEIGH,   /* ARP or neighbour solicitation/advertisement: ev->kind == DEC_EV_NEIGH */
 
     DEC_SKIP_NOT_IP,    /* ARP, LLDP, other ethertypes / address families */
     DEC_SKIP_NOT_TCP,   /* UDP, ICMP echo, other protocols, ICMP errors quoting non-TCP */
@@ -48,19 +49,19 @@ enum dec_status {
     DEC_P_IP_BAD_VERSION,                      /* IP version nibble neither 4 nor 6 */
     DEC_P_IP4_TRUNCATED,                       /* IPv4 header cut by snap length */
     DEC_P_IP4_BAD_IHL,                         /* IHL < 5 */
-    DEC_P_IP4_BAD_LENGTH,     /* total length < header length, or > bytes on the wire; a total
-                               * length of 0 (Linux BIG TCP, TSO) means "to the end of the frame" */
-    DEC_P_IP6_TRUNCATED,      /* IPv6 header cut by snap length */
-    DEC_P_IP6_BAD_LENGTH,     /* payload length larger than the bytes on the wire */
-    DEC_P_IP6_EXT_TRUNCATED,  /* extension header cut by snap length */
-    DEC_P_IP6_EXT_BAD,        /* extension header longer than the payload */
-    DEC_P_IP6_EXT_TOO_MANY,   /* extension-header chain longer than we follow */
-    DEC_P_TCP_TRUNCATED,      /* the 20-byte TCP header cut by snap length */
-    DEC_P_TCP_SHORT,          /* fewer than 20 bytes of TCP in the IP payload */
-    DEC_P_TCP_BAD_OFFSET,     /* data offset < 5, or beyond the IP payload */
-    DEC_P_ICMP_TRUNCATED,     /* ICMP header or quoted packet cut by snap length */
-    DEC_P_ICMP_SHORT,         /* ICMP error too short to quote IP + 8 bytes */
-    DEC_P_ICMP_QUOTE_BAD,     /* quoted IP header malformed */
+    DEC_P_IP4_BAD_LENGTH,    /* total length < header length, or > bytes on the wire; a total
+                              * length of 0 (Linux BIG TCP, TSO) means "to the end of the frame" */
+    DEC_P_IP6_TRUNCATED,     /* IPv6 header cut by snap length */
+    DEC_P_IP6_BAD_LENGTH,    /* payload length larger than the bytes on the wire */
+    DEC_P_IP6_EXT_TRUNCATED, /* extension header cut by snap length */
+    DEC_P_IP6_EXT_BAD,       /* extension header longer than the payload */
+    DEC_P_IP6_EXT_TOO_MANY,  /* extension-header chain longer than we follow */
+    DEC_P_TCP_TRUNCATED,     /* the 20-byte TCP header cut by snap length */
+    DEC_P_TCP_SHORT,         /* fewer than 20 bytes of TCP in the IP payload */
+    DEC_P_TCP_BAD_OFFSET,    /* data offset < 5, or beyond the IP payload */
+    DEC_P_ICMP_TRUNCATED,    /* ICMP header or quoted packet cut by snap length */
+    DEC_P_ICMP_SHORT,        /* ICMP error too short to quote IP + 8 bytes */
+    DEC_P_ICMP_QUOTE_BAD,    /* quoted IP header malformed */
     DEC_P_COUNT
 };
 
@@ -81,7 +82,13 @@ struct dec_addr {
     uint8_t b[16];
 };
 
-enum dec_kind { DEC_EV_TCP = 1, DEC_EV_ICMP = 2 };
+enum dec_kind { DEC_EV_TCP = 1, DEC_EV_ICMP = 2, DEC_EV_NEIGH = 3 };
+
+/* Address resolution (kind == DEC_EV_NEIGH): who asks for whom, and who answers. */
+enum dec_neigh_op {
+    DEC_NEIGH_REQUEST = 1, /* ARP request (RFC 826) / neighbour solicitation (RFC 4861 4.3) */
+    DEC_NEIGH_REPLY = 2,   /* ARP reply / neighbour advertisement (RFC 4861 4.4) */
+};
 
 #define DEC_TCP_FIN 0x01
 #define DEC_TCP_SYN 0x02
@@ -114,13 +121,13 @@ struct dec_tcp_opts {
 #define DEC_NOTE_VLAN 0x10          /* frame carried 802.1Q/802.1ad tags */
 
 struct dec_event {
-    uint8_t kind;      /* enum dec_kind */
-    uint8_t family;    /* 4 or 6 */
-    uint8_t ttl;       /* IPv4 TTL or IPv6 hop limit of the (outer) packet */
-    uint8_t tcp_flags; /* DEC_TCP_*; 0 for ICMP */
-    uint8_t notes;     /* DEC_NOTE_* */
-    uint8_t has_ip_id; /* ip_id is meaningful (IPv4) */
-    uint16_t ip_id;    /* IPv4 identification */
+    uint8_t kind;             /* enum dec_kind */
+    uint8_t family;           /* 4 or 6 */
+    uint8_t ttl;              /* IPv4 TTL or IPv6 hop limit of the (outer) packet */
+    uint8_t tcp_flags;        /* DEC_TCP_*; 0 for ICMP */
+    uint8_t notes;            /* DEC_NOTE_* */
+    uint8_t has_ip_id;        /* ip_id is meaningful (IPv4) */
+    uint16_t ip_id;           /* IPv4 identification */
     struct dec_addr src, dst; /* outer addresses: for ICMP, src is who sent the error */
     /* TCP (kind == DEC_EV_TCP) */
     uint16_t sport, dport;
@@ -134,6 +141,10 @@ struct dec_event {
     struct dec_addr quoted_src, quoted_dst;
     uint16_t quoted_sport, quoted_dport;
     uint32_t quoted_seq;
+    /* ARP / ND (kind == DEC_EV_NEIGH): src is the sender's protocol address, neigh_target the
+     * address being resolved (request) or announced (reply) */
+    uint8_t neigh_op; /* enum dec_neigh_op */
+    struct dec_addr neigh_target;
 };
 
 /* Decodes one captured frame. bytes holds caplen bytes of a frame that was wirelen bytes long
@@ -141,7 +152,9 @@ struct dec_event {
  * Reads only through a bounds-checked cursor: any byte pattern is safe.
  * Returns DEC_OK_TCP or DEC_OK_ICMP with *ev filled, or a skip/problem status (ev undefined).
  * ICMP: IPv4 type 3 (unreachable) and 11 (time exceeded), ICMPv6 type 1 and 3, whose quoted
- * packet is TCP with at least the 8 bytes holding ports and sequence number. */
+ * packet is TCP with at least the 8 bytes holding ports and sequence number. ARP for IPv4
+ * over Ethernet-sized hardware addresses, ICMPv6 neighbour solicitation and advertisement:
+ * DEC_OK_NEIGH. */
 enum dec_status dec_packet(const uint8_t *bytes, size_t caplen, size_t wirelen, int linktype,
                            struct dec_event *ev);
 
@@ -153,11 +166,11 @@ const char *dec_addr_str(const struct dec_addr *addr, int family, char *buf, siz
 
 /* How an attempt's record ended. */
 enum flow_end {
-    FLOW_END_CLOSED = 1,   /* connection closed: RST, or FIN from both sides */
-    FLOW_END_TIMEOUT,      /* nothing more expected: timeout after the last packet */
-    FLOW_END_REUSED,       /* a new SYN (other ISN) on the same 4-tuple replaced it */
-    FLOW_END_CAPTURE_END,  /* end of input with the attempt still open */
-    FLOW_END_EVICTED,      /* pushed out by --max-flows */
+    FLOW_END_CLOSED = 1,  /* connection closed: RST, or FIN from both sides */
+    FLOW_END_TIMEOUT,     /* nothing more expected: timeout after the last packet */
+    FLOW_END_REUSED,      /* a new SYN (other ISN) on the same 4-tuple replaced it */
+    FLOW_END_CAPTURE_END, /* end of input with the attempt still open */
+    FLOW_END_EVICTED,     /* pushed out by --max-flows */
 };
 
 /* What the server side answered first (the answer that decides the verdict). */
@@ -181,12 +194,12 @@ struct flow_reply {
     uint8_t ttl;
     uint8_t has_ip_id;
     uint16_t ip_id;
-    uint8_t flags;      /* TCP flags, or 0 for ICMP */
-    uint8_t icmp_type;  /* ICMP answers */
+    uint8_t flags;     /* TCP flags, or 0 for ICMP */
+    uint8_t icmp_type; /* ICMP answers */
     uint8_t icmp_code;
-    uint32_t seq;       /* TCP sequence number */
-    uint32_t ack;       /* TCP acknowledgment number */
-    uint32_t pkt;       /* packet number */
+    uint32_t seq; /* TCP sequence number */
+    uint32_t ack; /* TCP acknowledgment number */
+    uint32_t pkt; /* packet number */
     uint16_t window;
     struct dec_tcp_opts opts;
 };
@@ -204,14 +217,14 @@ struct flow_attempt {
     enum flow_answer answer; /* first decisive answer */
     struct flow_reply reply; /* details of that answer */
 
-    uint32_t syn_count;                      /* SYNs from the client with this ISN */
-    int64_t syn_ns[FLOW_MAX_SYN_TIMES];      /* times of the first SYNs */
-    int64_t syn_last_ns;                     /* time of the last SYN */
-    uint8_t syn_ttl;                         /* TTL of the first SYN as captured */
-    bool saw_syn;                            /* false when built from a SYN-ACK alone */
-    uint32_t synack_count;                   /* valid SYN-ACKs (retransmissions included) */
-    int64_t synack_after_ack_ns;             /* a SYN-ACK repeated after the client's ACK, or 0 */
-    uint32_t server_rst_count, icmp_count;   /* all answers of these kinds */
+    uint32_t syn_count;                    /* SYNs from the client with this ISN */
+    int64_t syn_ns[FLOW_MAX_SYN_TIMES];    /* times of the first SYNs */
+    int64_t syn_last_ns;                   /* time of the last SYN */
+    uint8_t syn_ttl;                       /* TTL of the first SYN as captured */
+    bool saw_syn;                          /* false when built from a SYN-ACK alone */
+    uint32_t synack_count;                 /* valid SYN-ACKs (retransmissions included) */
+    int64_t synack_after_ack_ns;           /* a SYN-ACK repeated after the client's ACK, or 0 */
+    uint32_t server_rst_count, icmp_count; /* all answers of these kinds */
 
     bool handshake_done; /* client's ACK of the SYN-ACK seen */
     uint8_t announced;   /* live: the answer (enum flow_answer) it was announced with, or
@@ -248,17 +261,18 @@ void flow_config_default(struct flow_config *cfg);
 
 /* Counters of the flow engine. */
 struct flow_stats {
-    uint64_t attempts;          /* attempts started (each emitted exactly once) */
-    uint64_t evicted;           /* of those, pushed out by the cap */
-    uint64_t tracked;           /* currently held */
-    uint64_t peak_tracked;      /* most held at once */
-    uint64_t unmatched_synack;  /* SYN-ACK with no SYN (an attempt is still built from it) */
-    uint64_t unmatched_rst;     /* RST matching no attempt */
-    uint64_t unmatched_icmp;    /* ICMP error quoting no attempt we saw */
-    uint64_t invalid_answers;   /* RST/ICMP for an attempt that failed validation */
-    uint64_t midstream;         /* TCP packets of connections whose handshake we never saw */
-    uint64_t late_packets;      /* packets of attempts already reported after a timeout */
-    uint64_t duplicates;        /* the same packet captured twice (router `-i any`) */
+    uint64_t attempts;           /* attempts started (each emitted exactly once) */
+    uint64_t evicted;            /* of those, pushed out by the cap */
+    uint64_t tracked;            /* currently held */
+    uint64_t peak_tracked;       /* most held at once */
+    uint64_t unmatched_synack;   /* SYN-ACK with no SYN (an attempt is still built from it) */
+    uint64_t unmatched_rst;      /* RST matching no attempt */
+    uint64_t unmatched_icmp;     /* ICMP error quoting no attempt we saw */
+    uint64_t invalid_answers;    /* RST/ICMP for an attempt that failed validation */
+    uint64_t midstream;          /* TCP packets of connections whose handshake we never saw */
+    uint64_t late_packets;       /* packets of attempts already reported after a timeout */
+    uint64_t duplicates;         /* the same packet captured twice (router `-i any`) */
+    uint64_t neighbours_dropped; /* addresses not followed: the neighbour table was full */
 };
 
 struct flow_table;
@@ -272,8 +286,27 @@ int flow_create(struct flow_table **out, const struct flow_config *cfg, flow_emi
 
 /* Feeds one decoded event seen at ts_ns (packet time), numbered pkt (1-based). Timers up to
  * ts_ns fire first. Time never runs backwards: an earlier ts_ns is treated as the latest. */
-void flow_event(struct flow_table *table, const struct dec_event *ev, int64_t ts_ns,
-                uint32_t pkt);
+void flow_event(struct flow_table *table, const struct dec_event *ev, int64_t ts_ns, uint32_t pkt);
+
+/* Address resolution seen for one address: ARP requests / neighbour solicitations for it, and
+ * whether it ever answered. No answer while SYNs to it never appear means "No route to host"
+ * was produced locally by the client's kernel. */
+struct flow_neighbour {
+    uint8_t family;
+    struct dec_addr addr;     /* the address being resolved */
+    struct dec_addr asked_by; /* the first host that asked */
+    uint32_t requests, replies;
+    int64_t first_ns, last_ns; /* first and last request */
+    uint32_t first_pkt;
+};
+
+typedef void (*flow_neighbour_fn)(const struct flow_neighbour *neighbour, void *user);
+
+/* At flow_finish, fn is called once for every address that was resolved (asked for) during
+ * the input, before the remaining attempts are emitted. At most FLOW_MAX_NEIGHBOURS addresses
+ * are followed; more are counted in flow_stats.neighbours_dropped. */
+#define FLOW_MAX_NEIGHBOURS 4096
+void flow_set_neighbour_callback(struct flow_table *table, flow_neighbour_fn fn);
 
 /* Live capture: also announce attempts early, once each, through fn: a refusal or ICMP error
  * when it arrives, an accepted attempt still open grace_ns after its SYN-ACK. The final

@@ -61,6 +61,9 @@ struct flow_table {
     struct flow_config cfg;
     flow_emit_fn emit;
     flow_emit_fn provisional; /* live: decided attempts announced early (provisional_time) */
+    flow_neighbour_fn on_neighbour;
+    struct flow_neighbour *neighbours; /* open addressing, FLOW_MAX_NEIGHBOURS * 2 slots */
+    uint32_t neighbour_count;
     int64_t grace_ns;
     void *user;
     struct flow_node **slabs;
@@ -128,6 +131,7 @@ void flow_destroy(struct flow_table *t)
     }
     free(t->slabs);
     free(t->buckets);
+    free(t->neighbours);
     free(t);
 }
 
@@ -1011,6 +1015,79 @@ static void on_icmp(struct flow_table *t, const struct dec_event *ev, int64_t ts
     record_packet(n, pkt, ts, false);
 }
 
+/* ---- address resolution ------------------------------------------------------------ */
+
+#define NEIGHBOUR_SLOTS (2 * FLOW_MAX_NEIGHBOURS)
+
+void flow_set_neighbour_callback(struct flow_table *t, flow_neighbour_fn fn)
+{
+    t->on_neighbour = fn;
+}
+
+/* The entry for an address, created when create is set; NULL when absent or the table full. */
+static struct flow_neighbour *neighbour_at(struct flow_table *t, int family,
+                                           const struct dec_addr *addr, bool create)
+{
+    if (t->neighbours == NULL) {
+        if (!create) {
+            return NULL;
+        }
+        t->neighbours = calloc(NEIGHBOUR_SLOTS, sizeof(*t->neighbours));
+        if (t->neighbours == NULL) {
+            return NULL;
+        }
+    }
+    uint64_t h = mix64(t->cfg.hash_seed ^ load64(addr->b) ^ mix64(load64(addr->b + 8)));
+    for (uint32_t i = 0; i < NEIGHBOUR_SLOTS; i++) {
+        struct flow_neighbour *n = &t->neighbours[(h + i) & (NEIGHBOUR_SLOTS - 1)];
+        if (n->family == 0) {
+            if (!create) {
+                return NULL;
+            }
+            if (t->neighbour_count >= FLOW_MAX_NEIGHBOURS) {
+                t->stats.neighbours_dropped++;
+                return NULL;
+            }
+            t->neighbour_count++;
+            n->family = (uint8_t)family;
+            n->addr = *addr;
+            return n;
+        }
+        if (n->family == family && addr_eq(&n->addr, addr)) {
+            return n;
+        }
+    }
+    return NULL;
+}
+
+static void on_neigh(struct flow_table *t, const struct dec_event *ev, int64_t ts, uint32_t pkt)
+{
+    if (ev->neigh_op == DEC_NEIGH_REQUEST) {
+        /* RFC 5227 ARP probes and announcements ask for the sender's own address: not a
+         * resolution */
+        if (addr_eq(&ev->src, &ev->neigh_target)) {
+            return;
+        }
+        struct flow_neighbour *n = neighbour_at(t, ev->family, &ev->neigh_target, true);
+        if (n == NULL) {
+            return;
+        }
+        if (n->requests++ == 0) {
+            n->first_ns = ts;
+            n->first_pkt = pkt;
+            n->asked_by = ev->src;
+        }
+        n->last_ns = ts;
+        return;
+    }
+    /* an ARP reply's sender, or a neighbour advertisement's target, is the resolved address */
+    const struct dec_addr *resolved = ev->family == 4 ? &ev->src : &ev->neigh_target;
+    struct flow_neighbour *n = neighbour_at(t, ev->family, resolved, true);
+    if (n != NULL) {
+        n->replies++;
+    }
+}
+
 void flow_event(struct flow_table *t, const struct dec_event *ev, int64_t ts_ns, uint32_t pkt)
 {
     advance(t, ts_ns);
@@ -1019,11 +1096,21 @@ void flow_event(struct flow_table *t, const struct dec_event *ev, int64_t ts_ns,
         on_tcp(t, ev, ts, pkt);
     } else if (ev->kind == DEC_EV_ICMP) {
         on_icmp(t, ev, ts, pkt);
+    } else if (ev->kind == DEC_EV_NEIGH) {
+        on_neigh(t, ev, ts, pkt);
     }
 }
 
 void flow_finish(struct flow_table *t)
 {
+    if (t->on_neighbour != NULL && t->neighbours != NULL) {
+        for (uint32_t i = 0; i < NEIGHBOUR_SLOTS; i++) {
+            if (t->neighbours[i].family != 0 && t->neighbours[i].requests > 0) {
+                t->on_neighbour(&t->neighbours[i], t->user);
+            }
+        }
+        t->on_neighbour = NULL; /* once */
+    }
     while (t->age_head != NIL) {
         node_at(t, t->age_head)->a.seen_until_ns = t->now;
         finish_node(t, t->age_head, FLOW_END_CAPTURE_END);

@@ -513,7 +513,7 @@ static const struct fixture valid_fixtures[] = {
      DEC_OK_ICMP,
      {PART(ip6_icmp6_ttl_hdr), PART(icmp6_time_exceeded), PART(quoted_ip6_dstopts),
       PART(quoted_dstopts), PART(quoted_tcp20)}},
-    {"eth-arp", DEC_LINK_EN10MB, DEC_SKIP_NOT_IP, {PART(eth_arp)}},
+    {"eth-arp", DEC_LINK_EN10MB, DEC_OK_NEIGH, {PART(eth_arp)}},
 };
 
 #define FIXTURE_COUNT (sizeof(valid_fixtures) / sizeof(valid_fixtures[0]))
@@ -544,12 +544,12 @@ static void decode_fixture(const char *name, struct frame *frame, struct dec_eve
 Test(names, status_names)
 {
     static const char *const want[DEC_P_COUNT] = {
-        "ok-tcp",           "ok-icmp",        "skip-not-ip",        "skip-not-tcp",
-        "skip-fragment",    "link-truncated", "link-too-many-tags", "link-unsupported",
-        "ip-bad-version",   "ip4-truncated",  "ip4-bad-ihl",        "ip4-bad-length",
-        "ip6-truncated",    "ip6-bad-length", "ip6-ext-truncated",  "ip6-ext-bad",
-        "ip6-ext-too-many", "tcp-truncated",  "tcp-short",          "tcp-bad-offset",
-        "icmp-truncated",   "icmp-short",     "icmp-quote-bad"};
+        "ok-tcp",           "ok-icmp",          "ok-neigh",       "skip-not-ip",
+        "skip-not-tcp",     "skip-fragment",    "link-truncated", "link-too-many-tags",
+        "link-unsupported", "ip-bad-version",   "ip4-truncated",  "ip4-bad-ihl",
+        "ip4-bad-length",   "ip6-truncated",    "ip6-bad-length", "ip6-ext-truncated",
+        "ip6-ext-bad",      "ip6-ext-too-many", "tcp-truncated",  "tcp-short",
+        "tcp-bad-offset",   "icmp-truncated",   "icmp-short",     "icmp-quote-bad"};
 
     for (int i = 0; i < DEC_P_COUNT; i++) {
         cr_assert_str_eq(dec_status_name((enum dec_status)i), want[i]);
@@ -850,12 +850,68 @@ Test(parse, ethertype_disagrees_with_version)
     expect_status(decode(&frame, DEC_LINK_EN10MB, &ev), DEC_P_IP_BAD_VERSION);
 }
 
-Test(parse, arp_is_not_ip)
+Test(parse, arp_request)
 {
     struct frame frame;
     struct dec_event ev;
+    static const uint8_t sender[4] = {192, 0, 2, 1}, target[4] = {198, 51, 100, 2};
 
     decode_fixture("eth-arp", &frame, &ev);
+    cr_assert_eq(ev.kind, DEC_EV_NEIGH);
+    cr_assert_eq(ev.family, 4);
+    cr_assert_eq(ev.neigh_op, DEC_NEIGH_REQUEST);
+    cr_assert_arr_eq(ev.src.b, sender, 4);
+    cr_assert_arr_eq(ev.neigh_target.b, target, 4);
+    /* an ARP reply: operation 2 */
+    uint8_t reply[sizeof(eth_arp)];
+    memcpy(reply, eth_arp, sizeof(reply));
+    reply[21] = 2;
+    cr_assert_eq(dec_packet(reply, sizeof(reply), sizeof(reply), DEC_LINK_EN10MB, &ev),
+                 DEC_OK_NEIGH);
+    cr_assert_eq(ev.neigh_op, DEC_NEIGH_REPLY);
+    /* ARP for another protocol, or cut short: not ours */
+    reply[16] = 0x86;
+    reply[17] = 0xdd;
+    cr_assert_eq(dec_packet(reply, sizeof(reply), sizeof(reply), DEC_LINK_EN10MB, &ev),
+                 DEC_SKIP_NOT_IP);
+    cr_assert_eq(dec_packet(eth_arp, 30, sizeof(eth_arp), DEC_LINK_EN10MB, &ev),
+                 DEC_P_LINK_TRUNCATED);
+    cr_assert_eq(dec_packet(eth_arp, 30, 30, DEC_LINK_EN10MB, &ev), DEC_SKIP_NOT_IP);
+}
+
+Test(parse, neighbour_solicitation_and_advertisement)
+{
+    /* Ethernet, IPv6 (next header 58, hop limit 255) fd00::1 -> ff02::1:ff00:2, ICMPv6 135
+     * code 0, checksum, reserved, target fd00::2 */
+    uint8_t ns[14 + 40 + 24] = {0x33, 0x33, 0xff, 0x00, 0x00, 0x02, 0x02, 0, 0,  0,  0,
+                                1,    0x86, 0xdd, 0x60, 0,    0,    0,    0, 24, 58, 255};
+    static const uint8_t target[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+    struct dec_event ev;
+
+    ns[22] = 0xfd;
+    ns[37] = 1;
+    ns[38] = 0xff;
+    ns[39] = 0x02;
+    ns[49] = 1;
+    ns[50] = 0xff;
+    ns[53] = 2;
+    ns[54] = 135;
+    memcpy(ns + 62, target, 16);
+    cr_assert_eq(dec_packet(ns, sizeof(ns), sizeof(ns), DEC_LINK_EN10MB, &ev), DEC_OK_NEIGH);
+    cr_assert_eq(ev.kind, DEC_EV_NEIGH);
+    cr_assert_eq(ev.family, 6);
+    cr_assert_eq(ev.neigh_op, DEC_NEIGH_REQUEST);
+    cr_assert_arr_eq(ev.neigh_target.b, target, 16);
+    cr_assert_eq(ev.src.b[0], 0xfd);
+    cr_assert_eq(ev.src.b[15], 1);
+    ns[54] = 136;
+    cr_assert_eq(dec_packet(ns, sizeof(ns), sizeof(ns), DEC_LINK_EN10MB, &ev), DEC_OK_NEIGH);
+    cr_assert_eq(ev.neigh_op, DEC_NEIGH_REPLY);
+    /* cut by the snap length before the target: a truncation, never a crash */
+    for (size_t len = 0; len < sizeof(ns); len++) {
+        enum dec_status st = dec_packet(ns, len, sizeof(ns), DEC_LINK_EN10MB, &ev);
+        cr_assert(dec_status_is_problem(st), "len %zu: %s", len, dec_status_name(st));
+    }
 }
 
 Test(parse, ip4_options)

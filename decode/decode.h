@@ -216,11 +216,15 @@ struct flow_attempt {
     enum flow_end end;
     enum flow_answer answer; /* first decisive answer */
     struct flow_reply reply; /* details of that answer */
+    /* a valid SYN-ACK that came after a RST or ICMP answer without a new SYN in between: the
+     * server was alive and answering, so the RST or ICMP may not be its own */
+    struct flow_reply synack_after_answer;
 
     uint32_t syn_count;                    /* SYNs from the client with this ISN */
     int64_t syn_ns[FLOW_MAX_SYN_TIMES];    /* times of the first SYNs */
     int64_t syn_last_ns;                   /* time of the last SYN */
     uint8_t syn_ttl;                       /* TTL of the first SYN as captured */
+    struct dec_tcp_opts syn_opts;          /* options of the first SYN */
     bool saw_syn;                          /* false when built from a SYN-ACK alone */
     uint32_t synack_count;                 /* valid SYN-ACKs (retransmissions included) */
     int64_t synack_after_ack_ns;           /* a SYN-ACK repeated after the client's ACK, or 0 */

@@ -623,6 +623,7 @@ static void start_attempt(struct flow_node *n, const struct dec_event *ev, int64
         a->syn_ns[0] = ts;
         a->syn_last_ns = ts;
         a->syn_ttl = ev->ttl;
+        a->syn_opts = ev->opts;
         n->state = ST_WAIT;
     } else {
         /* built from a SYN-ACK: the receiver is the client */
@@ -647,6 +648,7 @@ static void on_client_syn(struct flow_node *n, const struct dec_event *ev, int64
         a->syn_ns[0] = ts;
         a->syn_last_ns = ts;
         a->syn_ttl = ev->ttl;
+        a->syn_opts = ev->opts;
         return;
     }
     if (a->syn_count < FLOW_MAX_SYN_TIMES) {
@@ -676,9 +678,19 @@ static void on_synack(struct flow_node *n, const struct dec_event *ev, int64_t t
     if (a->handshake_done && a->synack_after_ack_ns == 0) {
         a->synack_after_ack_ns = ts;
     }
-    /* The outcome is what the client finally got: a retried SYN that is accepted after an
-     * ICMP error or a RST (Windows retries after both) is accepted; server_rst_count and
-     * icmp_count keep the earlier answers as evidence. */
+    /* The outcome is what the client finally got. After a RST or an ICMP error the client
+     * gives up (Linux) unless it sends its SYN again (Windows retries after both): a SYN-ACK
+     * answering such a retry decides (server_rst_count and icmp_count keep the earlier
+     * answers as evidence). A SYN-ACK with no retry in between came too late for the client,
+     * so the first answer stands; that the server answered at all is kept as evidence that
+     * someone else sent the RST or ICMP (DESIGN: host traffic after the RST). */
+    bool retried = a->syn_last_ns > a->reply.ts_ns;
+    if ((a->answer == FLOW_ANS_RST || a->answer == FLOW_ANS_ICMP) && !retried) {
+        if (a->synack_after_answer.ts_ns == 0) {
+            fill_reply(&a->synack_after_answer, ev, ts, pkt);
+        }
+        return;
+    }
     if (a->answer != FLOW_ANS_SYNACK && a->answer != FLOW_ANS_BAD_SYNACK) {
         if (a->answer == FLOW_ANS_BARE_ACK) {
             a->client_rst_ns = 0; /* the client's RST answered the stale ACK, not this SYN-ACK */

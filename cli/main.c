@@ -44,7 +44,8 @@ static void usage_main(FILE *out)
 }
 
 static const char common_help[] =
-    "  -f, --format FORMAT    text (default) or json (JSON lines: attempts, services, summary)\n"
+    "  -f, --format FORMAT    text (default), json (JSON lines: attempts, services, summary)\n"
+    "                         or html (one self-contained page with diagrams)\n"
     "  -o, --output FILE      write the report to FILE (default: standard output)\n"
     "      --fail-on LIST     exit with 3 when an attempt has one of these verdicts\n"
     "                         (comma-separated, e.g. refused,dropped; 'failed' = any failure)\n"
@@ -217,8 +218,10 @@ static int common_option(struct session *s, int opt, const char *arg)
             s->rep_opts.format = REP_FORMAT_TEXT;
         } else if (strcmp(arg, "json") == 0) {
             s->rep_opts.format = REP_FORMAT_JSON;
+        } else if (strcmp(arg, "html") == 0) {
+            s->rep_opts.format = REP_FORMAT_HTML;
         } else {
-            return usage_error("-f: unknown format '%s' (text or json)", arg);
+            return usage_error("-f: unknown format '%s' (text, json or html)", arg);
         }
         return 0;
     case 'o':
@@ -287,7 +290,7 @@ static int on_packet(const struct cap_packet *pkt, void *user)
     s->input.packets++;
     enum dec_status st = dec_packet(pkt->data, pkt->caplen, pkt->wirelen, pkt->linktype, &ev);
     s->decode_status[st]++;
-    if (st == DEC_OK_TCP || st == DEC_OK_ICMP) {
+    if (st == DEC_OK_TCP || st == DEC_OK_ICMP || st == DEC_OK_NEIGH) {
         flow_event(s->flows, &ev, pkt->ts_ns, (uint32_t)s->input.packets);
     }
     if ((s->input.packets & 4095) == 0 && ferror(s->out)) {

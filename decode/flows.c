@@ -709,6 +709,14 @@ static void on_server_rst(struct flow_table *t, struct flow_node *n, const struc
 {
     struct flow_attempt *a = &n->a;
     a->server_rst_count++;
+    /* A server sends a RST+ACK with the SYN-ACK's sequence number + 1 only from an established
+     * socket (the application accepted and aborted): the handshake completed even when its
+     * ACK is not in the capture (live capture passes no pure ACKs). Its time is unknown. */
+    if (n->state == ST_SYNACK && a->answer == FLOW_ANS_SYNACK && !a->handshake_done &&
+        (ev->tcp_flags & DEC_TCP_ACK) && ev->seq == a->server_isn + 1 && a->saw_syn) {
+        a->handshake_done = true;
+        a->handshake_ns = a->reply.ts_ns;
+    }
     if (n->state == ST_WAIT || (n->state == ST_ANSWERED && a->answer == FLOW_ANS_BARE_ACK)) {
         /* RFC 9293 3.10.7.3: in SYN-SENT a RST is acceptable only if it ACKs the SYN */
         if ((ev->tcp_flags & DEC_TCP_ACK) && ev->ack == a->isn + 1) {
@@ -745,7 +753,7 @@ static void on_client_rst(struct flow_node *n, const struct dec_event *ev, int64
     if (n->state == ST_SYNACK && a->answer == FLOW_ANS_SYNACK && (ev->tcp_flags & DEC_TCP_ACK) &&
         ev->ack == a->server_isn + 1 && !a->handshake_done) {
         a->handshake_done = true;
-        a->handshake_ns = ts;
+        a->handshake_ns = a->reply.ts_ns; /* the ACK itself was not seen: time unknown */
     }
     switch (n->state) {
     case ST_WAIT:
@@ -796,7 +804,10 @@ static void on_data_or_ack(struct flow_node *n, const struct dec_event *ev, int6
         }
         if (n->state == ST_SYNACK && a->answer == FLOW_ANS_SYNACK) {
             a->handshake_done = true;
-            a->handshake_ns = ts;
+            /* a pure ACK is the handshake's; an ACK that already carries data or a FIN only
+             * says the handshake happened earlier (live capture passes no pure ACKs) */
+            bool pure = ev->payload_len == 0 && !(f & (DEC_TCP_FIN | DEC_TCP_RST));
+            a->handshake_ns = pure ? ts : a->reply.ts_ns;
             n->state = ST_ESTABLISHED;
         } else if (n->state == ST_SYNACK && !a->saw_syn) {
             n->state = ST_ESTABLISHED;

@@ -2,6 +2,7 @@
 #ifndef SYNSCOPE_REP_INT_H
 #define SYNSCOPE_REP_INT_H
 
+#include "rep_diag.h"
 #include "report.h"
 
 /* Totals for one server address:port. */
@@ -31,6 +32,12 @@ struct rep_report {
     uint32_t listed_count[REP_VERDICT_COUNT];
     int64_t first_ns, last_ns; /* time span of the attempts */
     bool alloc_failed;
+    struct rep_diag *diag;        /* evidence across attempts (rep_diag.c); may be NULL */
+    struct flow_attempt *pending; /* refusals waiting for evidence (ring) */
+    uint32_t pending_head, pending_count;
+    int64_t newest_ns;                     /* latest packet time of any attempt */
+    const struct rep_diagnosis *diagnoses; /* set by rep_finish */
+    size_t diagnosis_count;
 };
 
 /* Writers: one attempt as a JSON line; the service and summary objects; the text report. */
@@ -40,9 +47,66 @@ void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
                      const struct flow_stats *flows);
 void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
                      const struct flow_stats *flows);
+/* HTML: one self-contained page (rep_html.c). */
+void rep_html_finish(struct rep_report *r, const struct rep_input_stats *input,
+                     const struct flow_stats *flows);
 /* Live text: one line for an attempt as it is decided (provisional: accepted, still open). */
 void rep_text_live_line(struct rep_report *r, const struct flow_attempt *a,
                         const struct rep_judgement *j, bool provisional);
+
+/* ---- Shared by the reports for people, text and HTML (rep_explain.c) ----------------------- */
+
+/* What a verdict means and what to check: one paragraph; the word PORT stands for the
+ * service's port and `backquotes` mark commands. Never NULL. */
+const char *rep_explanation(enum rep_verdict verdict);
+
+/* Advice for an ICMP reason of rep_icmp_reason() ("port", "host", ...). Never NULL. */
+const char *rep_icmp_advice(const char *reason);
+
+/* "port unreachable", "host unreachable" ... for an ICMP reason (the reason itself if unknown). */
+const char *rep_icmp_label(const char *reason);
+
+/* The distinct ICMP reasons of the listed unreachable attempts, in listing order, at most max
+ * of them; returns how many were stored in reasons (static strings). */
+size_t rep_icmp_reasons(const struct rep_report *r, const char **reasons, size_t max);
+
+/* "0.049 ms", "12.345 ms" below a second, "11.3 s" from a second on. */
+void rep_fmt_ms(char *buf, size_t buflen, int64_t ns);
+
+/* "15:52:01.097003" (UTC) for a time; buf 32 bytes. Returns buf. */
+const char *rep_clock_str(int64_t ns, char *buf, size_t buflen);
+
+/* The evidence for a verdict on one line ("RST from 10.0.0.5 after 0.070 ms, ttl 63 (1 hop)");
+ * plain text, not escaped; cut to buflen (512 bytes is always enough). Returns buf. */
+const char *rep_evidence(char *buf, size_t buflen, const struct flow_attempt *a,
+                         const struct rep_judgement *j, int64_t syn_timeout_ns);
+
+/* qsort order of struct rep_listed: by start time, then first packet number. */
+int rep_listed_order(const void *x, const void *y);
+
+/* Sorts r->listed[verdict] by rep_listed_order. */
+void rep_sort_listed(struct rep_report *r, enum rep_verdict verdict);
+
+/* Attempts of all failure verdicts. */
+uint64_t rep_failed_total(const struct rep_report *r);
+
+/* Failed attempts of one service. */
+uint64_t rep_service_failures(const struct rep_service *s);
+
+/* The services, most failures first, then most attempts, then by address:port: a malloc'd
+ * array of r->service_count pointers into r->services (the caller frees it), or NULL when
+ * there are none or memory ran out. */
+const struct rep_service **rep_services_sorted(const struct rep_report *r);
+
+/* The failure verdict with most attempts of a service, or -1 when none failed. */
+int rep_service_dominant(const struct rep_service *s);
+
+/* A service's state for its row: "ok", "undetermined", a verdict name when every attempt
+ * failed that way, or "failing sometimes". */
+const char *rep_service_state(const struct rep_service *s);
+
+/* The port shown in advice: the one port all listed attempts of a verdict share, else 0. */
+unsigned rep_common_port(const struct rep_report *r, enum rep_verdict verdict);
 
 /* Formats "10.0.0.1:80" or "[fd00::1]:80" into buf (64 bytes). */
 const char *rep_endpoint_str(int family, const struct dec_addr *addr, uint16_t port, char *buf,

@@ -155,7 +155,7 @@ static void json_status_map(FILE *out, const uint64_t *status, bool problems)
 {
     fputc('{', out);
     bool first = true;
-    for (int s = DEC_OK_ICMP + 1; s < DEC_P_COUNT; s++) {
+    for (int s = DEC_SKIP_NOT_IP; s < DEC_P_COUNT; s++) {
         if (s == DEC_SKIP_COUNT_END && !problems) {
             break;
         }

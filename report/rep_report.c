@@ -1,4 +1,5 @@
 /* rep_report.c - collects judged attempts: totals per verdict and per service, the listing. */
+#include "rep_diag.h"
 #include "rep_int.h"
 
 #include <stdlib.h>
@@ -20,6 +21,7 @@ int rep_create(struct rep_report **out, const struct rep_options *opts, char *er
         r->opts.list_limit = DEFAULT_LIST_LIMIT;
     }
     r->index_mask = 255;
+    r->diag = rep_diag_create(); /* NULL: no diagnoses, everything else works */
     r->service_index = calloc(r->index_mask + 1, sizeof(*r->service_index));
     if (r->service_index == NULL) {
         free(r);
@@ -146,10 +148,13 @@ static enum rep_verdict announced_verdict(uint8_t answer)
     }
 }
 
-void rep_attempt(struct rep_report *r, const struct flow_attempt *a)
+/* Judges an attempt with everything known about its server, and writes or keeps it. */
+static void finalize(struct rep_report *r, const struct flow_attempt *a)
 {
     struct rep_judgement j;
     rep_judge(a, &r->opts.cfg, &j);
+    rep_diag_middlebox(r->diag, a, &j);
+    rep_diag_account(r->diag, a, &j);
     r->attempts++;
     r->counts[j.verdict]++;
     if (r->first_ns == 0 || j.start_ns < r->first_ns) {
@@ -177,9 +182,55 @@ void rep_attempt(struct rep_report *r, const struct flow_attempt *a)
     }
     bool shown = a->announced != FLOW_ANS_NONE && j.verdict == announced_verdict(a->announced);
     bool wanted = !r->opts.failed_only || rep_verdict_is_failure(j.verdict);
-    if (r->opts.live && !shown && wanted) {
+    if (r->opts.live && r->opts.format == REP_FORMAT_TEXT && !shown && wanted) {
         rep_text_live_line(r, a, &j, false);
     }
+}
+
+/* Refusals wait (at most PENDING_MAX of them, at most PENDING_NS of packet time) before they
+ * are judged: whether the RST is the server's is told by the server's own packets, which may
+ * come in other attempts after this one finished. */
+#define PENDING_MAX 4096
+#define PENDING_NS 30000000000LL
+
+static void finalize_oldest(struct rep_report *r)
+{
+    struct flow_attempt *a = &r->pending[r->pending_head];
+    r->pending_head = (r->pending_head + 1) % PENDING_MAX;
+    r->pending_count--;
+    finalize(r, a);
+}
+
+void rep_attempt(struct rep_report *r, const struct flow_attempt *a)
+{
+    rep_diag_observe(r->diag, a);
+    if (a->last_ns > r->newest_ns) {
+        r->newest_ns = a->last_ns;
+    }
+    while (r->pending_count > 0 &&
+           r->pending[r->pending_head].last_ns + PENDING_NS < r->newest_ns) {
+        finalize_oldest(r);
+    }
+    /* live: a record is written when it is decided, with the evidence seen so far */
+    if (a->answer == FLOW_ANS_RST && a->saw_syn && r->diag != NULL && !r->opts.live) {
+        if (r->pending == NULL) {
+            r->pending = malloc(PENDING_MAX * sizeof(*r->pending));
+        }
+        if (r->pending != NULL) {
+            if (r->pending_count == PENDING_MAX) {
+                finalize_oldest(r);
+            }
+            r->pending[(r->pending_head + r->pending_count) % PENDING_MAX] = *a;
+            r->pending_count++;
+            return;
+        }
+    }
+    finalize(r, a);
+}
+
+void rep_neighbour(struct rep_report *r, const struct flow_neighbour *n)
+{
+    rep_diag_neighbour(r->diag, n);
 }
 
 void rep_provisional(struct rep_report *r, const struct flow_attempt *a)
@@ -198,8 +249,14 @@ void rep_provisional(struct rep_report *r, const struct flow_attempt *a)
 int rep_finish(struct rep_report *r, const struct rep_input_stats *input,
                const struct flow_stats *flows, char *errbuf, size_t errlen)
 {
+    while (r->pending_count > 0) {
+        finalize_oldest(r);
+    }
+    r->diagnosis_count = rep_diag_finish(r->diag, &r->diagnoses);
     if (r->opts.format == REP_FORMAT_JSON) {
         rep_json_finish(r, input, flows);
+    } else if (r->opts.format == REP_FORMAT_HTML) {
+        rep_html_finish(r, input, flows);
     } else {
         rep_text_finish(r, input, flows);
     }

@@ -277,3 +277,10 @@ void rep_judge(const struct flow_attempt *a, const struct rep_config *cfg, struc
     j->verdict = REP_DROPPED;
     j->reason = "no-answer";
 }
+
+const char *rep_flag_name(unsigned bit_index)
+{
+    static const char *const names[REP_FLAG_COUNT] = {"middlebox-reset", "syncookie",
+                                                      "synack-after-ack", "late-synack"};
+    return bit_index < REP_FLAG_COUNT ? names[bit_index] : "unknown";
+}

@@ -44,11 +44,23 @@ struct rep_judgement {
     const char *reason;     /* refines the verdict: "rst", "host", "capture-ended", ... */
     const char *zeek_state; /* Zeek conn_state: "REJ", "S0", "SF", ... */
     enum rep_sender sender;
-    int hops;          /* hop distance of the answer (initial TTL guess - TTL), -1 unknown */
-    int64_t rtt_ns;    /* answer time - the SYN before it; -1 when there is no answer */
-    int64_t waited_ns; /* first SYN to the answer, or to the last packet */
-    int64_t start_ns;  /* first SYN (or first packet) */
+    int hops;           /* hop distance of the answer (initial TTL guess - TTL), -1 unknown */
+    int64_t rtt_ns;     /* answer time - the SYN before it; -1 when there is no answer */
+    int64_t waited_ns;  /* first SYN to the answer, or to the last packet */
+    int64_t start_ns;   /* first SYN (or first packet) */
+    unsigned flags;     /* REP_FLAG_* */
+    char evidence[256]; /* why a RST is the host's or a middlebox's; "" when nothing to say */
 };
+
+/* Notes on an attempt (rep_judgement.flags), named by rep_flag_name(). */
+#define REP_FLAG_MIDDLEBOX_RESET 0x01  /* an established connection reset by a middlebox */
+#define REP_FLAG_SYNCOOKIE 0x02        /* the SYN-ACK looks like a Linux SYN cookie */
+#define REP_FLAG_SYNACK_AFTER_ACK 0x04 /* SYN-ACK re-sent after the client's ACK: queue full */
+#define REP_FLAG_LATE_SYNACK 0x08      /* the server's SYN-ACK came after the RST/ICMP answer */
+#define REP_FLAG_COUNT 4
+
+/* "middlebox-reset", "syncookie", "synack-after-ack", "late-synack" for flag bit i. */
+const char *rep_flag_name(unsigned bit_index);
 
 struct rep_config {
     int64_t syn_timeout_ns; /* the flow engine's SYN timeout: capture-ended vs dropped */
@@ -64,7 +76,7 @@ int rep_hops(uint8_t ttl);
 /* Name of an ICMP/ICMPv6 unreachable or time-exceeded code ("host", "admin-prohibited"). */
 const char *rep_icmp_reason(int family, uint8_t type, uint8_t code);
 
-enum rep_format { REP_FORMAT_TEXT = 0, REP_FORMAT_JSON };
+enum rep_format { REP_FORMAT_TEXT = 0, REP_FORMAT_JSON, REP_FORMAT_HTML };
 
 struct rep_options {
     enum rep_format format;
@@ -98,6 +110,10 @@ int rep_create(struct rep_report **out, const struct rep_options *opts, char *er
 /* Takes one finished attempt (the flow engine's emit callback calls this). JSON attempt lines
  * are written at once; text is written by rep_finish. */
 void rep_attempt(struct rep_report *report, const struct flow_attempt *attempt);
+
+/* Address resolution seen for one address (the flow engine's neighbour callback): feeds the
+ * unresolved-neighbour diagnosis. */
+void rep_neighbour(struct rep_report *report, const struct flow_neighbour *neighbour);
 
 /* Live capture: an attempt announced early (flow_set_provisional's callback). Text: its line
  * at once ("accepted ... (still open)", "refused ..."); the final record is printed again only

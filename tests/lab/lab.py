@@ -6,9 +6,13 @@
                                 http  read one request, answer a fixed HTTP/1.0 200, close (FIN)
                                 rst   accept and close at once with SO_LINGER {1,0} (RST)
                                 fin   accept and close at once normally (FIN), no data
+                                echo  echo whatever arrives; close (FIN) at EOF or after 1 s
+                                      without data
+                                data  accept, send 4000 bytes, close (FIN)
+                                noaccept  listen(--backlog N, default 1) and never accept()
                               prints "ready PORT MODE" on stdout once listening.
-  lab.py connect HOST PORT [--sport N] [--http] [--recv] [--abort] [--timeout S]
-                 [--expect RESULT[,RESULT...]]
+  lab.py connect HOST PORT [--sport N] [--bind ADDR] [--mss N] [--http] [--recv] [--chat]
+                 [--abort] [--timeout S] [--expect RESULT[,RESULT...]]
                               one connect(); prints what happened.  RESULT is "ok" or an errno
                               name (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, EACCES, ...); for
                               --recv/--http the result of reading is appended: "ok/eof",
@@ -34,6 +38,15 @@ def handle(conn, mode):
     try:
         if mode == "rst":
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif mode == "echo":
+            conn.settimeout(1)
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                conn.sendall(chunk)
+        elif mode == "data":
+            conn.sendall(b"x" * 3999 + b"\n")
         elif mode == "http":
             conn.settimeout(5)
             data = b""
@@ -53,13 +66,16 @@ def handle(conn, mode):
         conn.close()
 
 
-def serve(port, mode):
+def serve(port, mode, backlog):
     s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     s.bind(("::", port))
-    s.listen(64)
+    s.listen(backlog if mode == "noaccept" else 64)
     print("ready", port, mode, flush=True)
+    if mode == "noaccept":
+        while True:
+            time.sleep(3600)
     while True:
         conn, _ = s.accept()
         if mode in ("rst", "fin"):
@@ -75,9 +91,11 @@ def errname(e):
 def connect(a):
     fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
-    if a.sport:
+    if a.mss:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, a.mss)
+    if a.sport or a.bind:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", a.sport))
+        s.bind((a.bind or ("::" if fam == socket.AF_INET6 else "0.0.0.0"), a.sport))
     if a.timeout:
         s.settimeout(a.timeout)
     t0 = time.monotonic()
@@ -88,7 +106,16 @@ def connect(a):
         result = errname(e)
     took = time.monotonic() - t0
     sport = s.getsockname()[1] if result == "ok" or a.sport else 0
-    if result == "ok" and (a.http or a.recv):
+    if result == "ok" and a.chat:
+        try:
+            s.sendall(b"hello\n")
+            got = s.recv(4096)
+            s.sendall(b"y" * 599 + b"\n")
+            got = s.recv(4096)
+            result += "/eof" if not got else "/data"
+        except OSError as e:
+            result += "/" + errname(e)
+    elif result == "ok" and (a.http or a.recv):
         try:
             if a.http:
                 host = "[%s]" % a.host if fam == socket.AF_INET6 else a.host
@@ -116,25 +143,78 @@ def connect(a):
     return 0
 
 
+def burst(a):
+    fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    t0 = time.monotonic()
+    results = [None] * a.n
+    socks = []
+
+    def one(i):
+        time.sleep(max(0.0, t0 + i * a.interval - time.monotonic()))
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        if a.defer_ack:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
+        s.settimeout(a.timeout)
+        t = time.monotonic()
+        try:
+            s.connect((a.host, a.port))
+            r = "ok"
+            socks.append(s)
+        except OSError as e:
+            r = "timeout" if e.errno is None else errname(e)
+            s.close()
+        results[i] = (t - t0, r, time.monotonic() - t)
+
+    th = [threading.Thread(target=one, args=(i,)) for i in range(a.n)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    time.sleep(max(0.0, t0 + a.hold - time.monotonic()))
+    for s in socks:
+        s.close()
+    for i, (start, r, took) in enumerate(results):
+        print("burst %2d start %.3f s -> %s after %.3f s" % (i, start, r, took))
+    names = ["ok", "ECONNREFUSED", "timeout"]
+    names += sorted(set(r for _, r, _ in results) - set(names))
+    print("burst: " + " ".join("%s=%d" % (n, sum(r == n for _, r, _ in results)) for n in names),
+          flush=True)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     ps = sub.add_parser("serve")
     ps.add_argument("port", type=int)
-    ps.add_argument("mode", choices=["http", "rst", "fin"])
+    ps.add_argument("mode", choices=["http", "rst", "fin", "echo", "data", "noaccept"])
+    ps.add_argument("--backlog", type=int, default=1)
     pc = sub.add_parser("connect")
     pc.add_argument("host")
     pc.add_argument("port", type=int)
     pc.add_argument("--sport", type=int, default=0)
+    pc.add_argument("--bind", default="")
+    pc.add_argument("--mss", type=int, default=0)
+    pc.add_argument("--chat", action="store_true")
     pc.add_argument("--http", action="store_true")
     pc.add_argument("--recv", action="store_true")
     pc.add_argument("--abort", action="store_true", help="close with SO_LINGER {1,0} (RST)")
     pc.add_argument("--timeout", type=float, default=0)
     pc.add_argument("--expect", default="")
+    pb = sub.add_parser("burst")
+    pb.add_argument("host")
+    pb.add_argument("port", type=int)
+    pb.add_argument("-n", type=int, default=20)
+    pb.add_argument("--interval", type=float, default=0)
+    pb.add_argument("--timeout", type=float, default=3.5)
+    pb.add_argument("--hold", type=float, default=4)
+    pb.add_argument("--defer-ack", action="store_true")
     a = p.parse_args()
     if a.cmd == "serve":
-        serve(a.port, a.mode)
+        serve(a.port, a.mode, a.backlog)
         return 0
+    if a.cmd == "burst":
+        return burst(a)
     return connect(a)
 
 

@@ -2,6 +2,8 @@
 """Sanity-check recorded captures against their .expected files (needs tshark).
 
   tests/lab/verify.py [DIR or NAME.pcap ...]      (default: pcaps/ of this repository)
+  tests/lab/verify.py --groups NAME.pcap          print the attempts as .expected group lines
+                                                  (verdict, client, server, syns, from, hops)
 
 A deliberately small, independent reading of each capture (tshark fields, no synscope code):
 it groups SYNs into attempts by (4-tuple, ISN), counts distinct SYN transmissions (by TCP
@@ -10,7 +12,15 @@ once), finds the answer (SYN-ACK or RST acknowledging ISN+1, or an ICMP/ICMPv6 e
 the SYN's addresses, ports and sequence number) and what followed, and then matches the
 attempts one-to-one against the lines of NAME.expected. It is a check that the recording did
 what the scenario meant to do, not a reference implementation: the .expected files are
-written from the scenarios (tests/lab/record), not from this script.
+written from the scenarios (tests/lab/record), not from this script (except the group counts
+of the timing-dependent overload and rate-limited captures, which record takes from
+--groups and cross-checks with the clients' own results).
+
+Hop distance: initial TTL guessed as the next of 64/128/255, minus the TTL seen. A valid RST
+whose hop distance differs from that of the other packets of the same address (SYN-ACKs,
+data, FINs, RSTs that are not answers to a SYN) is counted as refused-by-middlebox.
+Diagnosis lines (diagnosis=KIND ...) are not attempts; only unresolved-neighbour is checked
+here (ARP requests / neighbour solicitations for the host, no reply, no SYN to it).
 """
 import glob
 import os
@@ -22,6 +32,7 @@ ICMP4 = {0: "net", 1: "host", 2: "proto", 3: "port", 4: "frag-needed", 6: "net-u
 ICMP6 = {0: "no-route", 1: "admin-prohibited", 2: "beyond-scope", 3: "addr", 4: "port",
          5: "policy-failed", 6: "reject-route"}
 FIELDS = ["frame.number", "frame.time_relative", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
+          "ip.ttl", "ipv6.hlim",
           "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq", "tcp.seq_raw", "tcp.ack_raw", "tcp.len",
           "tcp.options.timestamp.tsval", "icmp.type", "icmp.code", "icmpv6.type",
           "icmpv6.code"]
@@ -29,6 +40,10 @@ FIELDS = ["frame.number", "frame.time_relative", "ip.src", "ip.dst", "ipv6.src",
 
 def ep(ip, port):
     return "[%s]:%s" % (ip, port) if ":" in ip else "%s:%s" % (ip, port)
+
+
+def hops(ttl):
+    return next(i for i in (64, 128, 255) if ttl <= i) - ttl
 
 
 def packets(path):
@@ -40,8 +55,9 @@ def packets(path):
         v = dict(zip(FIELDS, [x.split(",") if x else [] for x in line.split("\t")]))
         src = v["ip.src"] or v["ipv6.src"]
         dst = v["ip.dst"] or v["ipv6.dst"]
+        ttl = v["ip.ttl"] or v["ipv6.hlim"]
         p = {"no": int(v["frame.number"][0]), "t": float(v["frame.time_relative"][0]),
-             "src": src, "dst": dst}
+             "src": src, "dst": dst, "hops": hops(int(ttl[0])) if ttl else None}
         if v["icmp.type"] or v["icmpv6.type"]:
             t6 = bool(v["icmpv6.type"])
             typ = int((v["icmpv6.type"] or v["icmp.type"])[0])
@@ -88,7 +104,7 @@ def attempts(path):
         win = [p for p in pk if first <= p["no"] < end]
         for p in win:
             if rev(p) and p["flags"] & 0x12 == 0x12 and p["ack"] == (isn + 1) % (1 << 32):
-                a.update(verdict="half-open", reason="no-ack", frm=p["src"])
+                a.update(verdict="half-open", reason="no-ack", frm=p["src"], hops=p["hops"])
                 srv_isn = p["seq"]
                 ack = [q for q in win if fwd(q) and q["flags"] & 0x10 and q["no"] > p["no"]
                        and q["ack"] == (srv_isn + 1) % (1 << 32)]
@@ -102,7 +118,8 @@ def attempts(path):
                         a.update(verdict="closed-after-accept", reason="fin")
                 break
             if rev(p) and p["flags"] & 0x04 and p["flags"] & 0x10 and p["ack"] == (isn + 1) % (1 << 32):
-                a.update(verdict="refused", reason="rst", frm=p["src"])
+                a.update(verdict="refused", reason="rst", frm=p["src"], hops=p["hops"])
+                a["rst_no"] = p["no"]
                 break
             if rev(p) and p["flags"] & 0x17 == 0x10 and p["ack"] != (isn + 1) % (1 << 32):
                 a.update(verdict="stale", reason="bare-ack", frm=p["src"])  # e.g. TIME-WAIT
@@ -111,17 +128,51 @@ def attempts(path):
                     == (c, cp, s, sp, isn)):
                 names = ICMP6 if p["v6"] else ICMP4
                 reason = names.get(p["code"], "code-%d" % p["code"]) if p["type"] in (1, 3) else "ttl-exceeded"
-                a.update(verdict="unreachable", reason=reason, frm=p["src"])
+                a.update(verdict="unreachable", reason=reason, frm=p["src"], hops=p["hops"])
                 break
         a["sender"] = None if a["frm"] is None else ("server" if a["frm"] == s else "router")
+    # the host's own hop distance: its TCP packets other than the RSTs answering a SYN
+    answers = set(a.get("rst_no") for a in atts)
+    own = {}
+    for p in pk:
+        if (p["kind"] == "tcp" and p["no"] not in answers and p["hops"] is not None
+                and not p["flags"] & 0x04):
+            own.setdefault(p["src"], set()).add(p["hops"])
+    for a in atts:
+        if a["verdict"] == "refused" and own.get(a["frm"]) and a["hops"] not in own[a["frm"]]:
+            a.update(verdict="refused-by-middlebox", sender=None)
     return atts
+
+
+def neighbour_check(path, host):
+    """ARP requests / neighbour solicitations for host, no reply, no TCP to host."""
+    f = ["arp.opcode", "arp.dst.proto_ipv4", "arp.src.proto_ipv4", "icmpv6.type",
+         "icmpv6.nd.ns.target_address", "icmpv6.nd.na.target_address", "ip.dst", "ipv6.dst",
+         "tcp.flags"]
+    out = subprocess.run(["tshark", "-n", "-r", path, "-T", "fields", "-E", "separator=\t"]
+                         + sum([["-e", x] for x in f], []),
+                         capture_output=True, text=True, check=True).stdout
+    asks = answers = syns = 0
+    for line in out.splitlines():
+        v = dict(zip(f, line.split("\t")))
+        if v["arp.opcode"] == "1" and v["arp.dst.proto_ipv4"] == host:
+            asks += 1
+        elif v["arp.opcode"] == "2" and v["arp.src.proto_ipv4"] == host:
+            answers += 1
+        elif v["icmpv6.type"] == "135" and v["icmpv6.nd.ns.target_address"] == host:
+            asks += 1
+        elif v["icmpv6.type"] == "136" and v["icmpv6.nd.na.target_address"] == host:
+            answers += 1
+        elif v["tcp.flags"] and host in (v["ip.dst"], v["ipv6.dst"]):
+            syns += 1
+    return asks, answers, syns
 
 
 def parse_expected(path):
     lines = []
     for raw in open(path):
         line = raw.split("#", 1)[0].strip()
-        if not line:
+        if not line or line == "others":
             continue
         kv = {}
         for tok in line.split():
@@ -138,11 +189,12 @@ def parse_expected(path):
 def matches(kv, a):
     got = {"verdict": a["verdict"], "reason": a["reason"], "client": a["client"],
            "server": a["server"], "syns": a["syns"], "from": a["frm"], "sender": a["sender"],
-           "handshake": a["handshake"]}
+           "handshake": a["handshake"], "hops": a.get("hops")}
     for k, (op, v) in kv.items():
         if k == "count":
             continue
-        if k == "handshake" and a["verdict"] in ("refused", "unreachable", "dropped"):
+        if k == "handshake" and a["verdict"] in ("refused", "refused-by-middlebox",
+                                                 "unreachable", "dropped"):
             continue
         if k == "syns":
             if not (a["syns"] >= int(v) if op == ">=" else a["syns"] == int(v)):
@@ -158,6 +210,17 @@ def check(pcap):
     lines = parse_expected(exp)
     left = list(atts)
     ok = True
+    for kv in [kv for kv in lines if "diagnosis" in kv]:
+        if kv["diagnosis"][1] == "unresolved-neighbour":
+            host = kv["host"][1]
+            asks, answers, syns = neighbour_check(pcap, host)
+            if not asks or answers or syns:
+                ok = False
+                print("  unresolved-neighbour %s: %d requests, %d replies, %d TCP packets" % (
+                    host, asks, answers, syns))
+    lines = [kv for kv in lines if "diagnosis" not in kv]
+    # most specific lines first (as tests/regress/check.py does)
+    lines.sort(key=lambda kv: -len(kv))
     for kv in lines:
         n = int(kv.get("count", ("=", "1"))[1])
         m = [a for a in left if matches(kv, a)][:n]
@@ -174,8 +237,26 @@ def check(pcap):
     return ok
 
 
+def groups(pcap):
+    """One .expected line per (verdict, client, server, syns, from, hops) with its count."""
+    seen = {}
+    for a in attempts(pcap):
+        key = [("verdict", a["verdict"]), ("reason", a["reason"]), ("client", a["client"]),
+               ("server", a["server"]), ("syns", a["syns"])]
+        if a["frm"]:
+            key += [("from", a["frm"]), ("hops", a["hops"])]
+        if a["verdict"] in ("accepted", "half-open"):
+            key += [("handshake", a["handshake"])]
+        seen[tuple(key)] = seen.get(tuple(key), 0) + 1
+    for key, n in sorted(seen.items(), key=lambda kn: (kn[0][0][1], kn[0][4][1])):
+        print(" ".join("%s=%s" % kv for kv in key) + " count=%d" % n)
+    return 0
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
+    if sys.argv[1:2] == ["--groups"]:
+        return groups(sys.argv[2])
     args = sys.argv[1:] or [os.path.join(here, "..", "..", "pcaps")]
     files = []
     for a in args:

@@ -1,0 +1,658 @@
+/* rep_diag.c - diagnoses that need many attempts: whose RST it was (host or middlebox), and
+ * what is wrong with a service or a host (overloaded, SYN cookies, rate limits, unresolved
+ * neighbours, per-client failures, firewall REJECT rules). Judgement only: the facts come from
+ * decode/'s attempts. */
+#include "rep_diag.h"
+#include "rep_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DIAGNOSES 256
+#define OVERLAP_SLACK_NS 5000000000LL /* "the same period": within 5 s */
+
+/* What the server host's own packets look like. */
+struct host_info {
+    uint8_t family;
+    struct dec_addr addr;
+    uint32_t own_packets;   /* SYN-ACKs, its own FINs, ICMP from itself */
+    int hops_min, hops_max; /* hop distance of those packets */
+    int64_t synack_rtt_min; /* fastest SYN-ACK, -1 none */
+    uint32_t ipid_nonzero;  /* of its packets with an IPv4 ID: how many were not 0 */
+    uint32_t ipid_zero;
+    uint32_t attempts; /* attempts to any of its ports */
+    bool used;
+};
+
+/* What the diagnoses need of one service. */
+struct service_info {
+    uint8_t family;
+    struct dec_addr addr;
+    uint16_t port;
+    bool used;
+    uint64_t counts[REP_VERDICT_COUNT];
+    int64_t ok_first, ok_last;     /* accepted attempts (first SYN times) */
+    int64_t lost_first, lost_last; /* dropped or half-open */
+    int64_t ref_first, ref_last;   /* refused */
+    uint32_t synacks, cookie_like, synack_after_ack, quick_resets;
+    uint32_t middlebox_resets;
+    uint32_t regular_gaps, refusal_gaps; /* refusals about a second apart, of all gaps */
+    int64_t last_refusal;
+    uint32_t port_unreachable;
+    struct dec_addr failed_client, ok_client;
+    uint32_t failed_clients, ok_clients; /* 0, 1, or 2 meaning "more than one" */
+    bool ok_from_other_client;
+    char example[256]; /* evidence of a middlebox attempt */
+};
+
+struct rep_diag {
+    struct host_info *hosts;
+    uint32_t host_mask, host_count;
+    struct service_info *services;
+    uint32_t service_mask, service_count;
+    struct flow_neighbour *neighbours;
+    uint32_t neighbour_count, neighbour_cap;
+    struct rep_diagnosis results[MAX_DIAGNOSES];
+    size_t result_count;
+};
+
+static uint64_t hash_addr(int family, const struct dec_addr *addr, uint16_t port)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)family ^ ((uint64_t)port << 8);
+    for (size_t i = 0; i < sizeof(addr->b); i++) {
+        h = (h ^ addr->b[i]) * 1099511628211ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+struct rep_diag *rep_diag_create(void)
+{
+    struct rep_diag *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return NULL;
+    }
+    d->host_mask = 255;
+    d->service_mask = 1023;
+    d->hosts = calloc(d->host_mask + 1, sizeof(*d->hosts));
+    d->services = calloc(d->service_mask + 1, sizeof(*d->services));
+    if (d->hosts == NULL || d->services == NULL) {
+        rep_diag_destroy(d);
+        return NULL;
+    }
+    return d;
+}
+
+void rep_diag_destroy(struct rep_diag *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    free(d->hosts);
+    free(d->services);
+    free(d->neighbours);
+    free(d);
+}
+
+/* Open-addressing tables that double at half load; lookups of a full table that could not
+ * grow return NULL (the diagnoses then miss that host or service, nothing else). */
+static struct host_info *host_slot(struct host_info *tab, uint32_t mask, int family,
+                                   const struct dec_addr *addr)
+{
+    uint64_t h = hash_addr(family, addr, 0);
+    for (uint32_t i = 0; i <= mask; i++) {
+        struct host_info *e = &tab[(h + i) & mask];
+        if (!e->used || (e->family == family && memcmp(e->addr.b, addr->b, 16) == 0)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static struct host_info *find_host(const struct rep_diag *d, int family,
+                                   const struct dec_addr *addr)
+{
+    struct host_info *e = host_slot(d->hosts, d->host_mask, family, addr);
+    return e != NULL && e->used ? e : NULL;
+}
+
+static struct host_info *get_host(struct rep_diag *d, int family, const struct dec_addr *addr)
+{
+    if ((d->host_count + 1) * 2 > d->host_mask + 1) {
+        uint32_t mask = d->host_mask * 2 + 1;
+        struct host_info *tab = calloc((size_t)mask + 1, sizeof(*tab));
+        if (tab != NULL) {
+            for (uint32_t i = 0; i <= d->host_mask; i++) {
+                if (d->hosts[i].used) {
+                    *host_slot(tab, mask, d->hosts[i].family, &d->hosts[i].addr) = d->hosts[i];
+                }
+            }
+            free(d->hosts);
+            d->hosts = tab;
+            d->host_mask = mask;
+        }
+    }
+    struct host_info *e = host_slot(d->hosts, d->host_mask, family, addr);
+    if (e != NULL && !e->used) {
+        memset(e, 0, sizeof(*e));
+        e->used = true;
+        e->family = (uint8_t)family;
+        e->addr = *addr;
+        e->synack_rtt_min = -1;
+        e->hops_min = 1000;
+        e->hops_max = -1;
+        d->host_count++;
+    }
+    return e;
+}
+
+static struct service_info *service_slot(struct service_info *tab, uint32_t mask, int family,
+                                         const struct dec_addr *addr, uint16_t port)
+{
+    uint64_t h = hash_addr(family, addr, port);
+    for (uint32_t i = 0; i <= mask; i++) {
+        struct service_info *e = &tab[(h + i) & mask];
+        if (!e->used ||
+            (e->family == family && e->port == port && memcmp(e->addr.b, addr->b, 16) == 0)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static struct service_info *get_service(struct rep_diag *d, const struct flow_attempt *a)
+{
+    if ((d->service_count + 1) * 2 > d->service_mask + 1) {
+        uint32_t mask = d->service_mask * 2 + 1;
+        struct service_info *tab = calloc((size_t)mask + 1, sizeof(*tab));
+        if (tab != NULL) {
+            for (uint32_t i = 0; i <= d->service_mask; i++) {
+                struct service_info *old = &d->services[i];
+                if (old->used) {
+                    *service_slot(tab, mask, old->family, &old->addr, old->port) = *old;
+                }
+            }
+            free(d->services);
+            d->services = tab;
+            d->service_mask = mask;
+        }
+    }
+    struct service_info *e =
+        service_slot(d->services, d->service_mask, a->family, &a->server, a->server_port);
+    if (e != NULL && !e->used) {
+        memset(e, 0, sizeof(*e));
+        e->used = true;
+        e->family = a->family;
+        e->addr = a->server;
+        e->port = a->server_port;
+        d->service_count++;
+    }
+    return e;
+}
+
+/* ---- the host's own packets -------------------------------------------------------------- */
+
+static void own_packet(struct host_info *h, const struct flow_reply *r)
+{
+    int hops = rep_hops(r->ttl);
+    h->own_packets++;
+    if (hops < h->hops_min) {
+        h->hops_min = hops;
+    }
+    if (hops > h->hops_max) {
+        h->hops_max = hops;
+    }
+    if (r->has_ip_id) {
+        if (r->ip_id == 0) {
+            h->ipid_zero++;
+        } else {
+            h->ipid_nonzero++;
+        }
+    }
+}
+
+static bool same_addr(const struct dec_addr *x, const struct dec_addr *y)
+{
+    return memcmp(x->b, y->b, sizeof(x->b)) == 0;
+}
+
+void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a)
+{
+    if (d == NULL) {
+        return;
+    }
+    struct host_info *h = get_host(d, a->family, &a->server);
+    if (h == NULL) {
+        return;
+    }
+    h->attempts++;
+    if (a->answer == FLOW_ANS_SYNACK) {
+        own_packet(h, &a->reply);
+        if (a->saw_syn) {
+            int64_t rtt = a->reply.ts_ns - a->syn_last_ns;
+            if (a->syn_count == 1) {
+                rtt = a->reply.ts_ns - a->syn_ns[0];
+            }
+            if (rtt >= 0 && (h->synack_rtt_min < 0 || rtt < h->synack_rtt_min)) {
+                h->synack_rtt_min = rtt;
+            }
+        }
+        if (a->server_end.ts_ns != 0 && !(a->server_end.flags & DEC_TCP_RST)) {
+            own_packet(h, &a->server_end); /* its FIN */
+        }
+    }
+    if (a->synack_after_answer.ts_ns != 0) {
+        own_packet(h, &a->synack_after_answer);
+    }
+    if (a->answer == FLOW_ANS_ICMP && same_addr(&a->reply.from, &a->server)) {
+        own_packet(h, &a->reply);
+    }
+}
+
+/* ---- whose RST ----------------------------------------------------------------------------- */
+
+static void describe_host_hops(char *buf, size_t len, const struct flow_attempt *a,
+                               const struct host_info *h)
+{
+    char ip[64];
+    dec_addr_str(&a->server, a->family, ip, sizeof(ip));
+    snprintf(buf, len, "%s's own packets arrive %d hop%s away", ip, h->hops_min,
+             h->hops_min == 1 ? "" : "s");
+}
+
+void rep_diag_middlebox(const struct rep_diag *d, const struct flow_attempt *a,
+                        struct rep_judgement *j)
+{
+    char host_text[128] = "";
+    const struct host_info *h = d != NULL ? find_host(d, a->family, &a->server) : NULL;
+    bool host_known = h != NULL && h->own_packets > 0 && h->hops_min == h->hops_max;
+    if (host_known) {
+        describe_host_hops(host_text, sizeof(host_text), a, h);
+    }
+    if (a->synack_after_answer.ts_ns != 0 && a->answer != FLOW_ANS_NONE) {
+        j->flags |= REP_FLAG_LATE_SYNACK;
+    }
+
+    /* An established connection ended by a RST: is it the server's? Its SYN-ACK is the
+     * reference within the attempt itself. */
+    if (a->answer == FLOW_ANS_SYNACK && a->server_end.ts_ns != 0 &&
+        (a->server_end.flags & DEC_TCP_RST)) {
+        int rst_hops = rep_hops(a->server_end.ttl);
+        int ref_hops = rep_hops(a->reply.ttl);
+        if (rst_hops != ref_hops) {
+            j->flags |= REP_FLAG_MIDDLEBOX_RESET;
+            j->reason = "middlebox-rst";
+            snprintf(j->evidence, sizeof(j->evidence),
+                     "the RST arrived with TTL %u = %d hop%s; the server's SYN-ACK with TTL %u = "
+                     "%d hop%s: a device on the path reset the connection",
+                     a->server_end.ttl, rst_hops, rst_hops == 1 ? "" : "s", a->reply.ttl, ref_hops,
+                     ref_hops == 1 ? "" : "s");
+        }
+        return;
+    }
+    if (j->verdict != REP_REFUSED) {
+        return;
+    }
+    int rst_hops = rep_hops(a->reply.ttl);
+    char sign[200] = "";
+    if (a->synack_after_answer.ts_ns != 0) {
+        snprintf(sign, sizeof(sign), "the server's own SYN-ACK (TTL %u) came after the RST",
+                 a->synack_after_answer.ttl);
+    } else if (host_known && rst_hops != h->hops_min) {
+        snprintf(sign, sizeof(sign), "the RST arrived with TTL %u = %d hop%s; %s", a->reply.ttl,
+                 rst_hops, rst_hops == 1 ? "" : "s", host_text);
+    } else if (h != NULL && h->synack_rtt_min > 1000000 && j->rtt_ns >= 0 &&
+               j->rtt_ns * 2 < h->synack_rtt_min) {
+        char t1[32], t2[32];
+        rep_fmt_ms(t1, sizeof(t1), j->rtt_ns);
+        rep_fmt_ms(t2, sizeof(t2), h->synack_rtt_min);
+        snprintf(sign, sizeof(sign),
+                 "the RST came after %s, the server's fastest SYN-ACK after %s: it came from "
+                 "closer than the server",
+                 t1, t2);
+    } else if (h != NULL && h->ipid_nonzero >= 2 && h->ipid_zero == 0 && a->reply.has_ip_id &&
+               a->reply.ip_id == 0) {
+        snprintf(sign, sizeof(sign),
+                 "the RST has IP ID 0 while the server's own packets carry counting IDs");
+    }
+    if (sign[0] != '\0') {
+        j->verdict = REP_REFUSED_BY_MIDDLEBOX;
+        snprintf(j->evidence, sizeof(j->evidence), "%s", sign);
+    } else if (host_known) {
+        snprintf(j->evidence, sizeof(j->evidence),
+                 "the RST arrived %d hop%s away, like the server's own packets", rst_hops,
+                 rst_hops == 1 ? "" : "s");
+    } else {
+        snprintf(j->evidence, sizeof(j->evidence),
+                 "not enough evidence to tell the host from a middlebox: no other packet from "
+                 "the server in the capture to compare the RST with");
+    }
+}
+
+/* ---- per-service accounting -------------------------------------------------------------- */
+
+/* Linux SYN cookies with timestamps (net/ipv4/syncookies.c, cookie_init_timestamp): the low 6
+ * bits of the SYN-ACK's TSval carry the client's window scale (0xf: none), SACK (0x10) and
+ * ECN (0x20). By chance 1 SYN-ACK in 64 matches; the diagnosis wants several. Without
+ * timestamps a cookie SYN-ACK carries only an MSS although the SYN offered more options. */
+static bool looks_like_cookie(const struct flow_attempt *a)
+{
+    const struct dec_tcp_opts *syn = &a->syn_opts, *ack = &a->reply.opts;
+    if ((syn->present & DEC_OPT_TIMESTAMP) && (ack->present & DEC_OPT_TIMESTAMP)) {
+        uint32_t want = (syn->present & DEC_OPT_WSCALE) ? (syn->wscale & 0xfu) : 0xfu;
+        if (syn->present & DEC_OPT_SACK_OK) {
+            want |= 0x10;
+        }
+        uint32_t low = ack->tsval & 0x3f;
+        return low == want || low == (want | 0x20);
+    }
+    return !(syn->present & DEC_OPT_TIMESTAMP) &&
+           (syn->present & (DEC_OPT_WSCALE | DEC_OPT_SACK_OK)) != 0 && ack->present == DEC_OPT_MSS;
+}
+
+static void note_client(struct dec_addr *slot, uint32_t *count, const struct dec_addr *client)
+{
+    if (*count == 0) {
+        *slot = *client;
+        *count = 1;
+    } else if (*count == 1 && !same_addr(slot, client)) {
+        *count = 2;
+    }
+}
+
+static void widen(int64_t *first, int64_t *last, int64_t t)
+{
+    if (*first == 0 || t < *first) {
+        *first = t;
+    }
+    if (t > *last) {
+        *last = t;
+    }
+}
+
+void rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
+                      const struct rep_judgement *j)
+{
+    if (d == NULL) {
+        return;
+    }
+    struct service_info *s = get_service(d, a);
+    if (s == NULL) {
+        return;
+    }
+    s->counts[j->verdict]++;
+    if (a->answer == FLOW_ANS_SYNACK && a->saw_syn) {
+        s->synacks++;
+        if (looks_like_cookie(a)) {
+            s->cookie_like++;
+        }
+        if (a->synack_after_ack_ns != 0) {
+            s->synack_after_ack++;
+        }
+    }
+    if (j->verdict == REP_RESET_AFTER_ACCEPT && a->handshake_ns != 0 &&
+        a->server_end.ts_ns - a->handshake_ns < 10000000) {
+        s->quick_resets++; /* tcp_abort_on_overflow answers an ACK it cannot queue with RST */
+    }
+    if (j->flags & REP_FLAG_MIDDLEBOX_RESET || j->verdict == REP_REFUSED_BY_MIDDLEBOX) {
+        if (s->middlebox_resets++ == 0) {
+            snprintf(s->example, sizeof(s->example), "%s", j->evidence);
+        }
+    }
+    switch (j->verdict) {
+    case REP_ACCEPTED:
+        widen(&s->ok_first, &s->ok_last, j->start_ns);
+        break;
+    case REP_DROPPED:
+    case REP_HALF_OPEN:
+        widen(&s->lost_first, &s->lost_last, j->start_ns);
+        break;
+    case REP_REFUSED: {
+        widen(&s->ref_first, &s->ref_last, j->start_ns);
+        int64_t t = a->reply.ts_ns;
+        if (s->last_refusal != 0 && t > s->last_refusal) {
+            int64_t gap = t - s->last_refusal;
+            s->refusal_gaps++;
+            if (gap >= 700000000LL && gap <= 1600000000LL) {
+                s->regular_gaps++;
+            }
+        }
+        s->last_refusal = t;
+        break;
+    }
+    case REP_UNREACHABLE:
+        if (strcmp(j->reason, "port") == 0) {
+            s->port_unreachable++;
+        }
+        break;
+    default:
+        break;
+    }
+    if (rep_verdict_is_failure(j->verdict) || (j->flags & REP_FLAG_MIDDLEBOX_RESET)) {
+        note_client(&s->failed_client, &s->failed_clients, &a->client);
+    } else if (j->verdict == REP_ACCEPTED) {
+        note_client(&s->ok_client, &s->ok_clients, &a->client);
+        if (s->failed_clients == 0 || !same_addr(&s->failed_client, &a->client)) {
+            s->ok_from_other_client = true;
+        }
+    }
+}
+
+void rep_diag_neighbour(struct rep_diag *d, const struct flow_neighbour *n)
+{
+    if (d == NULL || n->replies != 0 || n->requests == 0) {
+        return;
+    }
+    if (d->neighbour_count == d->neighbour_cap) {
+        uint32_t cap = d->neighbour_cap ? d->neighbour_cap * 2 : 16;
+        struct flow_neighbour *nn = realloc(d->neighbours, cap * sizeof(*nn));
+        if (nn == NULL) {
+            return;
+        }
+        d->neighbours = nn;
+        d->neighbour_cap = cap;
+    }
+    d->neighbours[d->neighbour_count++] = *n;
+}
+
+/* ---- the diagnoses ----------------------------------------------------------------------- */
+
+static struct rep_diagnosis *add(struct rep_diag *d, const char *kind, int family,
+                                 const struct dec_addr *addr, uint16_t port)
+{
+    if (d->result_count == MAX_DIAGNOSES) {
+        return NULL;
+    }
+    struct rep_diagnosis *r = &d->results[d->result_count++];
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+    r->family = (uint8_t)family;
+    r->addr = *addr;
+    r->port = port;
+    return r;
+}
+
+static bool overlaps(int64_t a_first, int64_t a_last, int64_t b_first, int64_t b_last)
+{
+    return a_first != 0 && b_first != 0 && a_first <= b_last + OVERLAP_SLACK_NS &&
+           b_first <= a_last + OVERLAP_SLACK_NS;
+}
+
+static void diagnose_service(struct rep_diag *d, const struct service_info *s)
+{
+    char name[64];
+    rep_endpoint_str(s->family, &s->addr, s->port, name, sizeof(name));
+    uint64_t ok = s->counts[REP_ACCEPTED];
+    uint64_t lost = s->counts[REP_DROPPED] + s->counts[REP_HALF_OPEN];
+    uint64_t refused = s->counts[REP_REFUSED];
+    struct rep_diagnosis *r;
+
+    bool mixed =
+        ok > 0 && lost > 0 && overlaps(s->ok_first, s->ok_last, s->lost_first, s->lost_last);
+    if (mixed || s->synack_after_ack > 0 || s->quick_resets > 0) {
+        if ((r = add(d, "overloaded", s->family, &s->addr, s->port)) != NULL) {
+            snprintf(r->summary, sizeof(r->summary),
+                     "%s answered %llu SYN%s and silently dropped %llu attempt%s in the same "
+                     "period; its SYN-ACK was re-sent after the client's ACK %u time%s; %u "
+                     "reset%s right after the handshake. The listener's queues are full: Linux "
+                     "drops SYNs (and ACKs it cannot queue) silently instead of refusing them.",
+                     name, (unsigned long long)ok, ok == 1 ? "" : "s", (unsigned long long)lost,
+                     lost == 1 ? "" : "s", s->synack_after_ack, s->synack_after_ack == 1 ? "" : "s",
+                     s->quick_resets, s->quick_resets == 1 ? "" : "s");
+            r->causes = "the application does not call accept() fast enough (blocked, busy, too "
+                        "few workers); the listen() backlog or net.core.somaxconn is too small; "
+                        "with tcp_abort_on_overflow=1 the kernel answers with a RST instead";
+            r->ruled_out = "a firewall drop (it would drop every SYN, not some); nothing "
+                           "listening (the kernel would refuse with a RST)";
+            r->next = "`ss -ltn 'sport = :PORT'` (Recv-Q up to Send-Q: accept queue full); "
+                      "`nstat -az TcpExtListenOverflows TcpExtListenDrops`; "
+                      "`sysctl net.core.somaxconn net.ipv4.tcp_max_syn_backlog`";
+        }
+    }
+    if (s->cookie_like >= 2 && s->cookie_like * 2 >= s->synacks) {
+        if ((r = add(d, "syn-cookies", s->family, &s->addr, s->port)) != NULL) {
+            snprintf(r->summary, sizeof(r->summary),
+                     "%u of %u SYN-ACKs from %s carry a Linux SYN cookie (the low bits of their "
+                     "timestamp encode the client's options, or all options but the MSS are "
+                     "stripped): the server's SYN queue overflowed.",
+                     s->cookie_like, s->synacks, name);
+            r->causes = "a SYN flood, or a listener so busy that its SYN queue fills "
+                        "(tcp_max_syn_backlog); tcp_syncookies=2 sends cookies always";
+            r->ruled_out = "a lost connection: cookies still let clients in, with fewer TCP "
+                           "options (window scaling, SACK may be lost)";
+            r->next = "`nstat -az TcpExtSyncookiesSent TcpExtSyncookiesRecv "
+                      "TcpExtSyncookiesFailed TcpExtListenDrops`; `sysctl "
+                      "net.ipv4.tcp_syncookies net.ipv4.tcp_max_syn_backlog`";
+        }
+    }
+    if (refused >= 2 && lost >= 1 &&
+        overlaps(s->ref_first, s->ref_last, s->lost_first, s->lost_last) &&
+        s->regular_gaps * 2 >= s->refusal_gaps) {
+        if ((r = add(d, "rate-limited", s->family, &s->addr, s->port)) != NULL) {
+            snprintf(r->summary, sizeof(r->summary),
+                     "%s refused %llu attempts and ignored %llu in the same period, the "
+                     "refusals about one per second apart: a reject rule with a rate limit "
+                     "(the packets over the limit are dropped).",
+                     name, (unsigned long long)refused, (unsigned long long)lost);
+            r->causes = "a firewall rule such as `limit rate 1/second ... reject` followed by a "
+                        "drop; ICMP or RST rate limiting (net.ipv4.icmp_ratelimit, "
+                        "tcp_invalid_ratelimit)";
+            r->ruled_out = "an overloaded listener (it would accept some, not refuse them)";
+            r->next = "`nft list ruleset | grep -n limit`; `iptables -S | grep limit`; `sysctl "
+                      "net.ipv4.icmp_ratelimit net.ipv4.icmp_msgs_per_sec`";
+        }
+    }
+    if (s->middlebox_resets > 0) {
+        if ((r = add(d, "middlebox-reset", s->family, &s->addr, s->port)) != NULL) {
+            snprintf(r->summary, sizeof(r->summary),
+                     "%u attempt%s to %s %s reset by a device on the path, not by the server: "
+                     "%s.",
+                     s->middlebox_resets, s->middlebox_resets == 1 ? "" : "s", name,
+                     s->middlebox_resets == 1 ? "was" : "were", s->example);
+            r->causes = "a firewall, IPS or proxy between client and server rejecting with a "
+                        "TCP reset (nft/iptables `reject with tcp reset` in a forward chain, "
+                        "an IPS signature, a load balancer)";
+            r->ruled_out = "the server itself (its own packets come from another distance)";
+            r->next = "`traceroute -T -p PORT SERVER` to find the hop; the firewall rules "
+                      "there (`nft list ruleset`); capture on the server to see whether the "
+                      "SYN arrives at all";
+        }
+    }
+    if (refused > 0 && s->counts[REP_REFUSED_BY_MIDDLEBOX] > 0) {
+        if ((r = add(d, "mixed-refusal", s->family, &s->addr, s->port)) != NULL) {
+            snprintf(r->summary, sizeof(r->summary),
+                     "%s was refused %llu time%s by the host itself and %llu time%s by a "
+                     "device on the path.",
+                     name, (unsigned long long)refused, refused == 1 ? "" : "s",
+                     (unsigned long long)s->counts[REP_REFUSED_BY_MIDDLEBOX],
+                     s->counts[REP_REFUSED_BY_MIDDLEBOX] == 1 ? "" : "s");
+            r->causes = "two problems at once: a middlebox rule for some clients or source "
+                        "ports, and a closed port or host firewall for the others";
+            r->ruled_out = "a single cause";
+            r->next = "compare the source ports and clients of both kinds; `traceroute -T -p "
+                      "PORT SERVER`; `ss -ltnp 'sport = :PORT'` on the server";
+        }
+    }
+    uint64_t failed = 0;
+    for (int v = 0; v < REP_VERDICT_COUNT; v++) {
+        if (rep_verdict_is_failure((enum rep_verdict)v)) {
+            failed += s->counts[v];
+        }
+    }
+    if (failed >= 1 && s->failed_clients == 1 && s->ok_from_other_client && s->ok_clients >= 1 &&
+        !(s->ok_clients == 1 && same_addr(&s->ok_client, &s->failed_client))) {
+        if ((r = add(d, "single-client", s->family, &s->addr, s->port)) != NULL) {
+            char bad[64], good[64];
+            dec_addr_str(&s->failed_client, s->family, bad, sizeof(bad));
+            dec_addr_str(&s->ok_client, s->family, good, sizeof(good));
+            snprintf(r->summary, sizeof(r->summary),
+                     "every failure at %s (%llu) comes from %s, while %s%s connect%s fine.", name,
+                     (unsigned long long)failed, bad, good, s->ok_clients > 1 ? " and others" : "",
+                     s->ok_clients > 1 ? "" : "s");
+            r->causes = "a rule for that source address (firewall, security group, fail2ban, "
+                        "a rate limit per source), or a route, NAT or MTU problem on that "
+                        "client's path";
+            r->ruled_out = "the service being down (it accepts other clients)";
+            r->next = "`nft list ruleset | grep CLIENT` and the fail2ban/security-group lists "
+                      "on the server; `ip route get SERVER` on the failing client";
+        }
+    }
+    if (s->port_unreachable > 0) {
+        if ((r = add(d, "firewall-reject", s->family, &s->addr, s->port)) != NULL) {
+            snprintf(r->summary, sizeof(r->summary),
+                     "%u attempt%s to %s got ICMP port unreachable: for TCP that is a firewall "
+                     "REJECT rule, since a TCP stack answers a closed port with a RST.",
+                     s->port_unreachable, s->port_unreachable == 1 ? "" : "s", name);
+            r->causes = "a plain `reject` rule (nft) or `-j REJECT` (iptables) on the host that "
+                        "sent the ICMP error";
+            r->ruled_out = "a closed port (RST), a silent drop (no answer)";
+            r->next = "`nft list ruleset | grep -n reject` or `iptables -S | grep REJECT` on "
+                      "the host that sent the error";
+        }
+    }
+}
+
+static void diagnose_neighbour(struct rep_diag *d, const struct flow_neighbour *n)
+{
+    const struct host_info *h = find_host(d, n->family, &n->addr);
+    if (h != NULL && h->attempts > 0) {
+        return; /* SYNs did go to it: not a local resolution failure */
+    }
+    struct rep_diagnosis *r = add(d, "unresolved-neighbour", n->family, &n->addr, 0);
+    if (r == NULL) {
+        return;
+    }
+    char addr[64], asker[64];
+    dec_addr_str(&n->addr, n->family, addr, sizeof(addr));
+    dec_addr_str(&n->asked_by, n->family, asker, sizeof(asker));
+    snprintf(r->summary, sizeof(r->summary),
+             "%s asked %u time%s for %s (%s) and never got an answer, and no SYN to %s is on "
+             "the wire: the connection fails on the client itself with \"No route to host\" "
+             "(EHOSTUNREACH).",
+             asker, n->requests, n->requests == 1 ? "" : "s", addr,
+             n->family == 4 ? "ARP" : "neighbour solicitation", addr);
+    r->causes = "the host is down or disconnected, the address is wrong or moved, the host is "
+                "on another VLAN, or a firewall drops ARP/ND";
+    r->ruled_out = "a firewall dropping the connection (the SYN never left the client)";
+    r->next = "`ip neigh show ADDR` (FAILED or INCOMPLETE) on the client; `arping` / "
+              "`ndisc6` to the address; check that the host is up and where it is plugged in";
+}
+
+size_t rep_diag_finish(struct rep_diag *d, const struct rep_diagnosis **out)
+{
+    *out = NULL;
+    if (d == NULL) {
+        return 0;
+    }
+    d->result_count = 0;
+    for (uint32_t i = 0; i <= d->service_mask; i++) {
+        if (d->services[i].used) {
+            diagnose_service(d, &d->services[i]);
+        }
+    }
+    for (uint32_t i = 0; i < d->neighbour_count; i++) {
+        diagnose_neighbour(d, &d->neighbours[i]);
+    }
+    *out = d->results;
+    return d->result_count;
+}

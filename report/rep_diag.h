@@ -1,0 +1,47 @@
+/* rep_diag.h - report/'s diagnoses across attempts: the server hosts' own hop distances (to tell
+ * a host's RST from a middlebox's), and per-service and per-host diagnoses. Private to report/. */
+#ifndef SYNSCOPE_REP_DIAG_H
+#define SYNSCOPE_REP_DIAG_H
+
+#include "report.h"
+
+/* One diagnosis: what is wrong with a service (port != 0) or a host (port == 0), why we think
+ * so, what it rules out, and what to run next. */
+struct rep_diagnosis {
+    const char *kind; /* "overloaded", "syn-cookies", ... (static) */
+    uint8_t family;
+    struct dec_addr addr;
+    uint16_t port;
+    char summary[400];     /* one or two sentences with the numbers */
+    const char *causes;    /* likely causes (static text) */
+    const char *ruled_out; /* causes the evidence rules out (static text) */
+    const char *next;      /* commands to run next; PORT and SERVER stand for the values */
+};
+
+struct rep_diag;
+
+/* Returns NULL when out of memory (then diagnoses are simply not made). */
+struct rep_diag *rep_diag_create(void);
+void rep_diag_destroy(struct rep_diag *d);
+
+/* Learns from an attempt's own packets what its server host looks like (hop distance and RTT
+ * of its SYN-ACKs, its IP IDs). Called for every attempt before any is judged against it. */
+void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a);
+
+/* For a judged attempt: a RST answer whose hop distance, RTT or IP ID does not fit the server's
+ * own packets becomes refused-by-middlebox; an established connection's RST that does not fit
+ * the SYN-ACK is flagged as a middlebox reset. Fills j->evidence either way. */
+void rep_diag_middlebox(const struct rep_diag *d, const struct flow_attempt *a,
+                        struct rep_judgement *j);
+
+/* Counts a judged attempt for the per-service diagnoses. */
+void rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
+                      const struct rep_judgement *j);
+
+/* Address resolution seen for an address (flow_set_neighbour_callback). */
+void rep_diag_neighbour(struct rep_diag *d, const struct flow_neighbour *n);
+
+/* Computes the diagnoses once every attempt is in; *out points to them (owned by d). */
+size_t rep_diag_finish(struct rep_diag *d, const struct rep_diagnosis **out);
+
+#endif

@@ -277,6 +277,12 @@ static void on_attempt(const struct flow_attempt *attempt, void *user)
     rep_attempt(s->report, attempt);
 }
 
+static void on_neighbour(const struct flow_neighbour *neighbour, void *user)
+{
+    struct session *s = user;
+    rep_neighbour(s->report, neighbour);
+}
+
 static void on_provisional(const struct flow_attempt *attempt, void *user)
 {
     struct session *s = user;
@@ -327,6 +333,7 @@ static int session_start(struct session *s)
         fprintf(stderr, "synscope: %s\n", errbuf);
         return EXIT_RUNTIME;
     }
+    flow_set_neighbour_callback(s->flows, on_neighbour);
     return EXIT_OK;
 }
 

@@ -238,6 +238,7 @@ struct flow_attempt {
     /* after the handshake, or in place of it */
     uint64_t client_bytes, server_bytes; /* TCP payload on the wire */
     int64_t server_first_data_ns;        /* 0 when the server sent no data */
+    uint32_t server_max_segment;         /* largest TCP payload the server sent */
     int64_t client_first_data_ns;
     int64_t client_fin_ns, server_fin_ns; /* 0 when not seen */
     int64_t client_rst_ns, server_rst_ns; /* first RST after the answer; 0 when not seen */

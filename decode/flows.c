@@ -820,6 +820,9 @@ static void on_data_or_ack(struct flow_node *n, const struct dec_event *ev, int6
     }
     if (ev->payload_len > 0) {
         a->server_bytes += ev->payload_len;
+        if (ev->payload_len > a->server_max_segment) {
+            a->server_max_segment = ev->payload_len;
+        }
         if (a->server_first_data_ns == 0) {
             a->server_first_data_ns = ts;
         }

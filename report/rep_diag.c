@@ -21,7 +21,8 @@ struct host_info {
     int64_t synack_rtt_min; /* fastest SYN-ACK, -1 none */
     uint32_t ipid_nonzero;  /* of its packets with an IPv4 ID: how many were not 0 */
     uint32_t ipid_zero;
-    uint32_t attempts; /* attempts to any of its ports */
+    uint32_t attempts;  /* attempts to any of its ports */
+    uint32_t as_client; /* attempts it made as a client */
     bool used;
 };
 
@@ -36,9 +37,9 @@ struct service_info {
     int64_t lost_first, lost_last; /* dropped or half-open */
     int64_t ref_first, ref_last;   /* refused */
     uint32_t synacks, cookie_like, synack_after_ack, quick_resets;
+    uint32_t synacks_stripped, synacks_full; /* MSS-only SYN-ACKs; ones with WS or SACK */
     uint32_t middlebox_resets;
-    uint32_t regular_gaps, refusal_gaps; /* refusals about a second apart, of all gaps */
-    int64_t last_refusal;
+    int64_t rst_first, rst_last; /* times of the refusing RSTs */
     uint32_t port_unreachable;
     struct dec_addr failed_client, ok_client;
     uint32_t failed_clients, ok_clients; /* 0, 1, or 2 meaning "more than one" */
@@ -53,6 +54,7 @@ struct rep_diag {
     uint32_t service_mask, service_count;
     struct flow_neighbour *neighbours;
     uint32_t neighbour_count, neighbour_cap;
+    uint64_t attempts; /* every attempt observed */
     struct rep_diagnosis results[MAX_DIAGNOSES];
     size_t result_count;
 };
@@ -226,6 +228,15 @@ void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a)
         return;
     }
     h->attempts++;
+    d->attempts++;
+    struct host_info *c = get_host(d, a->family, &a->client);
+    if (c != NULL) {
+        c->as_client++;
+    }
+    h = find_host(d, a->family, &a->server); /* the table may have grown */
+    if (h == NULL) {
+        return;
+    }
     if (a->answer == FLOW_ANS_SYNACK) {
         own_packet(h, &a->reply);
         if (a->saw_syn) {
@@ -281,7 +292,6 @@ void rep_diag_middlebox(const struct rep_diag *d, const struct flow_attempt *a,
         int ref_hops = rep_hops(a->reply.ttl);
         if (rst_hops != ref_hops) {
             j->flags |= REP_FLAG_MIDDLEBOX_RESET;
-            j->reason = "middlebox-rst";
             snprintf(j->evidence, sizeof(j->evidence),
                      "the RST arrived with TTL %u = %d hop%s; the server's SYN-ACK with TTL %u = "
                      "%d hop%s: a device on the path reset the connection",
@@ -331,23 +341,33 @@ void rep_diag_middlebox(const struct rep_diag *d, const struct flow_attempt *a,
 
 /* ---- per-service accounting -------------------------------------------------------------- */
 
-/* Linux SYN cookies with timestamps (net/ipv4/syncookies.c, cookie_init_timestamp): the low 6
- * bits of the SYN-ACK's TSval carry the client's window scale (0xf: none), SACK (0x10) and
- * ECN (0x20). By chance 1 SYN-ACK in 64 matches; the diagnosis wants several. Without
- * timestamps a cookie SYN-ACK carries only an MSS although the SYN offered more options. */
+/* Linux SYN cookies (net/ipv4/syncookies.c) leave two marks on the wire. A SYN without
+ * timestamps gets a SYN-ACK carrying only an MSS, whatever else the SYN offered (the options
+ * cannot be stored). And the MSS the server then uses is one of the cookie table's values
+ * (msstab: 536, 1300, 1440, 1460 for IPv4; 1220, 1420, 1440, 8940 for IPv6), the largest one
+ * not above the client's: a client offering 1400 gets segments of 1300 (1288 with the 12
+ * bytes of timestamps) instead of 1400. (With timestamps, the low 6 bits of the cookie's
+ * TSval encode the options, but Linux adds a random offset per connection since 4.10, so
+ * that mark is not visible.) */
 static bool looks_like_cookie(const struct flow_attempt *a)
 {
+    static const uint32_t table4[] = {536, 1300, 1440, 1460};
+    static const uint32_t table6[] = {1220, 1420, 1440, 8940};
     const struct dec_tcp_opts *syn = &a->syn_opts, *ack = &a->reply.opts;
-    if ((syn->present & DEC_OPT_TIMESTAMP) && (ack->present & DEC_OPT_TIMESTAMP)) {
-        uint32_t want = (syn->present & DEC_OPT_WSCALE) ? (syn->wscale & 0xfu) : 0xfu;
-        if (syn->present & DEC_OPT_SACK_OK) {
-            want |= 0x10;
-        }
-        uint32_t low = ack->tsval & 0x3f;
-        return low == want || low == (want | 0x20);
+    if (!(syn->present & DEC_OPT_MSS) || a->server_max_segment == 0) {
+        return false;
     }
-    return !(syn->present & DEC_OPT_TIMESTAMP) &&
-           (syn->present & (DEC_OPT_WSCALE | DEC_OPT_SACK_OK)) != 0 && ack->present == DEC_OPT_MSS;
+    uint32_t used = a->server_max_segment;
+    if ((syn->present & DEC_OPT_TIMESTAMP) && (ack->present & DEC_OPT_TIMESTAMP)) {
+        used += 12; /* the timestamp option rides in every segment */
+    }
+    const uint32_t *table = a->family == 4 ? table4 : table6;
+    for (size_t i = 0; i < 4; i++) {
+        if (used == table[i] && used < syn->mss && (ack->mss == 0 || used < ack->mss)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static void note_client(struct dec_addr *slot, uint32_t *count, const struct dec_addr *client)
@@ -386,6 +406,16 @@ void rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
         if (looks_like_cookie(a)) {
             s->cookie_like++;
         }
+        /* stripped options only mean a cookie when the same service answers with its full
+         * options at other times: some stacks and NATs never send any */
+        if (!(a->syn_opts.present & DEC_OPT_TIMESTAMP) &&
+            (a->syn_opts.present & (DEC_OPT_WSCALE | DEC_OPT_SACK_OK)) != 0) {
+            if (a->reply.opts.present == DEC_OPT_MSS) {
+                s->synacks_stripped++;
+            } else if (a->reply.opts.present & (DEC_OPT_WSCALE | DEC_OPT_SACK_OK)) {
+                s->synacks_full++;
+            }
+        }
         if (a->synack_after_ack_ns != 0) {
             s->synack_after_ack++;
         }
@@ -407,19 +437,10 @@ void rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
     case REP_HALF_OPEN:
         widen(&s->lost_first, &s->lost_last, j->start_ns);
         break;
-    case REP_REFUSED: {
+    case REP_REFUSED:
         widen(&s->ref_first, &s->ref_last, j->start_ns);
-        int64_t t = a->reply.ts_ns;
-        if (s->last_refusal != 0 && t > s->last_refusal) {
-            int64_t gap = t - s->last_refusal;
-            s->refusal_gaps++;
-            if (gap >= 700000000LL && gap <= 1600000000LL) {
-                s->regular_gaps++;
-            }
-        }
-        s->last_refusal = t;
+        widen(&s->rst_first, &s->rst_last, a->reply.ts_ns);
         break;
-    }
     case REP_UNREACHABLE:
         if (strcmp(j->reason, "port") == 0) {
             s->port_unreachable++;
@@ -428,7 +449,8 @@ void rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
     default:
         break;
     }
-    if (rep_verdict_is_failure(j->verdict) || (j->flags & REP_FLAG_MIDDLEBOX_RESET)) {
+    if ((rep_verdict_is_failure(j->verdict) && j->verdict != REP_CLIENT_ABORT) ||
+        (j->flags & REP_FLAG_MIDDLEBOX_RESET)) {
         note_client(&s->failed_client, &s->failed_clients, &a->client);
     } else if (j->verdict == REP_ACCEPTED) {
         note_client(&s->ok_client, &s->ok_clients, &a->client);
@@ -509,13 +531,15 @@ static void diagnose_service(struct rep_diag *d, const struct service_info *s)
                       "`sysctl net.core.somaxconn net.ipv4.tcp_max_syn_backlog`";
         }
     }
-    if (s->cookie_like >= 2 && s->cookie_like * 2 >= s->synacks) {
+    uint32_t cookies = s->cookie_like + (s->synacks_full > 0 ? s->synacks_stripped : 0);
+    if (cookies >= 1) {
         if ((r = add(d, "syn-cookies", s->family, &s->addr, s->port)) != NULL) {
             snprintf(r->summary, sizeof(r->summary),
-                     "%u of %u SYN-ACKs from %s carry a Linux SYN cookie (the low bits of their "
-                     "timestamp encode the client's options, or all options but the MSS are "
-                     "stripped): the server's SYN queue overflowed.",
-                     s->cookie_like, s->synacks, name);
+                     "%u of %u handshakes with %s show a Linux SYN cookie (a SYN-ACK stripped "
+                     "to its MSS, or data segments sized from the cookie MSS table instead of "
+                     "the client's MSS): the server's SYN queue overflowed, or cookies are "
+                     "forced.",
+                     cookies, s->synacks, name);
             r->causes = "a SYN flood, or a listener so busy that its SYN queue fills "
                         "(tcp_max_syn_backlog); tcp_syncookies=2 sends cookies always";
             r->ruled_out = "a lost connection: cookies still let clients in, with fewer TCP "
@@ -525,15 +549,18 @@ static void diagnose_service(struct rep_diag *d, const struct service_info *s)
                       "net.ipv4.tcp_syncookies net.ipv4.tcp_max_syn_backlog`";
         }
     }
+    /* refusals spread evenly, about one per 0.5-2 s, while other SYNs go unanswered */
+    int64_t spacing = refused >= 2 ? (s->rst_last - s->rst_first) / (int64_t)(refused - 1) : 0;
     if (refused >= 2 && lost >= 1 &&
         overlaps(s->ref_first, s->ref_last, s->lost_first, s->lost_last) &&
-        s->regular_gaps * 2 >= s->refusal_gaps) {
+        spacing >= 500000000LL && spacing <= 2000000000LL) {
         if ((r = add(d, "rate-limited", s->family, &s->addr, s->port)) != NULL) {
             snprintf(r->summary, sizeof(r->summary),
                      "%s refused %llu attempts and ignored %llu in the same period, the "
-                     "refusals about one per second apart: a reject rule with a rate limit "
-                     "(the packets over the limit are dropped).",
-                     name, (unsigned long long)refused, (unsigned long long)lost);
+                     "refusals %.1f s apart on average: a reject rule with a rate limit (the "
+                     "packets over the limit are dropped).",
+                     name, (unsigned long long)refused, (unsigned long long)lost,
+                     (double)spacing / 1e9);
             r->causes = "a firewall rule such as `limit rate 1/second ... reject` followed by a "
                         "drop; ICMP or RST rate limiting (net.ipv4.icmp_ratelimit, "
                         "tcp_invalid_ratelimit)";
@@ -575,7 +602,7 @@ static void diagnose_service(struct rep_diag *d, const struct service_info *s)
     }
     uint64_t failed = 0;
     for (int v = 0; v < REP_VERDICT_COUNT; v++) {
-        if (rep_verdict_is_failure((enum rep_verdict)v)) {
+        if (rep_verdict_is_failure((enum rep_verdict)v) && v != REP_CLIENT_ABORT) {
             failed += s->counts[v];
         }
     }
@@ -617,6 +644,15 @@ static void diagnose_neighbour(struct rep_diag *d, const struct flow_neighbour *
     const struct host_info *h = find_host(d, n->family, &n->addr);
     if (h != NULL && h->attempts > 0) {
         return; /* SYNs did go to it: not a local resolution failure */
+    } /* ARP requests are broadcast but replies unicast: a capture sees the requests of every
+       * host on the segment and only the replies to itself. So an unanswered request counts
+       * only when the capture is the asker's own: its connection attempts are in it, or the
+       * capture holds no connection attempt at all (taken on the client while connect()
+       * failed locally). And it must have asked again (Linux asks 3 times). */
+    const struct host_info *asking = find_host(d, n->family, &n->asked_by);
+    bool own_capture = (asking != NULL && asking->as_client > 0) || d->attempts == 0;
+    if (!own_capture || n->requests < 2) {
+        return;
     }
     struct rep_diagnosis *r = add(d, "unresolved-neighbour", n->family, &n->addr, 0);
     if (r == NULL) {
@@ -655,4 +691,35 @@ size_t rep_diag_finish(struct rep_diag *d, const struct rep_diagnosis **out)
     }
     *out = d->results;
     return d->result_count;
+}
+
+/* Replaces PORT, SERVER and ADDR in a diagnosis's commands by its values. */
+void rep_diag_next(const struct rep_diagnosis *r, char *buf, size_t len)
+{
+    char ip[64], port[8];
+    dec_addr_str(&r->addr, r->family, ip, sizeof(ip));
+    snprintf(port, sizeof(port), "%u", (unsigned)r->port);
+    size_t o = 0;
+    for (const char *p = r->next; *p != '\0' && o + 1 < len;) {
+        const char *value = NULL;
+        size_t skip = 0;
+        if (strncmp(p, "PORT", 4) == 0 && r->port != 0) {
+            value = port;
+            skip = 4;
+        } else if (strncmp(p, "SERVER", 6) == 0) {
+            value = ip;
+            skip = 6;
+        } else if (strncmp(p, "ADDR", 4) == 0) {
+            value = ip;
+            skip = 4;
+        }
+        if (value != NULL) {
+            int n = snprintf(buf + o, len - o, "%s", value);
+            o = n < 0 ? o : (size_t)n + o >= len ? len - 1 : o + (size_t)n;
+            p += skip;
+        } else {
+            buf[o++] = *p++;
+        }
+    }
+    buf[o < len ? o : len - 1] = '\0';
 }

@@ -44,4 +44,7 @@ void rep_diag_neighbour(struct rep_diag *d, const struct flow_neighbour *n);
 /* Computes the diagnoses once every attempt is in; *out points to them (owned by d). */
 size_t rep_diag_finish(struct rep_diag *d, const struct rep_diagnosis **out);
 
+/* The commands to run next with PORT, SERVER and ADDR filled in. */
+void rep_diag_next(const struct rep_diagnosis *diagnosis, char *buf, size_t len);
+
 #endif

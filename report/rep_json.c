@@ -121,6 +121,21 @@ void rep_json_attempt(struct rep_report *r, const struct flow_attempt *a,
     if (a->synack_count > 1) {
         fprintf(out, ",\"synacks\":%u", a->synack_count);
     }
+    if (j->flags != 0) {
+        fputs(",\"flags\":[", out);
+        bool first = true;
+        for (unsigned bit = 0; bit < REP_FLAG_COUNT; bit++) {
+            if (j->flags & (1u << bit)) {
+                fprintf(out, "%s\"%s\"", first ? "" : ",", rep_flag_name(bit));
+                first = false;
+            }
+        }
+        fputc(']', out);
+    }
+    if (j->evidence[0] != '\0') {
+        fputs(",\"evidence\":", out);
+        json_string(out, j->evidence);
+    }
     fprintf(out, ",\"handshake\":%s", a->handshake_done ? "true" : "false");
     if (a->handshake_done || a->client_bytes || a->server_bytes) {
         fprintf(out, ",\"client_bytes\":%llu,\"server_bytes\":%llu",
@@ -169,6 +184,34 @@ static void json_status_map(FILE *out, const uint64_t *status, bool problems)
     fputc('}', out);
 }
 
+/* The diagnoses of one service (port != 0) or host (port == 0) as a JSON array. */
+static void json_diagnoses(struct rep_report *r, int family, const struct dec_addr *addr,
+                           uint16_t port)
+{
+    FILE *out = r->opts.out;
+    bool first = true;
+    fputc('[', out);
+    for (size_t i = 0; i < r->diagnosis_count; i++) {
+        const struct rep_diagnosis *d = &r->diagnoses[i];
+        if (d->family != family || d->port != port || memcmp(d->addr.b, addr->b, 16) != 0) {
+            continue;
+        }
+        char next[600];
+        rep_diag_next(d, next, sizeof(next));
+        fprintf(out, "%s{\"kind\":\"%s\",\"summary\":", first ? "" : ",", d->kind);
+        json_string(out, d->summary);
+        fputs(",\"causes\":", out);
+        json_string(out, d->causes);
+        fputs(",\"ruled_out\":", out);
+        json_string(out, d->ruled_out);
+        fputs(",\"next\":", out);
+        json_string(out, next);
+        fputc('}', out);
+        first = false;
+    }
+    fputc(']', out);
+}
+
 void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
                      const struct flow_stats *flows)
 {
@@ -180,7 +223,26 @@ void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
         fprintf(out, ",\"family\":%u,\"attempts\":%llu,\"verdicts\":", svc->family,
                 (unsigned long long)svc->total);
         json_verdict_map(out, svc->counts, false);
-        fputs(",\"diagnoses\":[]}\n", out);
+        fputs(",\"diagnoses\":", out);
+        json_diagnoses(r, svc->family, &svc->addr, svc->port);
+        fputs("}\n", out);
+    }
+    /* host-level diagnoses (an address that never answered ARP/ND has no service) */
+    for (size_t i = 0; i < r->diagnosis_count; i++) {
+        const struct rep_diagnosis *d = &r->diagnoses[i];
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++) {
+            seen = r->diagnoses[k].port == 0 && r->diagnoses[k].family == d->family &&
+                   memcmp(r->diagnoses[k].addr.b, d->addr.b, 16) == 0;
+        }
+        if (d->port != 0 || seen) {
+            continue;
+        }
+        char ip[64];
+        fprintf(out, "{\"type\":\"host\",\"server\":{\"ip\":\"%s\"},\"family\":%u,\"diagnoses\":",
+                dec_addr_str(&d->addr, d->family, ip, sizeof(ip)), d->family);
+        json_diagnoses(r, d->family, &d->addr, 0);
+        fputs("}\n", out);
     }
     fputs("{\"type\":\"summary\",\"files\":[", out);
     for (size_t i = 0; i < input->file_count; i++) {

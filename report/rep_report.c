@@ -42,6 +42,8 @@ void rep_destroy(struct rep_report *r)
     }
     free(r->services);
     free(r->service_index);
+    rep_diag_destroy(r->diag);
+    free(r->pending);
     free(r);
 }
 

@@ -75,8 +75,8 @@ def parse_expected(path):
                     raise SystemExit(f"{path}:{lineno}: '{word}' is not key=value")
                 key, value = word.split("=", 1)
                 spec[key] = value
-            if "verdict" not in spec:
-                raise SystemExit(f"{path}:{lineno}: no verdict=")
+            if "verdict" not in spec and "diagnosis" not in spec:
+                raise SystemExit(f"{path}:{lineno}: no verdict= or diagnosis=")
             spec["_line"] = lineno
             specs.append(spec)
     return specs, others
@@ -99,10 +99,28 @@ def main():
     assert sum(summaries[0]["verdicts"].values()) == len(attempts), "summary counts every attempt"
 
     specs, others = parse_expected(expected)
+    # diagnosis=KIND server=IP:PORT | host=IP: that service or host must carry the diagnosis
+    failures = []
+    for spec in [s for s in specs if "diagnosis" in s]:
+        kind = spec["diagnosis"]
+        found = False
+        for o in objects:
+            if o["type"] == "service" and "server" in spec:
+                if endpoint(o["server"]) != spec["server"]:
+                    continue
+            elif o["type"] == "host" and "host" in spec:
+                if o["server"]["ip"] != spec["host"]:
+                    continue
+            else:
+                continue
+            found = found or any(d["kind"] == kind for d in o.get("diagnoses", []))
+        if not found:
+            where = spec.get("server", spec.get("host"))
+            failures.append(f"line {spec['_line']}: no diagnosis '{kind}' for {where}")
+    specs = [s for s in specs if "diagnosis" not in s]
     # most specific lines first, so a generic line does not take a specific line's attempt
     specs.sort(key=lambda s: -len(s))
     used = [False] * len(attempts)
-    failures = []
     for spec in specs:
         line = spec.pop("_line")
         want = int(spec.get("count", "1"))

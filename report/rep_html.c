@@ -417,6 +417,39 @@ static void html_service_section(FILE *out, const struct rep_service *s, uint32_
     fputs("</section>\n", out);
 }
 
+/* The diagnoses across attempts: per service and per host, each with its evidence, likely
+ * causes, what it rules out and the commands to run next. */
+static void html_diagnoses(FILE *out, const struct rep_report *r)
+{
+    if (r->diagnosis_count == 0) {
+        return;
+    }
+    fputs("<h2 id=\"diagnoses\">Diagnoses</h2>\n", out);
+    for (size_t i = 0; i < r->diagnosis_count; i++) {
+        const struct rep_diagnosis *d = &r->diagnoses[i];
+        char where[64], next[600];
+        if (d->port != 0) {
+            rep_endpoint_str(d->family, &d->addr, d->port, where, sizeof(where));
+        } else {
+            dec_addr_str(&d->addr, d->family, where, sizeof(where));
+        }
+        rep_diag_next(d, next, sizeof(next));
+        fputs("<section class=\"diagnosis\">\n<h3>", out);
+        html_escape(out, d->kind);
+        fputs(" &mdash; <code>", out);
+        html_escape(out, where);
+        fputs("</code></h3>\n<p>", out);
+        html_prose(out, d->summary, 0);
+        fputs("</p>\n<p><strong>Likely:</strong> ", out);
+        html_prose(out, d->causes, 0);
+        fputs(".</p>\n<p><strong>Ruled out:</strong> ", out);
+        html_prose(out, d->ruled_out, 0);
+        fputs(".</p>\n<p><strong>Next:</strong> ", out);
+        html_prose(out, next, 0);
+        fputs(".</p>\n</section>\n", out);
+    }
+}
+
 static void html_service_sections(FILE *out, const struct rep_report *r,
                                   const struct rep_service **order)
 {
@@ -942,6 +975,7 @@ void rep_html_finish(struct rep_report *r, const struct rep_input_stats *input,
     if (order != NULL) {
         html_services_table(out, r, order);
         html_chart(out, r, order);
+        html_diagnoses(out, r);
         html_service_sections(out, r, order);
     } else if (r->service_count == 0) {
         fputs("<h2 id=\"services\">Services</h2>\n<p>No connection attempts.</p>\n", out);

@@ -80,7 +80,39 @@ static void print_attempt(FILE *out, const struct rep_listed *l, int64_t syn_tim
     char evidence[512];
     fputs(rep_evidence(evidence, sizeof(evidence), &l->attempt, &l->judgement, syn_timeout_ns),
           out);
+    if (l->judgement.evidence[0] != '\0') {
+        fprintf(out, "; %s", l->judgement.evidence);
+    }
     print_packets(out, &l->attempt);
+}
+
+/* What the attempts say together: one paragraph per diagnosis, with its likely causes, what
+ * it rules out and what to run next. */
+static void print_diagnoses(FILE *out, const struct rep_report *r)
+{
+    if (r->diagnosis_count == 0) {
+        return;
+    }
+    fprintf(out, "DIAGNOSES: %zu\n", r->diagnosis_count);
+    for (size_t i = 0; i < r->diagnosis_count; i++) {
+        const struct rep_diagnosis *d = &r->diagnoses[i];
+        char where[64], next[600], text[1200];
+        if (d->port != 0) {
+            rep_endpoint_str(d->family, &d->addr, d->port, where, sizeof(where));
+        } else {
+            dec_addr_str(&d->addr, d->family, where, sizeof(where));
+        }
+        fprintf(out, "  %s %s\n", d->kind, where);
+        print_wrapped(out, d->summary, "    ", 92, 0);
+        snprintf(text, sizeof(text), "Likely: %s.", d->causes);
+        print_wrapped(out, text, "    ", 92, 0);
+        snprintf(text, sizeof(text), "Ruled out: %s.", d->ruled_out);
+        print_wrapped(out, text, "    ", 92, 0);
+        rep_diag_next(d, next, sizeof(next));
+        snprintf(text, sizeof(text), "Next: %s.", next);
+        print_wrapped(out, text, "    ", 92, 0);
+    }
+    fputc('\n', out);
 }
 
 void rep_text_live_line(struct rep_report *r, const struct flow_attempt *a,
@@ -184,7 +216,7 @@ void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
     }
     fputs("\n\n", out);
     print_services(out, r);
-
+    print_diagnoses(out, r);
     for (int v = 0; v < REP_VERDICT_COUNT; v++) {
         if (v == REP_ACCEPTED || r->counts[v] == 0) {
             continue;

@@ -699,7 +699,8 @@ Test(report_output, text_mixed_report)
     size_t ev = line_index(&w, "  13:12:06.319804  10.99.0.1:40001 -> 10.99.0.2:81  ");
     cr_assert_gt(ev, refused);
     cr_assert_str_eq(w.lines[ev], "  13:12:06.319804  10.99.0.1:40001 -> 10.99.0.2:81  RST from "
-                                  "10.99.0.2 after 0.013 ms, ttl 63 (1 hop)  pkts 1,2");
+                                  "10.99.0.2 after 0.013 ms, ttl 63 (1 hop); the RST arrived 1 hop "
+                                  "away, like the server's own packets  pkts 1,2");
     ev = line_index(&w, "  13:12:07.319804  [fd00:99::1]:40005 -> [fd00:99::2]:80  RST from");
     cr_assert_not_null(strstr(w.lines[ev], "  pkts 13,14"));
     ev = line_index(&w, "  13:12:06.329804  10.99.0.1:40004 -> 10.99.0.4:22  ICMP host "

@@ -509,18 +509,35 @@ static void diagnose_service(struct rep_diag *d, const struct service_info *s)
     uint64_t refused = s->counts[REP_REFUSED];
     struct rep_diagnosis *r;
 
-    bool mixed =
-        ok > 0 && lost > 0 && overlaps(s->ok_first, s->ok_last, s->lost_first, s->lost_last);
-    if (mixed || s->synack_after_ack > 0 || s->quick_resets > 0) {
+    bool mixed = ok > 0 && lost > 0 &&
+                 overlaps(s->ok_first, s->ok_last, s->lost_first,
+                          s->lost_last); /* a reset right after the handshake alone is also what an
+                                          * application that accepts and aborts does: it counts only
+                                          * next to accepted connections of the same service */
+    bool quick = s->quick_resets >= 2 && ok > 0;
+    if (mixed || s->synack_after_ack > 0 || quick) {
         if ((r = add(d, "overloaded", s->family, &s->addr, s->port)) != NULL) {
+            char facts[256];
+            int n = snprintf(facts, sizeof(facts), "%s accepted %llu attempt%s", name,
+                             (unsigned long long)ok, ok == 1 ? "" : "s");
+            if (lost > 0 && n > 0 && (size_t)n < sizeof(facts)) {
+                n += snprintf(facts + n, sizeof(facts) - (size_t)n,
+                              " and silently dropped %llu in the same period",
+                              (unsigned long long)lost);
+            }
+            if (s->synack_after_ack > 0 && n > 0 && (size_t)n < sizeof(facts)) {
+                n += snprintf(facts + n, sizeof(facts) - (size_t)n,
+                              "; it re-sent its SYN-ACK after the client's ACK %u time%s",
+                              s->synack_after_ack, s->synack_after_ack == 1 ? "" : "s");
+            }
+            if (quick && n > 0 && (size_t)n < sizeof(facts)) {
+                snprintf(facts + n, sizeof(facts) - (size_t)n,
+                         "; it reset %u connections right after the handshake", s->quick_resets);
+            }
             snprintf(r->summary, sizeof(r->summary),
-                     "%s answered %llu SYN%s and silently dropped %llu attempt%s in the same "
-                     "period; its SYN-ACK was re-sent after the client's ACK %u time%s; %u "
-                     "reset%s right after the handshake. The listener's queues are full: Linux "
-                     "drops SYNs (and ACKs it cannot queue) silently instead of refusing them.",
-                     name, (unsigned long long)ok, ok == 1 ? "" : "s", (unsigned long long)lost,
-                     lost == 1 ? "" : "s", s->synack_after_ack, s->synack_after_ack == 1 ? "" : "s",
-                     s->quick_resets, s->quick_resets == 1 ? "" : "s");
+                     "%s. The listener's queues are full: Linux drops SYNs (and ACKs it cannot "
+                     "queue) silently instead of refusing them.",
+                     facts);
             r->causes = "the application does not call accept() fast enough (blocked, busy, too "
                         "few workers); the listen() backlog or net.core.somaxconn is too small; "
                         "with tcp_abort_on_overflow=1 the kernel answers with a RST instead";

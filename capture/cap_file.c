@@ -182,3 +182,72 @@ void cap_close(struct cap_source *src)
     free(src->name);
     free(src);
 }
+
+long cap_copy_packets(const char *const *paths, size_t path_count, const uint32_t *numbers,
+                      size_t count, const char *out_path, char *errbuf, size_t errlen)
+{
+    char pcap_err[PCAP_ERRBUF_SIZE];
+    pcap_dumper_t *dumper = NULL;
+    pcap_t *first = NULL;
+    uint64_t number = 0;
+    size_t next = 0;
+    long written = 0;
+    int linktype = -1;
+    for (size_t f = 0; f < path_count; f++) {
+        pcap_t *pcap =
+            pcap_open_offline_with_tstamp_precision(paths[f], PCAP_TSTAMP_PRECISION_NANO, pcap_err);
+        if (pcap == NULL) {
+            snprintf(errbuf, errlen, "%s: %s", paths[f], pcap_err);
+            written = -CAP_ERR_OPEN;
+            break;
+        }
+        if (dumper == NULL) {
+            linktype = pcap_datalink(pcap);
+            dumper = pcap_dump_open(pcap, out_path);
+            if (dumper == NULL) {
+                snprintf(errbuf, errlen, "cannot write '%s': %s", out_path, pcap_geterr(pcap));
+                pcap_close(pcap);
+                written = -CAP_ERR_SAVE;
+                break;
+            }
+            first = pcap; /* the dumper's header came from it: keep it open */
+        } else if (pcap_datalink(pcap) != linktype) {
+            snprintf(errbuf, errlen,
+                     "%s: link type differs from the first file's; one pcap file cannot hold "
+                     "both",
+                     paths[f]);
+            pcap_close(pcap);
+            written = -CAP_ERR_LINKTYPE;
+            break;
+        }
+        struct pcap_pkthdr *hdr;
+        const u_char *data;
+        while (next < count && pcap_next_ex(pcap, &hdr, &data) == 1) {
+            number++;
+            if (number == numbers[next]) {
+                pcap_dump((u_char *)dumper, hdr, data);
+                written++;
+                while (next < count && numbers[next] <= number) {
+                    next++;
+                }
+            }
+        }
+        if (pcap != first) {
+            pcap_close(pcap);
+        }
+        if (next == count) {
+            break;
+        }
+    }
+    if (dumper != NULL) {
+        if (pcap_dump_flush(dumper) != 0 && written >= 0) {
+            snprintf(errbuf, errlen, "writing '%s' failed: %s", out_path, strerror(errno));
+            written = -CAP_ERR_SAVE;
+        }
+        pcap_dump_close(dumper);
+    }
+    if (first != NULL) {
+        pcap_close(first);
+    }
+    return written;
+}

@@ -105,4 +105,11 @@ int cap_drop_privileges(const char *user, char *errbuf, size_t errlen);
 
 void cap_close(struct cap_source *src);
 
+/* Copies the packets with the given 1-based numbers (sorted; numbering runs on across the
+ * files, as when they were read) from the capture files into a new pcap file at out_path.
+ * All files must share a link type. Returns the number of packets written, or a negative
+ * cap_error with a one-line message in errbuf. */
+long cap_copy_packets(const char *const *paths, size_t path_count, const uint32_t *numbers,
+                      size_t count, const char *out_path, char *errbuf, size_t errlen);
+
 #endif

@@ -60,15 +60,16 @@ static const char common_help[] =
 
 static void usage_read(FILE *out)
 {
-    fputs(
-        "usage: synscope read [OPTIONS] FILE...\n"
-        "\n"
-        "Reads pcap or pcapng captures (several in a row, '-' for standard input), correlates\n"
-        "the handshake packets into connection attempts and explains each one.\n"
-        "\n"
-        "options:\n"
-        "      --filter BPF       only read packets matching this BPF expression (default: all)\n",
-        out);
+    fputs("usage: synscope read [OPTIONS] FILE...\n"
+          "\n"
+          "Reads pcap or pcapng captures (several in a row, '-' for standard input), correlates\n"
+          "the handshake packets into connection attempts and explains each one.\n"
+          "\n"
+          "options:\n"
+          "      --filter BPF       only read packets matching this BPF expression (default: all)\n"
+          "      --write-failed FILE  write the packets of the failed attempts to FILE (pcap),\n"
+          "                         to hand over the packets that matter instead of the capture\n",
+          out);
     fputs(common_help, out);
 }
 
@@ -414,15 +415,16 @@ static int session_finish(struct session *s, int status, bool report)
 
 static int cmd_read(int argc, char **argv)
 {
-    enum { OPT_FILTER = 300 };
+    enum { OPT_FILTER = 300, OPT_WRITE_FAILED };
     static const struct option longopts[] = {
         COMMON_LONGOPTS,
         {"filter", required_argument, NULL, OPT_FILTER},
+        {"write-failed", required_argument, NULL, OPT_WRITE_FAILED},
         {NULL, 0, NULL, 0},
     };
     struct session s;
     session_defaults(&s);
-    const char *filter = NULL;
+    const char *filter = NULL, *write_failed = NULL;
     int opt;
 
     opterr = 0;
@@ -438,6 +440,9 @@ static int cmd_read(int argc, char **argv)
         switch (opt) {
         case OPT_FILTER:
             filter = optarg;
+            break;
+        case OPT_WRITE_FAILED:
+            write_failed = optarg;
             break;
         case 'h':
             usage_read(stdout);
@@ -456,6 +461,11 @@ static int cmd_read(int argc, char **argv)
     if (stdin_count > 1) {
         return usage_error("read: standard input ('-') can be read only once");
     }
+    if (stdin_count > 0 && write_failed != NULL) {
+        return usage_error("--write-failed needs capture files: standard input cannot be read "
+                           "twice (save it with tcpdump -w first)");
+    }
+    s.rep_opts.keep_failed_packets = write_failed != NULL;
     int status = session_start(&s);
     if (status != EXIT_OK) {
         return session_finish(&s, status, false);
@@ -485,9 +495,28 @@ static int cmd_read(int argc, char **argv)
             status = EXIT_RUNTIME;
             break;
         }
-    }
-    /* nothing read and an error: the error line says it all */
+    } /* nothing read and an error: the error line says it all */
     bool report = !(s.input.packets == 0 && status != EXIT_OK);
+    if (write_failed != NULL && report) {
+        /* the report is written first (it judges the last refusals), then the packets */
+        flow_finish(s.flows);
+        struct flow_stats fstats;
+        flow_get_stats(s.flows, &fstats);
+        memcpy(s.input.decode_status, s.decode_status, sizeof(s.decode_status));
+        if (!s.output_broken &&
+            rep_finish(s.report, &s.input, &fstats, errbuf, sizeof(errbuf)) != 0) {
+            s.output_broken = true;
+        }
+        const uint32_t *numbers = NULL;
+        size_t n = rep_failed_packets(s.report, &numbers);
+        long written = cap_copy_packets((const char *const *)&argv[optind], (size_t)(argc - optind),
+                                        numbers, n, write_failed, errbuf, sizeof(errbuf));
+        if (written < 0) {
+            fprintf(stderr, "synscope: --write-failed: %s\n", errbuf);
+            status = EXIT_RUNTIME;
+        }
+        return session_finish(&s, status, false);
+    }
     return session_finish(&s, status, report);
 }
 

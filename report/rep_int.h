@@ -32,6 +32,8 @@ struct rep_report {
     uint32_t listed_count[REP_VERDICT_COUNT];
     int64_t first_ns, last_ns; /* time span of the attempts */
     bool alloc_failed;
+    uint32_t *failed_packets; /* --write-failed: packet numbers of failed attempts */
+    size_t failed_count, failed_cap;
     struct rep_diag *diag;        /* evidence across attempts (rep_diag.c); may be NULL */
     struct flow_attempt *pending; /* refusals waiting for evidence (ring) */
     uint32_t pending_head, pending_count;

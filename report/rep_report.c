@@ -44,6 +44,7 @@ void rep_destroy(struct rep_report *r)
     free(r->service_index);
     rep_diag_destroy(r->diag);
     free(r->pending);
+    free(r->failed_packets);
     free(r);
 }
 
@@ -150,6 +151,49 @@ static enum rep_verdict announced_verdict(uint8_t answer)
     }
 }
 
+/* Remembers the packet numbers of a failed attempt (--write-failed). */
+static void keep_packets(struct rep_report *r, const struct flow_attempt *a)
+{
+    if (r->failed_count + a->packet_count > r->failed_cap) {
+        size_t cap = r->failed_cap ? r->failed_cap * 2 : 1024;
+        while (cap < r->failed_count + a->packet_count) {
+            cap *= 2;
+        }
+        uint32_t *grown = realloc(r->failed_packets, cap * sizeof(*grown));
+        if (grown == NULL) {
+            r->alloc_failed = true;
+            return;
+        }
+        r->failed_packets = grown;
+        r->failed_cap = cap;
+    }
+    for (uint32_t i = 0; i < a->packet_count; i++) {
+        r->failed_packets[r->failed_count++] = a->packets[i];
+    }
+}
+
+static int packet_order(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+size_t rep_failed_packets(struct rep_report *r, const uint32_t **numbers)
+{
+    if (r->failed_count > 1) {
+        qsort(r->failed_packets, r->failed_count, sizeof(*r->failed_packets), packet_order);
+        size_t kept = 1;
+        for (size_t i = 1; i < r->failed_count; i++) {
+            if (r->failed_packets[i] != r->failed_packets[kept - 1]) {
+                r->failed_packets[kept++] = r->failed_packets[i];
+            }
+        }
+        r->failed_count = kept;
+    }
+    *numbers = r->failed_packets;
+    return r->failed_count;
+}
+
 /* Judges an attempt with everything known about its server, and writes or keeps it. */
 static void finalize(struct rep_report *r, const struct flow_attempt *a)
 {
@@ -171,6 +215,10 @@ static void finalize(struct rep_report *r, const struct flow_attempt *a)
         svc->counts[j.verdict]++;
     } else {
         r->alloc_failed = true;
+    }
+    if (r->opts.keep_failed_packets &&
+        (rep_verdict_is_failure(j.verdict) || (j.flags & REP_FLAG_MIDDLEBOX_RESET))) {
+        keep_packets(r, a);
     }
     if (r->opts.format == REP_FORMAT_JSON) {
         rep_json_attempt(r, a, &j);

@@ -82,9 +82,10 @@ struct rep_options {
     enum rep_format format;
     FILE *out; /* where to write; not closed by report/ */
     struct rep_config cfg;
-    uint32_t list_limit; /* failed attempts listed per verdict in text (0 = default 20) */
-    bool live;           /* text: also one line per attempt as it is decided */
-    bool failed_only;    /* live text lines: only failed attempts */
+    uint32_t list_limit;      /* failed attempts listed per verdict in text (0 = default 20) */
+    bool live;                /* text: also one line per attempt as it is decided */
+    bool failed_only;         /* live text lines: only failed attempts */
+    bool keep_failed_packets; /* remember failed attempts' packet numbers (rep_failed_packets) */
 };
 
 /* What the input looked like, for the summary. */
@@ -124,6 +125,10 @@ void rep_provisional(struct rep_report *report, const struct flow_attempt *attem
  * writing failed. */
 int rep_finish(struct rep_report *report, const struct rep_input_stats *input,
                const struct flow_stats *flows, char *errbuf, size_t errlen);
+
+/* After rep_finish, with keep_failed_packets: the packet numbers of every failed attempt
+ * (and of connections reset by a middlebox), sorted, without duplicates. Owned by report. */
+size_t rep_failed_packets(struct rep_report *report, const uint32_t **numbers);
 
 /* Attempts seen so far with this verdict. */
 uint64_t rep_verdict_count(const struct rep_report *report, enum rep_verdict verdict);

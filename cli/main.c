@@ -183,6 +183,7 @@ struct session {
     uint64_t decode_status[DEC_P_COUNT];
     FILE *out;
     bool output_broken;
+    bool reported;         /* session_report has run */
     uint64_t packet_limit; /* live --count, 0 = none */
     char input_error[CAP_ERRBUF_SIZE];
 };
@@ -361,20 +362,30 @@ static bool reader_gone(FILE *out)
 
 /* Flushes the flows, writes the rest of the report, closes the output, and turns status
  * (so far) into the exit code: a write error, then --fail-on. */
-static int session_finish(struct session *s, int status, bool report)
+/* Ends the flows (the last attempts are judged) and writes the rest of the report, once. */
+static void session_report(struct session *s)
 {
     char errbuf[CAP_ERRBUF_SIZE];
+    struct flow_stats fstats = {0};
+    if (s->reported) {
+        return;
+    }
+    s->reported = true;
     if (s->flows != NULL) {
         flow_finish(s->flows);
-    }
-    struct flow_stats fstats = {0};
-    if (s->flows != NULL) {
         flow_get_stats(s->flows, &fstats);
     }
     memcpy(s->input.decode_status, s->decode_status, sizeof(s->decode_status));
-    if (report && s->report != NULL && !s->output_broken &&
+    if (s->report != NULL && !s->output_broken &&
         rep_finish(s->report, &s->input, &fstats, errbuf, sizeof(errbuf)) != 0) {
         s->output_broken = true;
+    }
+}
+
+static int session_finish(struct session *s, int status, bool report)
+{
+    if (report) {
+        session_report(s);
     }
     int write_errno = errno;
     if (s->output_broken && reader_gone(s->out)) {
@@ -497,16 +508,9 @@ static int cmd_read(int argc, char **argv)
         }
     } /* nothing read and an error: the error line says it all */
     bool report = !(s.input.packets == 0 && status != EXIT_OK);
-    if (write_failed != NULL && report) {
-        /* the report is written first (it judges the last refusals), then the packets */
-        flow_finish(s.flows);
-        struct flow_stats fstats;
-        flow_get_stats(s.flows, &fstats);
-        memcpy(s.input.decode_status, s.decode_status, sizeof(s.decode_status));
-        if (!s.output_broken &&
-            rep_finish(s.report, &s.input, &fstats, errbuf, sizeof(errbuf)) != 0) {
-            s.output_broken = true;
-        }
+    if (write_failed != NULL &&
+        report) { /* the report is written first (it judges the last refusals), then the packets */
+        session_report(&s);
         const uint32_t *numbers = NULL;
         size_t n = rep_failed_packets(s.report, &numbers);
         long written = cap_copy_packets((const char *const *)&argv[optind], (size_t)(argc - optind),
@@ -515,7 +519,6 @@ static int cmd_read(int argc, char **argv)
             fprintf(stderr, "synscope: --write-failed: %s\n", errbuf);
             status = EXIT_RUNTIME;
         }
-        return session_finish(&s, status, false);
     }
     return session_finish(&s, status, report);
 }

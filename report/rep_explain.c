@@ -401,3 +401,47 @@ unsigned rep_common_port(const struct rep_report *r, enum rep_verdict verdict)
     }
     return port;
 }
+
+void rep_closing_notes(const struct rep_input_stats *input, const struct flow_stats *flows,
+                       rep_note_fn emit, void *ctx)
+{
+    char note[1024];
+    if (flows->evicted != 0) {
+        snprintf(note, sizeof(note),
+                 "Evicted: %llu attempts were pushed out by --max-flows before they were "
+                 "decided (counted above as they stood).",
+                 (unsigned long long)flows->evicted);
+        emit(note, ctx);
+    }
+    if (flows->unmatched_synack + flows->unmatched_rst + flows->unmatched_icmp != 0) {
+        snprintf(note, sizeof(note),
+                 "Without a SYN in the capture: %llu SYN-ACK, %llu RST, %llu ICMP error%s.",
+                 (unsigned long long)flows->unmatched_synack,
+                 (unsigned long long)flows->unmatched_rst,
+                 (unsigned long long)flows->unmatched_icmp, flows->unmatched_icmp == 1 ? "" : "s");
+        emit(note, ctx);
+    }
+    if (flows->invalid_answers != 0) {
+        snprintf(note, sizeof(note),
+                 "Ignored answers: %llu RST or ICMP that did not acknowledge or quote the SYN "
+                 "(not believed).",
+                 (unsigned long long)flows->invalid_answers);
+        emit(note, ctx);
+    }
+    if (input->error != NULL) {
+        snprintf(note, sizeof(note), "Input error: %s (the report covers what was read before it).",
+                 input->error);
+        emit(note, ctx);
+    }
+    if (input->live) {
+        snprintf(note, sizeof(note),
+                 "Capture: %.1f s, %llu packets passed the kernel filter, %llu dropped by the "
+                 "kernel, %llu by the interface.%s",
+                 input->duration_s, (unsigned long long)input->cap_received,
+                 (unsigned long long)input->cap_dropped, (unsigned long long)input->cap_if_dropped,
+                 input->cap_dropped + input->cap_if_dropped != 0
+                     ? " Verdicts may be missing answers: raise --buffer-size."
+                     : "");
+        emit(note, ctx);
+    }
+}

@@ -905,6 +905,14 @@ static void html_verdict_section(FILE *out, struct rep_report *r, enum rep_verdi
 
 /* ---- the counters at the end --------------------------------------------------------------- */
 
+static void html_note(const char *sentence, void *ctx)
+{
+    FILE *out = ctx;
+    fputs("<li>", out);
+    html_escape(out, sentence);
+    fputs("</li>\n", out);
+}
+
 static void html_counters(FILE *out, const struct rep_input_stats *input,
                           const struct flow_stats *flows)
 {
@@ -926,41 +934,7 @@ static void html_counters(FILE *out, const struct rep_input_stats *input,
         }
         fputs("</li>\n", out);
     }
-    if (flows->evicted != 0) {
-        fprintf(out,
-                "<li>Evicted: %llu attempts were pushed out by --max-flows before they were "
-                "decided (counted above as they stood).</li>\n",
-                (unsigned long long)flows->evicted);
-    }
-    if (flows->unmatched_synack + flows->unmatched_rst + flows->unmatched_icmp != 0) {
-        fprintf(out,
-                "<li>Without a SYN in the capture: %llu SYN-ACK, %llu RST, %llu ICMP "
-                "error%s.</li>\n",
-                (unsigned long long)flows->unmatched_synack,
-                (unsigned long long)flows->unmatched_rst, (unsigned long long)flows->unmatched_icmp,
-                plural(flows->unmatched_icmp));
-    }
-    if (flows->invalid_answers != 0) {
-        fprintf(out,
-                "<li>Ignored answers: %llu RST or ICMP that did not acknowledge or quote the "
-                "SYN (not believed).</li>\n",
-                (unsigned long long)flows->invalid_answers);
-    }
-    if (input->error != NULL) {
-        fputs("<li>Input error: ", out);
-        html_escape(out, input->error);
-        fputs(" (the report covers what was read before it).</li>\n", out);
-    }
-    if (input->live) {
-        fprintf(out,
-                "<li>Capture: %.1f s, %llu packets passed the kernel filter, %llu dropped by "
-                "the kernel, %llu by the interface.%s</li>\n",
-                input->duration_s, (unsigned long long)input->cap_received,
-                (unsigned long long)input->cap_dropped, (unsigned long long)input->cap_if_dropped,
-                input->cap_dropped + input->cap_if_dropped != 0
-                    ? " Verdicts may be missing answers: raise --buffer-size."
-                    : "");
-    }
+    rep_closing_notes(input, flows, html_note, out);
     fputs("</ul>\n", out);
 }
 

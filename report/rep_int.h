@@ -110,6 +110,12 @@ const char *rep_service_state(const struct rep_service *s);
 /* The port shown in advice: the one port all listed attempts of a verdict share, else 0. */
 unsigned rep_common_port(const struct rep_report *r, enum rep_verdict verdict);
 
+/* The closing notes of a report for people after its decode problems, one plain sentence
+ * each: evictions, answers without a SYN, answers not believed, an input error, live counters. */
+typedef void (*rep_note_fn)(const char *sentence, void *ctx);
+void rep_closing_notes(const struct rep_input_stats *input, const struct flow_stats *flows,
+                       rep_note_fn emit, void *ctx);
+
 /* Formats "10.0.0.1:80" or "[fd00::1]:80" into buf (64 bytes). */
 const char *rep_endpoint_str(int family, const struct dec_addr *addr, uint16_t port, char *buf,
                              size_t buflen);

@@ -200,6 +200,11 @@ static void print_decode_problems(FILE *out, const struct rep_input_stats *input
     fputc('\n', out);
 }
 
+static void print_note(const char *sentence, void *ctx)
+{
+    fprintf((FILE *)ctx, "%s\n", sentence);
+}
+
 void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
                      const struct flow_stats *flows)
 {
@@ -249,36 +254,5 @@ void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
         fputs("No failed connection attempts.\n\n", out);
     }
     print_decode_problems(out, input);
-    if (flows->evicted != 0) {
-        fprintf(out,
-                "Evicted: %llu attempts were pushed out by --max-flows before they were "
-                "decided (counted above as they stood).\n",
-                (unsigned long long)flows->evicted);
-    }
-    if (flows->unmatched_synack + flows->unmatched_rst + flows->unmatched_icmp != 0) {
-        fprintf(out, "Without a SYN in the capture: %llu SYN-ACK, %llu RST, %llu ICMP error%s.\n",
-                (unsigned long long)flows->unmatched_synack,
-                (unsigned long long)flows->unmatched_rst, (unsigned long long)flows->unmatched_icmp,
-                flows->unmatched_icmp == 1 ? "" : "s");
-    }
-    if (flows->invalid_answers != 0) {
-        fprintf(out,
-                "Ignored answers: %llu RST or ICMP that did not acknowledge or quote the "
-                "SYN (not believed).\n",
-                (unsigned long long)flows->invalid_answers);
-    }
-    if (input->error != NULL) {
-        fprintf(out, "Input error: %s (the report covers what was read before it).\n",
-                input->error);
-    }
-    if (input->live) {
-        fprintf(out,
-                "Capture: %.1f s, %llu packets passed the kernel filter, %llu dropped by the "
-                "kernel, %llu by the interface.%s\n",
-                input->duration_s, (unsigned long long)input->cap_received,
-                (unsigned long long)input->cap_dropped, (unsigned long long)input->cap_if_dropped,
-                input->cap_dropped + input->cap_if_dropped != 0
-                    ? " Verdicts may be missing answers: raise --buffer-size."
-                    : "");
-    }
+    rep_closing_notes(input, flows, print_note, out);
 }

@@ -279,9 +279,42 @@ static void html_services_table(FILE *out, const struct rep_report *r,
 
 /* Horizontal stacked bars: one per service (the first CHART_ROWS in table order), one
  * segment per verdict, the counts in the segments that are wide enough and after the bar. */
+/* Lays out the chart's legend (one swatch and "verdict count" per verdict seen) in lines that
+ * fit width, drawing it when out is not NULL. Returns the number of lines. */
+#define LEGEND_GAP 22.0 /* pixels between legend entries */
+
+static int chart_legend(FILE *out, const struct rep_report *r, double width)
+{
+    double lx = 0, ly = 16;
+    int lines = 1;
+    for (int v = 0; v < REP_VERDICT_COUNT; v++) {
+        if (r->counts[v] == 0) {
+            continue;
+        }
+        char text[64];
+        snprintf(text, sizeof(text), "%s %llu", rep_verdict_name((enum rep_verdict)v),
+                 (unsigned long long)r->counts[v]);
+        double w = 16 + text_width(text, 13) + LEGEND_GAP;
+        if (lx > 0 && lx + w > width) {
+            lx = 0;
+            ly += 22;
+            lines++;
+        }
+        if (out != NULL) {
+            fprintf(out,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" rx=\"2\" "
+                    "fill=\"%s\"/>\n",
+                    lx, ly - 11, verdict_colour[v]);
+            svg_text(out, lx + 16, ly, "start", "", 13, 0, text);
+        }
+        lx += w;
+    }
+    return lines;
+}
+
 static void html_chart(FILE *out, const struct rep_report *r, const struct rep_service **order)
 {
-    const double width = 1000, label_w = 250, bar_x = 262, bar_w = 560, legend_gap = 22;
+    const double width = 1000, label_w = 250, bar_x = 262, bar_w = 560;
     const double row_h = 24, bar_h = 16;
     uint32_t rows = r->service_count < CHART_ROWS ? r->service_count : CHART_ROWS;
     if (rows == 0) {
@@ -294,22 +327,7 @@ static void html_chart(FILE *out, const struct rep_report *r, const struct rep_s
         }
     }
     /* the legend: verdicts seen anywhere, laid out in lines that fit the width */
-    double lx = 0, ly = 16;
-    int legend_lines = 1;
-    for (int v = 0; v < REP_VERDICT_COUNT; v++) {
-        if (r->counts[v] == 0) {
-            continue;
-        }
-        char text[64];
-        snprintf(text, sizeof(text), "%s %llu", rep_verdict_name((enum rep_verdict)v),
-                 (unsigned long long)r->counts[v]);
-        double w = 16 + text_width(text, 13) + legend_gap;
-        if (lx > 0 && lx + w > width) {
-            lx = 0;
-            legend_lines++;
-        }
-        lx += w;
-    }
+    int legend_lines = chart_legend(NULL, r, width);
     double top = 16 + legend_lines * 22.0;
     double height = top + rows * row_h + 8;
 
@@ -323,26 +341,7 @@ static void html_chart(FILE *out, const struct rep_report *r, const struct rep_s
             "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"verdicts per service\" "
             "class=\"chart\">\n",
             width, height, width, height);
-    lx = 0;
-    ly = 16;
-    for (int v = 0; v < REP_VERDICT_COUNT; v++) {
-        if (r->counts[v] == 0) {
-            continue;
-        }
-        char text[64];
-        snprintf(text, sizeof(text), "%s %llu", rep_verdict_name((enum rep_verdict)v),
-                 (unsigned long long)r->counts[v]);
-        double w = 16 + text_width(text, 13) + legend_gap;
-        if (lx > 0 && lx + w > width) {
-            lx = 0;
-            ly += 22;
-        }
-        fprintf(out,
-                "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" rx=\"2\" fill=\"%s\"/>\n",
-                lx, ly - 11, verdict_colour[v]);
-        svg_text(out, lx + 16, ly, "start", "", 13, 0, text);
-        lx += w;
-    }
+    (void)chart_legend(out, r, width);
     double scale = bar_w / (double)max_total;
     for (uint32_t i = 0; i < rows; i++) {
         const struct rep_service *s = order[i];

@@ -264,6 +264,29 @@ static int common_option(struct session *s, int opt, const char *arg)
     }
 }
 
+#define OPT_FAILED (-2) /* a common option had a bad value; the usage error was reported */
+
+/* getopt_long that handles the options every command has: returns the next option that is
+ * the command's own (or ':' / '?' for getopt's complaints), -1 at the end of the options, or
+ * OPT_FAILED. */
+static int next_option(struct session *s, int argc, char **argv, const char *optstring,
+                       const struct option *longopts)
+{
+    for (;;) {
+        int opt = getopt_long(argc, argv, optstring, longopts, NULL);
+        if (opt == -1) {
+            return -1;
+        }
+        int rc = common_option(s, opt, optarg);
+        if (rc == 1) {
+            return opt;
+        }
+        if (rc != 0) {
+            return OPT_FAILED;
+        }
+    }
+}
+
 /* getopt's verdict on an option it does not know or that lacks its value. */
 static int bad_option(int opt, char **argv)
 {
@@ -440,15 +463,10 @@ static int cmd_read(int argc, char **argv)
 
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {
-        int rc = common_option(&s, opt, optarg);
-        if (rc == 0) {
-            continue;
-        }
-        if (rc != 1) {
-            return rc;
-        }
+    while ((opt = next_option(&s, argc, argv, ":f:o:h", longopts)) != -1) {
         switch (opt) {
+        case OPT_FAILED:
+            return EXIT_USAGE;
         case OPT_FILTER:
             filter = optarg;
             break;
@@ -613,15 +631,10 @@ static int cmd_live(int argc, char **argv)
 
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":f:o:hi:d:c:w:Z:B:s:q", longopts, NULL)) != -1) {
-        int rc = common_option(&s, opt, optarg);
-        if (rc == 0) {
-            continue;
-        }
-        if (rc != 1) {
-            return rc;
-        }
+    while ((opt = next_option(&s, argc, argv, ":f:o:hi:d:c:w:Z:B:s:q", longopts)) != -1) {
         switch (opt) {
+        case OPT_FAILED:
+            return EXIT_USAGE;
         case 'i':
             live.interface = optarg;
             break;

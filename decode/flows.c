@@ -880,13 +880,25 @@ static void remember(struct flow_node *n, const struct dec_event *ev, int64_t ts
     last->ttl = ev->ttl;
 }
 
+/* The attempt of the tuple {a:aport, b:bport} in either direction (*forward: a is its client),
+ * or NIL; *hash is the tuple's hash either way. */
+static uint32_t find_tuple(const struct flow_table *t, int family, const struct dec_addr *a,
+                           uint16_t aport, const struct dec_addr *b, uint16_t bport, uint64_t *hash,
+                           bool *forward)
+{
+    struct endpoint x = {a, aport};
+    struct endpoint y = {b, bport};
+    *hash = tuple_hash(t, family, x, y);
+    *forward = false;
+    return lookup(t, *hash, family, x, y, forward);
+}
+
 static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts, uint32_t pkt)
 {
-    struct endpoint src = {&ev->src, ev->sport};
-    struct endpoint dst = {&ev->dst, ev->dport};
-    uint64_t hash = tuple_hash(t, ev->family, src, dst);
-    bool forward = false;
-    uint32_t idx = lookup(t, hash, ev->family, src, dst, &forward);
+    uint64_t hash;
+    bool forward;
+    uint32_t idx =
+        find_tuple(t, ev->family, &ev->src, ev->sport, &ev->dst, ev->dport, &hash, &forward);
     uint8_t f = ev->tcp_flags;
     bool syn = (f & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) == DEC_TCP_SYN;
     bool synack = (f & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) == (DEC_TCP_SYN | DEC_TCP_ACK);
@@ -1002,11 +1014,10 @@ static void on_icmp(struct flow_table *t, const struct dec_event *ev, int64_t ts
 {
     /* RFC 5927 4.1: believe an ICMP error only if it quotes the tuple and a sequence number
      * we sent; for a SYN that is exactly the ISN. */
-    struct endpoint qsrc = {&ev->quoted_src, ev->quoted_sport};
-    struct endpoint qdst = {&ev->quoted_dst, ev->quoted_dport};
-    uint64_t hash = tuple_hash(t, ev->quoted_family, qsrc, qdst);
-    bool forward = false;
-    uint32_t idx = lookup(t, hash, ev->quoted_family, qsrc, qdst, &forward);
+    uint64_t hash;
+    bool forward;
+    uint32_t idx = find_tuple(t, ev->quoted_family, &ev->quoted_src, ev->quoted_sport,
+                              &ev->quoted_dst, ev->quoted_dport, &hash, &forward);
     if (idx == NIL) {
         t->stats.unmatched_icmp++;
         return;

@@ -445,3 +445,10 @@ void rep_closing_notes(const struct rep_input_stats *input, const struct flow_st
         emit(note, ctx);
     }
 }
+
+void rep_service_columns(const struct rep_service *s, uint64_t *refused, uint64_t *other)
+{
+    *refused = s->counts[REP_REFUSED] + s->counts[REP_REFUSED_BY_MIDDLEBOX];
+    *other = s->total - s->counts[REP_ACCEPTED] - *refused - s->counts[REP_DROPPED] -
+             s->counts[REP_UNREACHABLE];
+}

@@ -248,9 +248,8 @@ static void html_services_table(FILE *out, const struct rep_report *r,
     for (uint32_t i = 0; i < rows; i++) {
         const struct rep_service *s = order[i];
         char name[64];
-        uint64_t refused = s->counts[REP_REFUSED] + s->counts[REP_REFUSED_BY_MIDDLEBOX];
-        uint64_t other = s->total - s->counts[REP_ACCEPTED] - refused - s->counts[REP_DROPPED] -
-                         s->counts[REP_UNREACHABLE];
+        uint64_t refused, other;
+        rep_service_columns(s, &refused, &other);
         int dominant = rep_service_dominant(s);
         rep_endpoint_str(s->family, &s->addr, s->port, name, sizeof(name));
         if (has_section(s, i)) {

@@ -103,6 +103,10 @@ const struct rep_service **rep_services_sorted(const struct rep_report *r);
 /* The failure verdict with most attempts of a service, or -1 when none failed. */
 int rep_service_dominant(const struct rep_service *s);
 
+/* The columns of a service's row that sum verdicts: refused (by the host or a middlebox) and
+ * other (neither accepted, refused, dropped nor unreachable). */
+void rep_service_columns(const struct rep_service *s, uint64_t *refused, uint64_t *other);
+
 /* A service's state for its row: "ok", "undetermined", a verdict name when every attempt
  * failed that way, or "failing sometimes". */
 const char *rep_service_state(const struct rep_service *s);

@@ -145,9 +145,8 @@ static void print_services(FILE *out, struct rep_report *r)
     for (uint32_t i = 0; i < rows; i++) {
         const struct rep_service *s = order[i];
         char name[64];
-        uint64_t refused = s->counts[REP_REFUSED] + s->counts[REP_REFUSED_BY_MIDDLEBOX];
-        uint64_t other = s->total - s->counts[REP_ACCEPTED] - refused - s->counts[REP_DROPPED] -
-                         s->counts[REP_UNREACHABLE];
+        uint64_t refused, other;
+        rep_service_columns(s, &refused, &other);
         rep_endpoint_str(s->family, &s->addr, s->port, name, sizeof(name));
         if (strlen(name) > 32) {
             /* a long IPv6 endpoint gets a line of its own, so the columns stay aligned */

@@ -738,6 +738,9 @@ static void on_server_rst(struct flow_table *t, struct flow_node *n, const struc
             }
         }
         n->state = ST_CLOSED;
+    } else if (n->state == ST_CLOSED && a->server_rst_ns == 0 &&
+               (a->client_fin_ns != 0 || a->server_fin_ns != 0)) {
+        a->server_rst_ns = ts; /* a RST after the FINs: Zeek's responder state is RESET */
     }
 }
 
@@ -826,6 +829,11 @@ static void on_data_or_ack(struct flow_node *n, const struct dec_event *ev, int6
         if (a->server_first_data_ns == 0) {
             a->server_first_data_ns = ts;
         }
+    }
+    if (n->state == ST_SYNACK && !a->saw_syn && (f & DEC_TCP_ACK)) {
+        /* only the server's side is captured: its ACKs and data after the SYN-ACK show the
+         * connection going on, so it is followed like an established one */
+        n->state = ST_ESTABLISHED;
     }
     if (n->state == ST_WAIT && (f & DEC_TCP_ACK)) {
         if (ev->ack == a->isn + 1) {

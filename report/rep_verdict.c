@@ -113,12 +113,13 @@ static int64_t syn_before(const struct flow_attempt *a, int64_t t)
 
 /* Zeek conn_state of an attempt that got past the SYN-ACK (base/protocols/conn/main.zeek). */
 static const char *zeek_established_state(const struct flow_attempt *a)
-{
-    if (a->client_rst_ns != 0 && (a->server_rst_ns == 0 || a->client_rst_ns <= a->server_rst_ns)) {
-        return "RSTO";
-    }
+{ /* Zeek looks at the responder's state first: a responder RST makes it RSTR even when the
+   * originator reset too */
     if (a->server_rst_ns != 0) {
         return "RSTR";
+    }
+    if (a->client_rst_ns != 0) {
+        return "RSTO";
     }
     if (a->client_fin_ns != 0 && a->server_fin_ns != 0) {
         return "SF";
@@ -218,8 +219,15 @@ void rep_judge(const struct flow_attempt *a, const struct rep_config *cfg, struc
     if (!a->saw_syn) {
         /* Only the server's side of the handshake is in the capture. */
         j->verdict = REP_UNDETERMINED;
-        j->reason = "one-sided";
-        j->zeek_state = a->server_rst_ns ? "RSTRH" : a->server_fin_ns ? "SHR" : "OTH";
+        j->reason = "one-sided"; /* Zeek flips such a connection; its originator is "inactive"
+                                  * unless it sent data, a FIN or a RST, and then the usual
+                                  * established states apply */
+        bool client_active = a->client_bytes > 0 || a->client_fin_ns != 0 || a->client_rst_ns != 0;
+        if (client_active) {
+            j->zeek_state = zeek_established_state(a);
+        } else {
+            j->zeek_state = a->server_rst_ns ? "RSTRH" : a->server_fin_ns ? "SHR" : "OTH";
+        }
         return;
     }
     switch (a->answer) {

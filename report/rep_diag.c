@@ -55,6 +55,12 @@ struct rep_diag {
     struct flow_neighbour *neighbours;
     uint32_t neighbour_count, neighbour_cap;
     uint64_t attempts; /* every attempt observed */
+    /* across all services: who fails, and whether anyone else succeeds */
+    struct dec_addr failed_client, ok_client;
+    uint32_t failed_clients, ok_clients; /* 0, 1, or 2 meaning "more than one" */
+    uint8_t failed_family;
+    uint32_t failed_services; /* services where that client failed */
+    uint64_t client_failures;
     struct rep_diagnosis results[MAX_DIAGNOSES];
     size_t result_count;
 };
@@ -451,8 +457,15 @@ void rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
     }
     if ((rep_verdict_is_failure(j->verdict) && j->verdict != REP_CLIENT_ABORT) ||
         (j->flags & REP_FLAG_MIDDLEBOX_RESET)) {
+        if (s->failed_clients == 0 || !same_addr(&s->failed_client, &a->client)) {
+            d->failed_services++; /* a service where this client fails for the first time */
+        }
+        note_client(&d->failed_client, &d->failed_clients, &a->client);
+        d->failed_family = a->family;
+        d->client_failures++;
         note_client(&s->failed_client, &s->failed_clients, &a->client);
     } else if (j->verdict == REP_ACCEPTED) {
+        note_client(&d->ok_client, &d->ok_clients, &a->client);
         note_client(&s->ok_client, &s->ok_clients, &a->client);
         if (s->failed_clients == 0 || !same_addr(&s->failed_client, &a->client)) {
             s->ok_from_other_client = true;
@@ -691,6 +704,35 @@ static void diagnose_neighbour(struct rep_diag *d, const struct flow_neighbour *
               "`ndisc6` to the address; check that the host is up and where it is plugged in";
 }
 
+/* Every failure in the capture, across several services, comes from one client while other
+ * clients connect: the problem is on that client's side or in a rule about it. (One service
+ * only is the per-service single-client diagnosis.) */
+static void diagnose_one_client(struct rep_diag *d)
+{
+    bool other_ok =
+        d->ok_clients == 2 || (d->ok_clients == 1 && !same_addr(&d->ok_client, &d->failed_client));
+    if (d->failed_clients != 1 || d->failed_services < 2 || !other_ok) {
+        return;
+    }
+    struct rep_diagnosis *r = add(d, "single-client", d->failed_family, &d->failed_client, 0);
+    if (r == NULL) {
+        return;
+    }
+    r->about_client = true;
+    char bad[64];
+    dec_addr_str(&d->failed_client, d->failed_family, bad, sizeof(bad));
+    snprintf(r->summary, sizeof(r->summary),
+             "all %llu failures in the capture, at %u services, come from %s, while other "
+             "clients connect.",
+             (unsigned long long)d->client_failures, d->failed_services, bad);
+    r->causes = "the client's own firewall, routes, DNS answers or MTU; a rule about its "
+                "address on the way (security group, fail2ban, per-source rate limit)";
+    r->ruled_out = "the services being down (they accept other clients)";
+    r->next = "on ADDR: `ip route get` and `tracepath` to the servers it fails to reach, `nft "
+              "list ruleset`; on those servers and the firewalls on the way: rules that match "
+              "ADDR";
+}
+
 size_t rep_diag_finish(struct rep_diag *d, const struct rep_diagnosis **out)
 {
     *out = NULL;
@@ -706,6 +748,7 @@ size_t rep_diag_finish(struct rep_diag *d, const struct rep_diagnosis **out)
     for (uint32_t i = 0; i < d->neighbour_count; i++) {
         diagnose_neighbour(d, &d->neighbours[i]);
     }
+    diagnose_one_client(d);
     *out = d->results;
     return d->result_count;
 }

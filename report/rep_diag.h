@@ -5,13 +5,15 @@
 
 #include "report.h"
 
-/* One diagnosis: what is wrong with a service (port != 0) or a host (port == 0), why we think
+/* One diagnosis: what is wrong with a service (port != 0), a server host (port == 0) or a
+ * client (about_client), why we think
  * so, what it rules out, and what to run next. */
 struct rep_diagnosis {
     const char *kind; /* "overloaded", "syn-cookies", ... (static) */
     uint8_t family;
     struct dec_addr addr;
     uint16_t port;
+    bool about_client;     /* addr is a client (the failures of one client), not a server */
     char summary[400];     /* one or two sentences with the numbers */
     const char *causes;    /* likely causes (static text) */
     const char *ruled_out; /* causes the evidence rules out (static text) */

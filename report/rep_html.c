@@ -430,6 +430,9 @@ static void html_diagnoses(FILE *out, const struct rep_report *r)
             rep_endpoint_str(d->family, &d->addr, d->port, where, sizeof(where));
         } else {
             dec_addr_str(&d->addr, d->family, where, sizeof(where));
+            if (d->about_client) {
+                snprintf(where + strlen(where), sizeof(where) - strlen(where), " (client)");
+            }
         }
         rep_diag_next(d, next, sizeof(next));
         fputs("<section class=\"diagnosis\">\n<h3>", out);

@@ -186,14 +186,15 @@ static void json_status_map(FILE *out, const uint64_t *status, bool problems)
 
 /* The diagnoses of one service (port != 0) or host (port == 0) as a JSON array. */
 static void json_diagnoses(struct rep_report *r, int family, const struct dec_addr *addr,
-                           uint16_t port)
+                           uint16_t port, bool about_client)
 {
     FILE *out = r->opts.out;
     bool first = true;
     fputc('[', out);
     for (size_t i = 0; i < r->diagnosis_count; i++) {
         const struct rep_diagnosis *d = &r->diagnoses[i];
-        if (d->family != family || d->port != port || memcmp(d->addr.b, addr->b, 16) != 0) {
+        if (d->family != family || d->port != port || d->about_client != about_client ||
+            memcmp(d->addr.b, addr->b, 16) != 0) {
             continue;
         }
         char next[600];
@@ -224,7 +225,7 @@ void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
                 (unsigned long long)svc->total);
         json_verdict_map(out, svc->counts, false);
         fputs(",\"diagnoses\":", out);
-        json_diagnoses(r, svc->family, &svc->addr, svc->port);
+        json_diagnoses(r, svc->family, &svc->addr, svc->port, false);
         fputs("}\n", out);
     }
     /* host-level diagnoses (an address that never answered ARP/ND has no service) */
@@ -233,15 +234,25 @@ void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
         bool seen = false;
         for (size_t k = 0; k < i && !seen; k++) {
             seen = r->diagnoses[k].port == 0 && r->diagnoses[k].family == d->family &&
+                   r->diagnoses[k].about_client == d->about_client &&
                    memcmp(r->diagnoses[k].addr.b, d->addr.b, 16) == 0;
         }
         if (d->port != 0 || seen) {
             continue;
         }
         char ip[64];
+        if (d->about_client) {
+            fprintf(out,
+                    "{\"type\":\"client\",\"client\":{\"ip\":\"%s\"},\"family\":%u,"
+                    "\"diagnoses\":",
+                    dec_addr_str(&d->addr, d->family, ip, sizeof(ip)), d->family);
+            json_diagnoses(r, d->family, &d->addr, 0, true);
+            fputs("}\n", out);
+            continue;
+        }
         fprintf(out, "{\"type\":\"host\",\"server\":{\"ip\":\"%s\"},\"family\":%u,\"diagnoses\":",
                 dec_addr_str(&d->addr, d->family, ip, sizeof(ip)), d->family);
-        json_diagnoses(r, d->family, &d->addr, 0);
+        json_diagnoses(r, d->family, &d->addr, 0, false);
         fputs("}\n", out);
     }
     fputs("{\"type\":\"summary\",\"files\":[", out);

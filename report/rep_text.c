@@ -101,6 +101,9 @@ static void print_diagnoses(FILE *out, const struct rep_report *r)
             rep_endpoint_str(d->family, &d->addr, d->port, where, sizeof(where));
         } else {
             dec_addr_str(&d->addr, d->family, where, sizeof(where));
+            if (d->about_client) {
+                snprintf(where + strlen(where), sizeof(where) - strlen(where), " (client)");
+            }
         }
         fprintf(out, "  %s %s\n", d->kind, where);
         print_wrapped(out, d->summary, "    ", 92, 0);

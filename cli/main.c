@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -15,6 +17,7 @@
 
 #include "capture.h"
 #include "decode.h"
+#include "inject.h"
 #include "report.h"
 
 #define EXIT_OK 0
@@ -35,6 +38,7 @@ static void usage_main(FILE *out)
           "  read FILE...        analyze pcap/pcapng captures ('-' reads standard input)\n"
           "  live -i IFACE [BPF] capture on an interface (root) and explain attempts as they "
           "happen\n"
+          "  probe TARGET -p PORTS  send SYN probes (root) and classify every port\n"
           "\n"
           "  synscope COMMAND --help   options of a command\n"
           "  synscope --version\n"
@@ -757,6 +761,309 @@ static int cmd_live(int argc, char **argv)
     return session_finish(&s, status, true);
 }
 
+/* ---- synscope probe ------------------------------------------------------------------ */
+
+static void usage_probe(FILE *out)
+{
+    fputs("usage: synscope probe TARGET -p PORTS [OPTIONS]\n"
+          "\n"
+          "Sends SYN probes to TARGET (an address or a host name) and classifies every port\n"
+          "as nmap -sS --reason does (open, closed, filtered, unreachable, with the reason),\n"
+          "plus synscope's verdict: a RST forged by a middlebox is told from the host's own by\n"
+          "its hop distance. Every SYN-ACK is answered with a RST, so no half-open connection is\n"
+          "left behind. Needs root (or CAP_NET_RAW and CAP_NET_ADMIN); as root, synscope\n"
+          "becomes an unprivileged user once the raw socket and the capture are open.\n"
+          "\n"
+          "options:\n"
+          "  -p, --ports PORTS      ports and ranges: 22,80,443,8000-8100 (required)\n"
+          "      --retries N        re-send an unanswered probe N times (default 1)\n"
+          "      --rate PPS         probes per second at most (default 100)\n"
+          "      --count N          attempts per port, to catch intermittent failures (default 1)\n"
+          "      --wait S           seconds to wait for an answer at least; grows to 3 times the\n"
+          "                         slowest answer (default 1)\n"
+          "      --trace            for filtered ports, send SYNs with TTL 1, 2, 3 ... and name\n"
+          "                         the last router that answers before the silence\n"
+          "  -f, --format FORMAT    text (default) or json\n"
+          "  -o, --output FILE      write the result to FILE\n"
+          "  -Z, --user USER        user to become after opening everything (default nobody)\n"
+          "  -h, --help             this help\n",
+          out);
+}
+
+/* PORTS: a comma-separated list of ports and ranges (1-65535), strictly. Returns the count,
+ * or 0 with a message. */
+static size_t parse_ports(const char *text, uint16_t *ports, size_t max, char *why, size_t whylen)
+{
+    size_t n = 0;
+    const char *p = text;
+    if (*p == '\0') {
+        snprintf(why, whylen, "empty port list");
+        return 0;
+    }
+    for (;;) {
+        unsigned long lo, hi;
+        char *end;
+        if (*p < '0' || *p > '9') {
+            snprintf(why, whylen, "'%s' is not a port number", p);
+            return 0;
+        }
+        errno = 0;
+        lo = strtoul(p, &end, 10);
+        hi = lo;
+        if (*end == '-') {
+            const char *q = end + 1;
+            if (*q < '0' || *q > '9') {
+                snprintf(why, whylen, "range '%s' has no end", p);
+                return 0;
+            }
+            hi = strtoul(q, &end, 10);
+        }
+        if (errno != 0 || lo < 1 || hi > 65535 || lo > 65535 || lo > hi) {
+            snprintf(why, whylen, "'%.*s' is not a port or range within 1-65535", (int)(end - p),
+                     p);
+            return 0;
+        }
+        for (unsigned long v = lo; v <= hi; v++) {
+            if (n == max) {
+                snprintf(why, whylen, "more than %zu ports", max);
+                return 0;
+            }
+            ports[n++] = (uint16_t)v;
+        }
+        if (*end == '\0') {
+            return n;
+        }
+        if (*end != ',' || end[1] == '\0') {
+            snprintf(why, whylen, "unexpected '%s'", end);
+            return 0;
+        }
+        p = end + 1;
+    }
+}
+
+/* TARGET: an address or a name (getaddrinfo; the first address). 0, or an exit code. */
+static int resolve_target(const char *target, int *family, struct dec_addr *addr)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(target, NULL, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        fprintf(stderr, "synscope: cannot resolve '%s': %s\n", target, gai_strerror(rc));
+        return rc == EAI_NONAME || rc == EAI_FAIL ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    memset(addr, 0, sizeof(*addr));
+    if (res->ai_family == AF_INET) {
+        *family = 4;
+        memcpy(addr->b, &((struct sockaddr_in *)(void *)res->ai_addr)->sin_addr, 4);
+    } else {
+        *family = 6;
+        memcpy(addr->b, &((struct sockaddr_in6 *)(void *)res->ai_addr)->sin6_addr, 16);
+    }
+    freeaddrinfo(res);
+    return 0;
+}
+
+static volatile int probe_stop;
+
+static void on_probe_signal(int sig)
+{
+    probe_stop = sig;
+}
+
+static int cmd_probe(int argc, char **argv)
+{
+    enum { OPT_RETRIES = 400, OPT_RATE, OPT_COUNT, OPT_WAIT, OPT_TRACE };
+    static const struct option longopts[] = {
+        {"ports", required_argument, NULL, 'p'},
+        {"retries", required_argument, NULL, OPT_RETRIES},
+        {"rate", required_argument, NULL, OPT_RATE},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"wait", required_argument, NULL, OPT_WAIT},
+        {"trace", no_argument, NULL, OPT_TRACE},
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"user", required_argument, NULL, 'Z'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static uint16_t ports[65535];
+    struct inj_config cfg = {.count = 1, .retries = 1, .rate_pps = 100, .wait_ns = 1000000000LL};
+    enum rep_format format = REP_FORMAT_TEXT;
+    const char *ports_text = NULL, *output = NULL, *user = "nobody";
+    unsigned long n;
+    int opt;
+
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":p:f:o:Z:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'p':
+            ports_text = optarg;
+            break;
+        case OPT_RETRIES:
+            if (parse_uint(optarg, 0, 10, &n) != 0) {
+                return usage_error("--retries: '%s' is not a whole number from 0 to 10", optarg);
+            }
+            cfg.retries = (unsigned)n;
+            break;
+        case OPT_RATE:
+            if (parse_uint(optarg, 1, 100000, &n) != 0) {
+                return usage_error("--rate: '%s' is not a number of probes per second from 1 to "
+                                   "100000",
+                                   optarg);
+            }
+            cfg.rate_pps = (unsigned)n;
+            break;
+        case OPT_COUNT:
+            if (parse_uint(optarg, 1, 10000, &n) != 0) {
+                return usage_error("--count: '%s' is not a whole number from 1 to 10000", optarg);
+            }
+            cfg.count = (unsigned)n;
+            break;
+        case OPT_WAIT:
+            if (parse_seconds(optarg, 60, &cfg.wait_ns) != 0) {
+                return usage_error("--wait: '%s' is not a number of seconds in (0, 60]", optarg);
+            }
+            break;
+        case OPT_TRACE:
+            cfg.trace = true;
+            break;
+        case 'f':
+            if (strcmp(optarg, "text") == 0) {
+                format = REP_FORMAT_TEXT;
+            } else if (strcmp(optarg, "json") == 0) {
+                format = REP_FORMAT_JSON;
+            } else {
+                return usage_error("-f: unknown format '%s' (text or json)", optarg);
+            }
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'Z':
+            user = optarg;
+            break;
+        case 'h':
+            usage_probe(stdout);
+            return EXIT_OK;
+        default:
+            return bad_option(opt, argv);
+        }
+    }
+    if (optind >= argc) {
+        return usage_error("probe: no target given");
+    }
+    if (optind + 1 < argc) {
+        return usage_error("probe: one target only ('%s' is extra)", argv[optind + 1]);
+    }
+    if (ports_text == NULL) {
+        return usage_error("probe: no ports given (-p 22,80,443,8000-8100)");
+    }
+    char why[160];
+    size_t port_count =
+        parse_ports(ports_text, ports, sizeof(ports) / sizeof(ports[0]), why, sizeof(why));
+    if (port_count == 0) {
+        return usage_error("-p: %s", why);
+    }
+    if (port_count * cfg.count > 1000000) {
+        return usage_error("--count: %zu ports x %u attempts is more than 1000000 probes",
+                           port_count, cfg.count);
+    }
+    if (strcmp(user, "root") != 0 && getpwnam(user) == NULL) {
+        return usage_error("-Z: unknown user '%s'", user);
+    }
+    const char *target = argv[optind];
+    int rc = resolve_target(target, &cfg.family, &cfg.target);
+    if (rc != 0) {
+        return rc;
+    }
+    cfg.ports = ports;
+    cfg.port_count = port_count;
+
+    /* open everything (raw socket, capture, output), then drop privileges */
+    char errbuf[INJ_ERRBUF_SIZE];
+    struct inj_probe *probe = NULL;
+    rc = inj_open(&probe, &cfg, errbuf, sizeof(errbuf));
+    if (rc != 0) {
+        fprintf(stderr, "synscope: %s\n", errbuf);
+        return EXIT_RUNTIME;
+    }
+    FILE *out = stdout;
+    if (output != NULL && strcmp(output, "-") != 0 && (out = fopen(output, "w")) == NULL) {
+        fprintf(stderr, "synscope: cannot write '%s': %s\n", output, strerror(errno));
+        inj_close(probe);
+        return EXIT_RUNTIME;
+    }
+    if (cap_drop_privileges(user, errbuf, sizeof(errbuf)) != 0) {
+        fprintf(stderr, "synscope: %s\n", errbuf);
+        inj_close(probe);
+        if (out != stdout) {
+            fclose(out);
+        }
+        return EXIT_RUNTIME;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_probe_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct inj_port *results = calloc(port_count, sizeof(*results));
+    struct rep_port *rows = calloc(port_count, sizeof(*rows));
+    struct inj_stats stats = {0};
+    int status = EXIT_OK;
+    int64_t started = clock_now_ns();
+    if (results == NULL || rows == NULL) {
+        fputs("synscope: out of memory\n", stderr);
+        status = EXIT_RUNTIME;
+    } else if (inj_run(probe, results, &stats, &probe_stop, errbuf, sizeof(errbuf)) != 0) {
+        fprintf(stderr, "synscope: %s\n", errbuf);
+        status = EXIT_RUNTIME;
+    } else {
+        for (size_t i = 0; i < port_count; i++) {
+            const struct inj_port *r = &results[i];
+            struct rep_port *row = &rows[i];
+            row->family = cfg.family;
+            row->target = cfg.target;
+            row->port = r->port;
+            row->state = (enum rep_port_state)r->state;
+            row->reason = r->reason;
+            row->answered = r->answered;
+            row->from = r->from;
+            row->ttl = r->ttl;
+            row->rtt_ns = r->rtt_ns;
+            row->probes = r->probes;
+            row->answers = r->answers;
+            memcpy(row->states, r->states, sizeof(row->states));
+            row->has_last_hop = r->has_last_hop;
+            row->last_hop = r->last_hop;
+            row->last_hop_ttl = r->last_hop_ttl;
+        }
+        rep_ports_judge(rows, port_count);
+        struct rep_probe_summary sum = {
+            .target = target,
+            .sent = stats.sent,
+            .ignored_answers = stats.ignored_answers,
+            .duration_s = (double)(clock_now_ns() - started) / 1e9,
+            .interrupted = probe_stop != 0,
+        };
+        rep_ports_write(out, format, rows, port_count, &sum);
+        if (fflush(out) != 0 || ferror(out)) {
+            if (!reader_gone(out)) {
+                fprintf(stderr, "synscope: writing the result failed: %s\n", strerror(errno));
+                status = EXIT_RUNTIME;
+            }
+        }
+    }
+    free(results);
+    free(rows);
+    inj_close(probe);
+    if (out != stdout) {
+        fclose(out);
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN); /* a closed pipe becomes EPIPE, handled as a quiet end */
@@ -779,6 +1086,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "live") == 0) {
         return cmd_live(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "probe") == 0) {
+        return cmd_probe(argc - 1, argv + 1);
     }
     fprintf(stderr, "synscope: unknown command '%s' (see 'synscope --help')\n", cmd);
     return EXIT_USAGE;

@@ -135,4 +135,50 @@ uint64_t rep_verdict_count(const struct rep_report *report, enum rep_verdict ver
 
 void rep_destroy(struct rep_report *report);
 
+/* ---- probe mode (synscope probe): one result per port ----------------------------------- */
+
+enum rep_port_state {
+    REP_PORT_OPEN = 0,
+    REP_PORT_CLOSED,
+    REP_PORT_FILTERED,
+    REP_PORT_UNREACHABLE,
+    REP_PORT_STATES
+};
+
+struct rep_port {
+    int family;
+    struct dec_addr target;
+    uint16_t port;
+    enum rep_port_state state; /* nmap's state */
+    const char *reason;        /* nmap's reason: "syn-ack", "reset", "no-response", ... */
+    bool answered;
+    struct dec_addr from; /* who answered */
+    uint8_t ttl;
+    int64_t rtt_ns;
+    unsigned probes, answers;
+    unsigned states[REP_PORT_STATES]; /* outcome of each attempt (--count) */
+    bool has_last_hop;                /* --trace */
+    struct dec_addr last_hop;
+    unsigned last_hop_ttl;
+    /* set by rep_ports_judge */
+    int hops;
+    enum rep_verdict verdict;
+    char evidence[200];
+};
+
+struct rep_probe_summary {
+    const char *target; /* as given */
+    uint64_t sent, ignored_answers;
+    double duration_s;
+    bool interrupted;
+};
+
+/* Decides each port's verdict; a RST whose hop distance differs from the SYN-ACKs of the same
+ * host's open ports is refused-by-middlebox. */
+void rep_ports_judge(struct rep_port *ports, size_t n);
+
+/* Writes the ports (text table or JSON lines "port" objects) and a summary. */
+void rep_ports_write(FILE *out, enum rep_format format, const struct rep_port *ports, size_t n,
+                     const struct rep_probe_summary *summary);
+
 #endif

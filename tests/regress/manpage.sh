@@ -7,7 +7,7 @@ page=$2
 build=$3
 failures=0
 checked=0
-for cmd in read live; do
+for cmd in read live probe; do
     for opt in $("$synscope" "$cmd" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
         checked=$((checked + 1))
         escaped=$(printf '%s' "$opt" | sed 's/-/\\\\-/g')

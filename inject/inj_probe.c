@@ -218,6 +218,15 @@ static int source_address(const struct inj_config *cfg, struct dec_addr *src, ch
     return 0;
 }
 
+/* Cuts trailing newlines and spaces: messages are one line. */
+static void trim(char *text)
+{
+    size_t len = strlen(text);
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' ' || text[len - 1] == '\r')) {
+        text[--len] = '\0';
+    }
+}
+
 static int link_ok(int linktype)
 {
     return dec_link_supported(linktype) ? 1 : 0;
@@ -251,6 +260,7 @@ int inj_open(struct inj_probe **out, const struct inj_config *cfg, char *errbuf,
     char lerr[LIBNET_ERRBUF_SIZE] = "";
     p->net = libnet_init(cfg->family == 4 ? LIBNET_RAW4 : LIBNET_RAW6, NULL, lerr);
     if (p->net == NULL) {
+        trim(lerr); /* libnet ends its messages with a newline */
         bool perm = strstr(lerr, "ermission") != NULL || strstr(lerr, "ot permitted") != NULL;
         snprintf(errbuf, errlen,
                  perm ? "sending raw SYN probes is not permitted: run as root, or give the "
@@ -348,6 +358,7 @@ static int send_segment(struct inj_probe *p, uint16_t sport, uint16_t dport, uin
     return 0;
 fail:
     snprintf(p->errbuf, p->errlen, "sending a probe failed: %s", libnet_geterror(p->net));
+    trim(p->errbuf);
     p->error = -INJ_ERR_SEND;
     return -1;
 }

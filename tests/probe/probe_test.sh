@@ -23,6 +23,9 @@
 #                                                             (RST 0 hops away, SYN-ACKs 1 hop)
 #   86        the ROUTER's forward chain drops it          -> filtered; with --trace last_hop is
 #                                                             the router's address facing the client
+# probe-trace puts a second router (ssprobe-N-rt2, 10.97.3.2 / fd97:3::2 facing the first router,
+# 10.97.2.1 / fd97:2::1 facing the server) between the router and the server, so that --trace
+# has to tell a drop at the first router (86) from one at the server (83).
 # The client has routes only to the namespaces' own subnets; everything it sends stays inside
 # the namespaces. The server and router answer ICMP without rate limit so that a busy machine
 # (tests in parallel) cannot make an answer go missing. Everything is removed on exit, also on
@@ -82,7 +85,7 @@ esac
 command -v ip >/dev/null || skip_or_fail "no 'ip' command"
 
 P=ssprobe-$$
-NC=$P-cli NR=$P-rtr NS=$P-srv
+NC=$P-cli NR=$P-rtr NR2=$P-rt2 NS=$P-srv
 NAMESPACES=()
 PIDS=()
 T=$(mktemp -d /tmp/ssprobe.XXXXXX)
@@ -141,6 +144,7 @@ PY=$(python3 -c 'import sys; print(sys.executable)')
 
 C4=10.97.1.2 R4C=10.97.1.1 R4S=10.97.2.1 S4=10.97.2.2
 C6=fd97:1::2 R6C=fd97:1::1 R6S=fd97:2::1 S6=fd97:2::2
+M4R=10.97.3.1 M4Q=10.97.3.2 M6R=fd97:3::1 M6Q=fd97:3::2 # between the routers (probe-trace)
 NAME4=srv4.probe.test NAME6=srv6.probe.test
 
 inc() { ip netns exec "$NC" "$@"; }
@@ -160,36 +164,65 @@ name_files() {
     printf 'hosts: files dns\n' >"$T/etc/nsswitch.conf"
 }
 
+# setup_topology [2]: the namespaces, links, addresses and routes; with 2, a second router
+# ssprobe-N-rt2 sits between the router and the server (for the trace):
+#   cli c0 ── r1 rtr r2 10.97.3.1/24 fd97:3::1/64 ── q1 10.97.3.2/24 fd97:3::2/64 rt2 q2 ── s0 srv
+# where q2 has the addresses r2 has with one router (10.97.2.1, fd97:2::1).
 setup_topology() {
-    local ns l
-    for ns in "$NC" "$NR" "$NS"; do add_ns "$ns"; done
+    local ns l two=${1:-1} all
+    all="$NC $NR $NS"
+    [ "$two" = 2 ] && all="$NC $NR $NR2 $NS"
+    for ns in $all; do add_ns "$ns"; done
     name_files || return 1
     ip link add c0 netns "$NC" type veth peer name r1 netns "$NR" || return 1
-    ip link add r2 netns "$NR" type veth peer name s0 netns "$NS" || return 1
-    for ns in "$NC" "$NR" "$NS"; do
+    if [ "$two" = 2 ]; then
+        ip link add r2 netns "$NR" type veth peer name q1 netns "$NR2" || return 1
+        ip link add q2 netns "$NR2" type veth peer name s0 netns "$NS" || return 1
+    else
+        ip link add r2 netns "$NR" type veth peer name s0 netns "$NS" || return 1
+    fi
+    for ns in $all; do
         ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_ra=0 \
             net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.default.router_solicitations=0 \
             net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 || return 1
     done
-    ip netns exec "$NR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
-    # every ICMP error is sent (time-exceeded of the trace, admin-prohibited of port 84)
-    for ns in "$NR" "$NS"; do
+    for ns in $all; do
+        [ "$ns" = "$NC" ] && continue
+        # every ICMP error is sent (time-exceeded of the trace, admin-prohibited of port 84)
         ip netns exec "$ns" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 ||
+            return 1
+        [ "$ns" = "$NS" ] && continue
+        ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 ||
             return 1
     done
     ip -n "$NC" addr add $C4/24 dev c0 && ip -n "$NC" addr add $C6/64 dev c0 nodad &&
         ip -n "$NR" addr add $R4C/24 dev r1 && ip -n "$NR" addr add $R6C/64 dev r1 nodad &&
-        ip -n "$NR" addr add $R4S/24 dev r2 && ip -n "$NR" addr add $R6S/64 dev r2 nodad &&
         ip -n "$NS" addr add $S4/24 dev s0 && ip -n "$NS" addr add $S6/64 dev s0 nodad || return 1
-    for l in "$NC c0" "$NR r1" "$NR r2" "$NS s0"; do
+    if [ "$two" = 2 ]; then
+        ip -n "$NR" addr add $M4R/24 dev r2 && ip -n "$NR" addr add $M6R/64 dev r2 nodad &&
+            ip -n "$NR2" addr add $M4Q/24 dev q1 && ip -n "$NR2" addr add $M6Q/64 dev q1 nodad &&
+            ip -n "$NR2" addr add $R4S/24 dev q2 && ip -n "$NR2" addr add $R6S/64 dev q2 nodad ||
+            return 1
+        set -- "$NC c0" "$NR r1" "$NR r2" "$NR2 q1" "$NR2 q2" "$NS s0"
+    else
+        ip -n "$NR" addr add $R4S/24 dev r2 && ip -n "$NR" addr add $R6S/64 dev r2 nodad ||
+            return 1
+        set -- "$NC c0" "$NR r1" "$NR r2" "$NS s0"
+    fi
+    for l in "$@"; do
         set -- $l
         ip netns exec "$1" sysctl -qw net.ipv6.conf."$2".accept_dad=0 || return 1
         ip -n "$1" link set "$2" up || return 1
     done
     # routes to the namespaces' subnets only, no default route anywhere
-    ip -n "$NC" route add 10.97.2.0/24 via $R4C && ip -n "$NC" -6 route add fd97:2::/64 via $R6C &&
-        ip -n "$NS" route add 10.97.1.0/24 via $R4S && ip -n "$NS" -6 route add fd97:1::/64 via $R6S ||
+    ip -n "$NC" route add 10.97.0.0/16 via $R4C && ip -n "$NC" -6 route add fd97::/16 via $R6C &&
+        ip -n "$NS" route add 10.97.0.0/16 via $R4S && ip -n "$NS" -6 route add fd97::/16 via $R6S ||
         return 1
+    if [ "$two" = 2 ]; then
+        ip -n "$NR" route add 10.97.2.0/24 via $M4Q && ip -n "$NR" -6 route add fd97:2::/64 via $M6Q &&
+            ip -n "$NR2" route add 10.97.1.0/24 via $M4R &&
+            ip -n "$NR2" -6 route add fd97:1::/64 via $M6R || return 1
+    fi
     ins nft -f - <<'EOF' || return 1
 table inet ssprobe {
     chain input {
@@ -230,8 +263,9 @@ http_ok() {
     [ "$(inc curl -g -s -m 5 -o /dev/null -w '%{http_code}' "$1" 2>/dev/null)" = 200 ]
 }
 
+# setup_all [2]: setup_topology, listeners, and the paths checked
 setup_all() {
-    setup_topology || { fail "network namespaces, veths, routes and nftables rules set up"; finish; }
+    setup_topology "${1:-1}" || { fail "network namespaces, veths, routes and nftables rules set up"; finish; }
     start_server 80 http && start_server 8080 http && start_server 85 http ||
         { fail "listeners started"; finish; }
     # the paths work both ways before any probe (neighbours resolved, routes in place)
@@ -536,21 +570,24 @@ EOF
     no_half_open "$NS" "$C" "after all probes"
 }
 
-# probe-trace: --trace names the router as the last hop before the silence
+# probe-trace: --trace names the last router that answers before the silence. Two routers
+# here, so that where the SYN is dropped makes a difference: port 86 is dropped by the first
+# router (which still answers the TTL 1 SYN: the TTL is checked before its forward chain), so
+# the last hop is its address facing the client; port 83 is dropped by the server, which never
+# answers a TTL-limited SYN, so the last hop is the second router (its address facing the
+# first, from where its time-exceeded comes).
 test_trace() {
-    setup_all
-    local fam S R
+    setup_all 2
+    local fam S R Q
     for fam in 4 6; do
-        if [ "$fam" = 6 ]; then S=$S6 R=$R6C; else S=$S4 R=$R4C; fi
+        if [ "$fam" = 6 ]; then S=$S6 R=$R6C Q=$M6Q; else S=$S4 R=$R4C Q=$M4Q; fi
         probe trace$fam "$NC" "$S" -p 86,83,80 --trace -f json
         check "probe --trace $S: exit 0 (got $RC; $(head -c 300 "$T/trace$fam.err"))" [ "$RC" = 0 ]
         check_stderr_clean "$T/trace$fam.err" "probe --trace $S"
-        # 86: the router drops it; 83: the server drops it (the router still is the last hop
-        # that answers, the server sends no time-exceeded); 80 answers, no trace needed
         cat >"$T/spec-trace$fam" <<EOF
 86 filtered no-response dropped last_hop=$R
-83 filtered no-response dropped last_hop=$R
-80 open syn-ack accepted from=$S hops=1
+83 filtered no-response dropped last_hop=$Q
+80 open syn-ack accepted from=$S hops=2
 EOF
         pycheck ports "$T/trace$fam.out" "$S" "$T/spec-trace$fam"
         cat "$T/trace$fam.out"
@@ -559,7 +596,7 @@ EOF
         eval "inr nft list chain inet ssprobe forward | grep -qE 'dport 86 counter packets [1-9]'"
 }
 
-# probe-count: --count N sends N attempts to each port
+# probe-count: --count N sends N attempts to each port; --retries N re-sends unanswered ones
 test_count() {
     setup_all
     probe count "$NC" "$S4" -p 80,81 --count 5 -f json
@@ -571,6 +608,11 @@ test_count() {
 EOF
     pycheck ports "$T/count.out" "$S4" "$T/spec"
     cat "$T/count.out"
+    # --retries 2: an unanswered probe is sent 3 times in all
+    probe retries "$NC" "$S4" -p 83 --retries 2 -f json
+    check "probe --retries 2: exit 0 (got $RC; $(head -c 300 "$T/retries.err"))" [ "$RC" = 0 ]
+    echo "83 filtered no-response dropped probes=3 answers=0" >"$T/spec-retries"
+    pycheck ports "$T/retries.out" "$S4" "$T/spec-retries"
     sleep 1
     no_half_open "$NS" "$C4" "after --count 5"
 }

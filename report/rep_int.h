@@ -72,6 +72,10 @@ const char *rep_icmp_label(const char *reason);
  * of them; returns how many were stored in reasons (static strings). */
 size_t rep_icmp_reasons(const struct rep_report *r, const char **reasons, size_t max);
 
+/* Writes text wrapped at width columns after indent, never breaking inside a `command`, with
+ * PORT replaced by port when port is not 0 (rep_text.c). */
+void rep_print_wrapped(FILE *out, const char *text, const char *indent, int width, unsigned port);
+
 /* "0.049 ms", "12.345 ms" below a second, "11.3 s" from a second on. */
 void rep_fmt_ms(char *buf, size_t buflen, int64_t ns);
 

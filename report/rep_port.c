@@ -127,7 +127,7 @@ static void write_text(FILE *out, const struct rep_port *ports, size_t n,
             sum->target, n, n == 1 ? "" : "s", totals[REP_PORT_OPEN], totals[REP_PORT_CLOSED],
             totals[REP_PORT_FILTERED], totals[REP_PORT_UNREACHABLE], sum->duration_s,
             (unsigned long long)sum->sent, sum->interrupted ? " (interrupted)" : "");
-    fprintf(out, "%-9s %-12s %-34s %4s %5s %11s  %s\n", "PORT", "STATE", "REASON", "TTL", "HOPS",
+    fprintf(out, "%-9s %-12s %-40s %4s %5s %11s  %s\n", "PORT", "STATE", "REASON", "TTL", "HOPS",
             "RTT", "VERDICT");
     for (size_t i = 0; i < n; i++) {
         const struct rep_port *p = &ports[i];
@@ -148,11 +148,11 @@ static void write_text(FILE *out, const struct rep_port *ports, size_t n,
             snprintf(reason, sizeof(reason), "no-response, last hop %s (ttl %u)",
                      dec_addr_str(&p->last_hop, p->family, ip, sizeof(ip)), p->last_hop_ttl);
         }
-        fprintf(out, "%-9s %-12s %-34s %4s %5s %11s  %s", port, state_names[p->state], reason, ttl,
+        fprintf(out, "%-9s %-12s %-40s %4s %5s %11s  %s", port, state_names[p->state], reason, ttl,
                 hops, rtt, rep_verdict_name(p->verdict));
-        if (p->states[p->state] != p->probes && p->probes > 1) {
-            fprintf(out, "  (%u of %u attempts)", p->states[p->state],
-                    p->states[0] + p->states[1] + p->states[2] + p->states[3]);
+        unsigned attempts = p->states[0] + p->states[1] + p->states[2] + p->states[3];
+        if (p->states[p->state] != attempts) {
+            fprintf(out, "  (%u of %u attempts)", p->states[p->state], attempts);
         }
         fputc('\n', out);
     }
@@ -164,9 +164,18 @@ static void write_text(FILE *out, const struct rep_port *ports, size_t n,
             continue;
         }
         shown[p->verdict] = true;
-        fprintf(out, "\n%s: %s\n", rep_verdict_name(p->verdict), rep_explanation(p->verdict));
+        char text[1200];
+        snprintf(text, sizeof(text), "%s: %s", rep_verdict_name(p->verdict),
+                 rep_explanation(p->verdict));
+        unsigned same = 0; /* PORT stands for the port only when it is the only one */
+        for (size_t k = 0; k < n; k++) {
+            same += ports[k].verdict == p->verdict;
+        }
+        fputc('\n', out);
+        rep_print_wrapped(out, text, "", 96, same == 1 ? p->port : 0);
         if (p->evidence[0] != '\0') {
-            fprintf(out, "  port %u: %s\n", p->port, p->evidence);
+            snprintf(text, sizeof(text), "port %u: %s", p->port, p->evidence);
+            rep_print_wrapped(out, text, "  ", 94, 0);
         }
     }
 }

@@ -6,7 +6,7 @@
 
 #define SERVICE_ROWS 30
 
-static void print_wrapped(FILE *out, const char *text, const char *indent, int width, unsigned port)
+void rep_print_wrapped(FILE *out, const char *text, const char *indent, int width, unsigned port)
 {
     char expanded[2048];
     char portbuf[16];
@@ -106,14 +106,14 @@ static void print_diagnoses(FILE *out, const struct rep_report *r)
             }
         }
         fprintf(out, "  %s %s\n", d->kind, where);
-        print_wrapped(out, d->summary, "    ", 92, 0);
+        rep_print_wrapped(out, d->summary, "    ", 92, 0);
         snprintf(text, sizeof(text), "Likely: %s.", d->causes);
-        print_wrapped(out, text, "    ", 92, 0);
+        rep_print_wrapped(out, text, "    ", 92, 0);
         snprintf(text, sizeof(text), "Ruled out: %s.", d->ruled_out);
-        print_wrapped(out, text, "    ", 92, 0);
+        rep_print_wrapped(out, text, "    ", 92, 0);
         rep_diag_next(d, next, sizeof(next));
         snprintf(text, sizeof(text), "Next: %s.", next);
-        print_wrapped(out, text, "    ", 92, 0);
+        rep_print_wrapped(out, text, "    ", 92, 0);
     }
     fputc('\n', out);
 }
@@ -177,7 +177,7 @@ static void print_unreachable_advice(FILE *out, const struct rep_report *r)
     for (size_t i = 0; i < count; i++) {
         char text[1024];
         snprintf(text, sizeof(text), "%s: %s", reasons[i], rep_icmp_advice(reasons[i]));
-        print_wrapped(out, text, "  ", 94, 0);
+        rep_print_wrapped(out, text, "  ", 94, 0);
     }
 }
 
@@ -237,8 +237,8 @@ void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
         upper[k] = '\0';
         fprintf(out, "%s: %llu attempt%s\n", upper, (unsigned long long)r->counts[v],
                 r->counts[v] == 1 ? "" : "s");
-        print_wrapped(out, rep_explanation((enum rep_verdict)v), "  ", 94,
-                      rep_common_port(r, (enum rep_verdict)v));
+        rep_print_wrapped(out, rep_explanation((enum rep_verdict)v), "  ", 94,
+                          rep_common_port(r, (enum rep_verdict)v));
         if (v == REP_UNREACHABLE) {
             print_unreachable_advice(out, r);
         }

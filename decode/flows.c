@@ -15,8 +15,8 @@
 #define NIL 0u
 #define SLAB_SHIFT 12
 #define SLAB_SIZE (1u << SLAB_SHIFT)
-#define WHEEL_SLOTS 4096u
-#define WHEEL_TICK_SHIFT 26 /* 2^26 ns = 67 ms per slot, 275 s per turn */
+#define WHEEL_SLOTS 65536u
+#define WHEEL_TICK_SHIFT 20 /* 2^20 ns = 1 ms per slot, 69 s per turn */
 #define NO_SLOT UINT32_MAX
 
 /* Where an attempt is in its life (RFC 9293 3.3.2 seen from the wire). */
@@ -74,7 +74,8 @@ struct flow_table {
     uint64_t bucket_mask;
     uint32_t age_head, age_tail;
     uint32_t wheel[WHEEL_SLOTS];
-    int64_t wheel_tick; /* last tick processed */
+    int64_t wheel_min[WHEEL_SLOTS]; /* no deadline in the slot is earlier (may be too low) */
+    int64_t wheel_tick;             /* last tick processed */
     int64_t now;
     bool started;
     struct flow_stats stats;
@@ -117,6 +118,9 @@ int flow_create(struct flow_table **out, const struct flow_config *cfg, flow_emi
         return -1;
     }
     t->next_fresh = 1; /* index 0 is NIL */
+    for (uint32_t i = 0; i < WHEEL_SLOTS; i++) {
+        t->wheel_min[i] = INT64_MAX;
+    }
     *out = t;
     return 0;
 }
@@ -267,6 +271,9 @@ static void timer_set(struct flow_table *t, uint32_t idx, int64_t deadline)
     struct flow_node *n = node_at(t, idx);
     uint32_t slot = slot_of(deadline);
     n->deadline = deadline;
+    if (deadline < t->wheel_min[slot]) {
+        t->wheel_min[slot] = deadline;
+    }
     if (n->timer_slot == slot) {
         return;
     }
@@ -439,8 +446,15 @@ static bool provisional_due(const struct flow_table *t, const struct flow_node *
     return provisional_time(t, n) <= now;
 }
 
+/* Fires the due deadlines of a slot. A slot whose earliest deadline is still ahead is not
+ * walked: the clock moves on every packet, and walking the current slot each time would cost
+ * as many steps as attempts share the slot. */
 static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
 {
+    if (t->wheel_min[slot] > now) {
+        return;
+    }
+    t->wheel_min[slot] = INT64_MAX; /* recomputed below; timer_set lowers it meanwhile */
     uint32_t idx = t->wheel[slot];
     while (idx != NIL) {
         struct flow_node *n = node_at(t, idx);
@@ -460,6 +474,8 @@ static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
                 n->state = ST_DONE;
                 timer_set(t, idx, now + TOMBSTONE_NS);
             }
+        } else if (n->deadline < t->wheel_min[slot]) {
+            t->wheel_min[slot] = n->deadline; /* not due yet: stays in the slot */
         }
         idx = next;
     }

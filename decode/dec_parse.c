@@ -202,6 +202,22 @@ const char *dec_addr_str(const struct dec_addr *addr, int family, char *buf, siz
         (void)snprintf(buf, buflen, "?");
         return buf;
     }
+    if (af == AF_INET && buflen >= 16) {
+        /* dotted quad by hand: reports print millions of them, inet_ntop goes through sprintf */
+        size_t n = 0;
+        for (int i = 0; i < 4; i++) {
+            unsigned v = addr->b[i];
+            if (v >= 100) {
+                buf[n++] = (char)('0' + v / 100);
+            }
+            if (v >= 10) {
+                buf[n++] = (char)('0' + v / 10 % 10);
+            }
+            buf[n++] = (char)('0' + v % 10);
+            buf[n++] = i < 3 ? '.' : '\0';
+        }
+        return buf;
+    }
     if (inet_ntop(af, addr->b, buf, (socklen_t)buflen) == NULL) {
         buf[0] = '\0'; /* buf too small: an empty string, never a partial address */
     }

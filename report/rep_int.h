@@ -20,18 +20,26 @@ struct rep_listed {
     struct rep_judgement judgement;
 };
 
+/* Services with a row of their own: a scan of a large network must not grow the report
+ * beyond any bound (--max-flows bounds the flow table only). 2^16 rows are 9 MiB. */
+#define REP_MAX_SERVICES (1u << 16)
+
 struct rep_report {
     struct rep_options opts;
     uint64_t attempts;
     uint64_t counts[REP_VERDICT_COUNT];
     struct rep_service *services;
     uint32_t service_count, service_cap;
-    uint32_t *service_index; /* open addressing: service number + 1, 0 = empty */
+    uint32_t *service_index;    /* open addressing: service number + 1, 0 = empty */
+    uint64_t unlisted_attempts; /* attempts to services beyond REP_MAX_SERVICES */
     uint32_t index_mask;
     struct rep_listed *listed[REP_VERDICT_COUNT];
     uint32_t listed_count[REP_VERDICT_COUNT];
     int64_t first_ns, last_ns; /* time span of the attempts */
     bool alloc_failed;
+    bool ts_cached; /* JSON: the date and time of ts_cache_sec, formatted once */
+    int64_t ts_cache_sec;
+    char ts_cache[32];
     uint32_t *failed_packets; /* --write-failed: packet numbers of failed attempts */
     size_t failed_count, failed_cap;
     struct rep_diag *diag;        /* evidence across attempts (rep_diag.c); may be NULL */

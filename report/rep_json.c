@@ -27,15 +27,6 @@ static void json_endpoint(FILE *out, int family, const struct dec_addr *addr, ui
             (unsigned)port);
 }
 
-static void json_ms(FILE *out, const char *key, int64_t ns)
-{
-    if (ns < 0) {
-        fprintf(out, ",\"%s\":null", key);
-    } else {
-        fprintf(out, ",\"%s\":%.3f", key, (double)ns / 1e6);
-    }
-}
-
 static const char *answer_kind(enum flow_answer answer)
 {
     switch (answer) {
@@ -72,83 +63,249 @@ static const char *end_name(enum flow_end end)
     return "unknown";
 }
 
+/* One attempt line is built in memory and written with one fwrite: JSON lines of millions of
+ * attempts are the hot path of `read -f json`, and stdio's printf machinery was a third of it. */
+struct line {
+    char b[4096];
+    size_t n;
+};
+
+static void put_mem(struct line *l, const char *s, size_t len)
+{
+    if (l->n + len < sizeof(l->b)) {
+        memcpy(l->b + l->n, s, len);
+        l->n += len;
+    }
+}
+
+#define PUT_LIT(l, s) put_mem((l), (s), sizeof(s) - 1)
+
+static void put_str(struct line *l, const char *s)
+{
+    put_mem(l, s, strlen(s));
+}
+
+static void put_u64(struct line *l, uint64_t v)
+{
+    char digits[24];
+    size_t i = sizeof(digits);
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    put_mem(l, digits + i, sizeof(digits) - i);
+}
+
+static void put_i64(struct line *l, int64_t v)
+{
+    if (v < 0) {
+        PUT_LIT(l, "-");
+        put_u64(l, (uint64_t)(-(v + 1)) + 1);
+    } else {
+        put_u64(l, (uint64_t)v);
+    }
+}
+
+/* Nanoseconds as milliseconds with 3 decimals, rounded to the microsecond ("%.3f"). */
+static void put_ms(struct line *l, int64_t ns)
+{
+    if (ns < 0) {
+        PUT_LIT(l, "-");
+        ns = -ns;
+    }
+    uint64_t us = ((uint64_t)ns + 500) / 1000;
+    put_u64(l, us / 1000);
+    char frac[4] = {'.', (char)('0' + us % 1000 / 100), (char)('0' + us % 100 / 10),
+                    (char)('0' + us % 10)};
+    put_mem(l, frac, sizeof(frac));
+}
+
+/* A JSON string (RFC 8259 7): quotes, backslashes and control bytes escaped. */
+static void put_json_string(struct line *l, const char *s)
+{
+    PUT_LIT(l, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\') {
+            char esc[2] = {'\\', (char)*p};
+            put_mem(l, esc, 2);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            char esc[8];
+            snprintf(esc, sizeof(esc), "\\u%04x", *p);
+            put_str(l, esc);
+        } else {
+            put_mem(l, (const char *)p, 1);
+        }
+    }
+    PUT_LIT(l, "\"");
+}
+
+static void put_endpoint(struct line *l, int family, const struct dec_addr *addr, uint16_t port)
+{
+    char ip[64];
+    PUT_LIT(l, "{\"ip\":\"");
+    put_str(l, dec_addr_str(addr, family, ip, sizeof(ip)));
+    PUT_LIT(l, "\",\"port\":");
+    put_u64(l, port);
+    PUT_LIT(l, "}");
+}
+
+static void put_ms_field(struct line *l, const char *key, int64_t ns)
+{
+    PUT_LIT(l, ",\"");
+    put_str(l, key);
+    PUT_LIT(l, "\":");
+    if (ns < 0) {
+        PUT_LIT(l, "null");
+    } else {
+        put_ms(l, ns);
+    }
+}
+
+/* ",\"key\":value" for an unsigned count */
+static void put_count(struct line *l, const char *key, uint64_t v)
+{
+    PUT_LIT(l, ",\"");
+    put_str(l, key);
+    PUT_LIT(l, "\":");
+    put_u64(l, v);
+}
+
+/* The timestamp, with the date and time of day formatted once per second. */
+static void put_time(struct rep_report *r, struct line *l, int64_t ns)
+{
+    int64_t sec = ns / 1000000000;
+    int64_t rem = ns % 1000000000;
+    if (rem < 0) {
+        rem += 1000000000;
+        sec -= 1;
+    }
+    if (!r->ts_cached || sec != r->ts_cache_sec) {
+        char iso[40];
+        rep_time_iso(sec * 1000000000, iso, sizeof(iso));
+        size_t len = strlen(iso);
+        /* keep "2026-11-26T13:12:06" without ".000000Z" */
+        len = len > 8 ? len - 8 : len;
+        memcpy(r->ts_cache, iso, len);
+        r->ts_cache[len] = '\0';
+        r->ts_cache_sec = sec;
+        r->ts_cached = true;
+    }
+    put_str(l, r->ts_cache);
+    char frac[8];
+    uint64_t us = (uint64_t)rem / 1000;
+    frac[0] = '.';
+    for (int i = 6; i >= 1; i--) {
+        frac[i] = (char)('0' + us % 10);
+        us /= 10;
+    }
+    frac[7] = 'Z';
+    put_mem(l, frac, sizeof(frac));
+}
+
 void rep_json_attempt(struct rep_report *r, const struct flow_attempt *a,
                       const struct rep_judgement *j)
 {
-    FILE *out = r->opts.out;
-    char ts[40];
-    fprintf(out, "{\"type\":\"attempt\",\"ts\":\"%s\",\"client\":",
-            rep_time_iso(j->start_ns, ts, sizeof(ts)));
-    json_endpoint(out, a->family, &a->client, a->client_port);
-    fputs(",\"server\":", out);
-    json_endpoint(out, a->family, &a->server, a->server_port);
-    fprintf(out, ",\"family\":%u,\"verdict\":\"%s\",\"reason\":\"%s\",\"syns\":%u", a->family,
-            rep_verdict_name(j->verdict), j->reason, a->syn_count);
-    json_ms(out, "rtt_ms", j->rtt_ns);
-    json_ms(out, "waited_ms", j->waited_ns);
+    struct line l;
+    l.n = 0;
+    PUT_LIT(&l, "{\"type\":\"attempt\",\"ts\":\"");
+    put_time(r, &l, j->start_ns);
+    PUT_LIT(&l, "\",\"client\":");
+    put_endpoint(&l, a->family, &a->client, a->client_port);
+    PUT_LIT(&l, ",\"server\":");
+    put_endpoint(&l, a->family, &a->server, a->server_port);
+    put_count(&l, "family", a->family);
+    PUT_LIT(&l, ",\"verdict\":\"");
+    put_str(&l, rep_verdict_name(j->verdict));
+    PUT_LIT(&l, "\",\"reason\":\"");
+    put_str(&l, j->reason);
+    PUT_LIT(&l, "\"");
+    put_count(&l, "syns", a->syn_count);
+    put_ms_field(&l, "rtt_ms", j->rtt_ns);
+    put_ms_field(&l, "waited_ms", j->waited_ns);
     if (a->syn_count > 1) {
-        fputs(",\"retries_ms\":[", out);
+        PUT_LIT(&l, ",\"retries_ms\":[");
         uint32_t kept = a->syn_count < FLOW_MAX_SYN_TIMES ? a->syn_count : FLOW_MAX_SYN_TIMES;
         for (uint32_t i = 1; i < kept; i++) {
-            fprintf(out, "%s%.3f", i > 1 ? "," : "",
-                    (double)(a->syn_ns[i] - a->syn_ns[i - 1]) / 1e6);
+            if (i > 1) {
+                PUT_LIT(&l, ",");
+            }
+            put_ms(&l, a->syn_ns[i] - a->syn_ns[i - 1]);
         }
-        fputc(']', out);
+        PUT_LIT(&l, "]");
     }
     if (a->answer != FLOW_ANS_NONE) {
         char ip[64];
-        fprintf(out,
-                ",\"answer\":{\"kind\":\"%s\",\"from\":\"%s\",\"ttl\":%u,\"hops\":%d,"
-                "\"sender\":\"%s\",\"packet\":%u",
-                answer_kind(a->answer), dec_addr_str(&a->reply.from, a->family, ip, sizeof(ip)),
-                a->reply.ttl, j->hops, j->sender == REP_SENDER_ROUTER ? "router" : "server",
-                a->reply.pkt);
+        PUT_LIT(&l, ",\"answer\":{\"kind\":\"");
+        put_str(&l, answer_kind(a->answer));
+        PUT_LIT(&l, "\",\"from\":\"");
+        put_str(&l, dec_addr_str(&a->reply.from, a->family, ip, sizeof(ip)));
+        PUT_LIT(&l, "\"");
+        put_count(&l, "ttl", a->reply.ttl);
+        PUT_LIT(&l, ",\"hops\":");
+        put_i64(&l, j->hops);
+        PUT_LIT(&l, ",\"sender\":\"");
+        put_str(&l, j->sender == REP_SENDER_ROUTER ? "router" : "server");
+        PUT_LIT(&l, "\"");
+        put_count(&l, "packet", a->reply.pkt);
         if (a->answer == FLOW_ANS_ICMP) {
-            fprintf(out, ",\"icmp_type\":%u,\"icmp_code\":%u", a->reply.icmp_type,
-                    a->reply.icmp_code);
+            put_count(&l, "icmp_type", a->reply.icmp_type);
+            put_count(&l, "icmp_code", a->reply.icmp_code);
         }
         if (a->reply.has_ip_id) {
-            fprintf(out, ",\"ip_id\":%u", a->reply.ip_id);
+            put_count(&l, "ip_id", a->reply.ip_id);
         }
-        fputc('}', out);
+        PUT_LIT(&l, "}");
     }
     if (a->server_rst_count > 0 && a->answer != FLOW_ANS_RST) {
-        fprintf(out, ",\"server_rsts\":%u", a->server_rst_count);
+        put_count(&l, "server_rsts", a->server_rst_count);
     }
     if (a->icmp_count > 0 && a->answer != FLOW_ANS_ICMP) {
-        fprintf(out, ",\"icmp_errors\":%u", a->icmp_count);
+        put_count(&l, "icmp_errors", a->icmp_count);
     }
     if (a->synack_count > 1) {
-        fprintf(out, ",\"synacks\":%u", a->synack_count);
+        put_count(&l, "synacks", a->synack_count);
     }
     if (j->flags != 0) {
-        fputs(",\"flags\":[", out);
+        PUT_LIT(&l, ",\"flags\":[");
         bool first = true;
         for (unsigned bit = 0; bit < REP_FLAG_COUNT; bit++) {
             if (j->flags & (1u << bit)) {
-                fprintf(out, "%s\"%s\"", first ? "" : ",", rep_flag_name(bit));
+                if (!first) {
+                    PUT_LIT(&l, ",");
+                }
+                put_json_string(&l, rep_flag_name(bit));
                 first = false;
             }
         }
-        fputc(']', out);
+        PUT_LIT(&l, "]");
     }
     if (j->evidence[0] != '\0') {
-        fputs(",\"evidence\":", out);
-        json_string(out, j->evidence);
+        PUT_LIT(&l, ",\"evidence\":");
+        put_json_string(&l, j->evidence);
     }
-    fprintf(out, ",\"handshake\":%s", a->handshake_done ? "true" : "false");
+    PUT_LIT(&l, ",\"handshake\":");
+    put_str(&l, a->handshake_done ? "true" : "false");
     if (a->handshake_done || a->client_bytes || a->server_bytes) {
-        fprintf(out, ",\"client_bytes\":%llu,\"server_bytes\":%llu",
-                (unsigned long long)a->client_bytes, (unsigned long long)a->server_bytes);
+        put_count(&l, "client_bytes", a->client_bytes);
+        put_count(&l, "server_bytes", a->server_bytes);
     }
-    fprintf(out, ",\"end\":\"%s\",\"zeek_conn_state\":\"%s\",\"history\":", end_name(a->end),
-            j->zeek_state);
-    json_string(out, a->history);
-    fputs(",\"packets\":[", out);
+    PUT_LIT(&l, ",\"end\":\"");
+    put_str(&l, end_name(a->end));
+    PUT_LIT(&l, "\",\"zeek_conn_state\":\"");
+    put_str(&l, j->zeek_state);
+    PUT_LIT(&l, "\",\"history\":");
+    put_json_string(&l, a->history);
+    PUT_LIT(&l, ",\"packets\":[");
     for (uint32_t i = 0; i < a->packet_count; i++) {
-        fprintf(out, "%s%u", i ? "," : "", a->packets[i]);
+        if (i > 0) {
+            PUT_LIT(&l, ",");
+        }
+        put_u64(&l, a->packets[i]);
     }
-    fprintf(out, "],\"packet_total\":%u}\n", a->packet_total);
+    PUT_LIT(&l, "]");
+    put_count(&l, "packet_total", a->packet_total);
+    PUT_LIT(&l, "}\n");
+    fwrite(l.b, 1, l.n, r->opts.out);
 }
 
 static void json_verdict_map(FILE *out, const uint64_t *counts, bool all)
@@ -284,6 +441,11 @@ void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
                 "\"duration_s\":%.3f}",
                 (unsigned long long)input->cap_received, (unsigned long long)input->cap_dropped,
                 (unsigned long long)input->cap_if_dropped, input->duration_s);
+    }
+    if (r->unlisted_attempts != 0) {
+        /* attempts to services beyond the REP_MAX_SERVICES with a "service" line */
+        fprintf(out, ",\"unlisted_service_attempts\":%llu",
+                (unsigned long long)r->unlisted_attempts);
     }
     if (input->error != NULL) {
         fputs(",\"input_error\":", out);

@@ -39,6 +39,9 @@ static void explain_open_error(const char *name, const char *pcap_msg, char *err
     }
 }
 
+static int open_pcap(struct cap_source **out, pcap_t *pcap, const char *pcap_err, const char *name,
+                     uint64_t size, int (*supported)(int linktype), char *errbuf, size_t errlen);
+
 int cap_open_file(struct cap_source **out, const char *path, int (*supported)(int linktype),
                   char *errbuf, size_t errlen)
 {
@@ -67,6 +70,27 @@ int cap_open_file(struct cap_source **out, const char *path, int (*supported)(in
     }
     pcap_t *pcap =
         pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, pcap_err);
+    return open_pcap(out, pcap, pcap_err, name, size, supported, errbuf, errlen);
+}
+
+int cap_open_stream(struct cap_source **out, FILE *f, const char *name,
+                    int (*supported)(int linktype), char *errbuf, size_t errlen)
+{
+    char pcap_err[PCAP_ERRBUF_SIZE] = "";
+    *out = NULL;
+    pcap_t *pcap =
+        pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, pcap_err);
+    if (pcap == NULL) {
+        fclose(f); /* libpcap leaves the stream to us when the open fails */
+    }
+    return open_pcap(out, pcap, pcap_err, name, 0, supported, errbuf, errlen);
+}
+
+/* Shared end of cap_open_file and cap_open_stream: checks the handle (NULL: pcap_err says why)
+ * and its link type, and wraps it in a source. */
+static int open_pcap(struct cap_source **out, pcap_t *pcap, const char *pcap_err, const char *name,
+                     uint64_t size, int (*supported)(int linktype), char *errbuf, size_t errlen)
+{
     if (pcap == NULL) {
         explain_open_error(name, pcap_err, errbuf, errlen);
         return -CAP_ERR_OPEN;
@@ -110,7 +134,13 @@ struct cap_source *cap_source_new(pcap_t *pcap, const char *name, uint64_t size)
 void cap_packet_from(struct cap_packet *pkt, const struct pcap_pkthdr *hdr, const u_char *data,
                      int linktype)
 {
-    pkt->ts_ns = (int64_t)hdr->ts.tv_sec * 1000000000 + (int64_t)hdr->ts.tv_usec;
+    /* pcapng's 64-bit timestamps reach far beyond what int64 nanoseconds hold: clamp the
+     * seconds to +-2^32 (136 years around 1970; pcap's own 32-bit field is within), so that
+     * no time arithmetic, here or in the flow engine, can overflow */
+    const int64_t lim = (int64_t)1 << 32;
+    int64_t sec = (int64_t)hdr->ts.tv_sec;
+    sec = sec < -lim ? -lim : sec > lim ? lim : sec;
+    pkt->ts_ns = sec * 1000000000 + (int64_t)hdr->ts.tv_usec;
     pkt->caplen = hdr->caplen;
     pkt->wirelen = hdr->len < hdr->caplen ? hdr->caplen : hdr->len;
     pkt->data = data;
@@ -240,7 +270,9 @@ long cap_copy_packets(const char *const *paths, size_t path_count, const uint32_
         }
     }
     if (dumper != NULL) {
-        if (pcap_dump_flush(dumper) != 0 && written >= 0) {
+        /* pcap_dump() cannot report a failed write (a full disk): the stream's error flag
+         * remembers it, and the last flush may well succeed */
+        if ((pcap_dump_flush(dumper) != 0 || ferror(pcap_dump_file(dumper))) && written >= 0) {
             snprintf(errbuf, errlen, "writing '%s' failed: %s", out_path, strerror(errno));
             written = -CAP_ERR_SAVE;
         }

@@ -4,12 +4,14 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* What the verdicts need, for one level of encapsulation (pcap-filter(7)):
@@ -233,7 +235,9 @@ int cap_loop_live(struct cap_source *src, cap_packet_fn fn, cap_tick_fn tick, vo
             snprintf(errbuf, errlen, "capture on %s failed: %s", src->name, pcap_geterr(src->pcap));
             return -CAP_ERR_READ;
         }
-        if (src->dumper != NULL && pcap_dump_flush(src->dumper) != 0) {
+        /* pcap_dump() cannot report a failed write: the stream's error flag keeps it */
+        if (src->dumper != NULL &&
+            (pcap_dump_flush(src->dumper) != 0 || ferror(pcap_dump_file(src->dumper)))) {
             snprintf(errbuf, errlen, "writing the save file failed: %s", strerror(errno));
             return -CAP_ERR_SAVE;
         }
@@ -281,6 +285,25 @@ int cap_drop_privileges(const char *user, char *errbuf, size_t errlen)
         (uid != 0 && setuid(0) == 0)) {
         snprintf(errbuf, errlen, "privileges of '%s' did not take", user);
         return -CAP_ERR_PRIV;
+    }
+    /* setuid() from root clears the permitted, effective and ambient capabilities but not the
+     * inheritable ones (capabilities(7)): a parent that handed some down (capsh --inh, a
+     * service manager) would leave them. Clear every set, and check that none is left. */
+    struct __user_cap_header_struct cap_hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct cap_data[_LINUX_CAPABILITY_U32S_3];
+    memset(cap_data, 0, sizeof(cap_data));
+    (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    if (uid != 0 && (syscall(SYS_capset, &cap_hdr, cap_data) != 0 ||
+                     syscall(SYS_capget, &cap_hdr, cap_data) != 0)) {
+        snprintf(errbuf, errlen, "cannot drop the capabilities as '%s': %s", user, strerror(errno));
+        return -CAP_ERR_PRIV;
+    }
+    for (size_t i = 0; uid != 0 && i < _LINUX_CAPABILITY_U32S_3; i++) {
+        if (cap_data[i].permitted != 0 || cap_data[i].effective != 0 ||
+            cap_data[i].inheritable != 0) {
+            snprintf(errbuf, errlen, "capabilities are left after becoming '%s'", user);
+            return -CAP_ERR_PRIV;
+        }
     }
     (void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     return 0;

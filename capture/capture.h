@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define CAP_ERRBUF_SIZE 512
 
@@ -43,6 +44,12 @@ struct cap_source;
  * Returns 0 and *out, or a negative cap_error with a one-line message in errbuf. */
 int cap_open_file(struct cap_source **out, const char *path, int (*supported)(int linktype),
                   char *errbuf, size_t errlen);
+
+/* Like cap_open_file, for an already open stream (the fuzz targets read a capture held in
+ * memory through fmemopen). The source takes f over: cap_close closes it, and so does a failed
+ * open. name is used in messages only. */
+int cap_open_stream(struct cap_source **out, FILE *f, const char *name,
+                    int (*supported)(int linktype), char *errbuf, size_t errlen);
 
 /* Compiles and sets a BPF filter. Returns 0 or -CAP_ERR_FILTER with libpcap's message. */
 int cap_set_filter(struct cap_source *src, const char *expression, char *errbuf, size_t errlen);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -318,9 +319,40 @@ static void on_provisional(const struct flow_attempt *attempt, void *user)
     rep_provisional(s->report, attempt);
 }
 
+/* SIGINT or SIGTERM received: read and live stop reading and write the report of what they
+ * have. A second signal (either of them) kills at once, so a report that takes long to write
+ * can still be cut short: the default action is restored and the signal raised again (both
+ * async-signal-safe). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    if (stop_signal != 0) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stop_signal = sig;
+}
+
+/* Installs on_stop_signal for SIGINT and SIGTERM, without SA_RESTART: a read or poll that
+ * waits returns at once with EINTR. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static int on_packet(const struct cap_packet *pkt, void *user)
 {
     struct session *s = user;
+    if (stop_signal != 0) {
+        return 1; /* this packet and the rest are not read */
+    }
     struct dec_event ev;
     s->input.packets++;
     enum dec_status st = dec_packet(pkt->data, pkt->caplen, pkt->wirelen, pkt->linktype, &ev);
@@ -507,7 +539,8 @@ static int cmd_read(int argc, char **argv)
     s.input.file_count = (size_t)(argc - optind);
 
     char errbuf[CAP_ERRBUF_SIZE];
-    for (int i = optind; i < argc && !s.output_broken; i++) {
+    catch_stop_signals();
+    for (int i = optind; i < argc && !s.output_broken && stop_signal == 0; i++) {
         struct cap_source *src = NULL;
         int rc = cap_open_file(&src, argv[i], link_supported, errbuf, sizeof(errbuf));
         if (rc == 0 && filter != NULL) {
@@ -523,13 +556,25 @@ static int cmd_read(int argc, char **argv)
             rc = cap_loop(src, on_packet, &s, errbuf, sizeof(errbuf));
             cap_close(src);
         }
+        if (stop_signal != 0) {
+            break; /* a read cut short by the signal (EINTR) is not an input error */
+        }
         if (rc < 0) {
             session_input_error(&s, errbuf);
             status = EXIT_RUNTIME;
             break;
         }
     } /* nothing read and an error: the error line says it all */
-    bool report = !(s.input.packets == 0 && status != EXIT_OK);
+    if (stop_signal != 0) {
+        /* interrupted: the report of what was read, marked as such; exit 1 because the input
+         * was not read to its end (README, exit codes) */
+        char note[160];
+        snprintf(note, sizeof(note), "interrupted by %s after %llu packets",
+                 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (unsigned long long)s.input.packets);
+        session_input_error(&s, note);
+        status = EXIT_RUNTIME;
+    }
+    bool report = !(s.input.packets == 0 && status != EXIT_OK) || stop_signal != 0;
     if (write_failed != NULL &&
         report) { /* the report is written first (it judges the last refusals), then the packets */
         session_report(&s);
@@ -547,11 +592,25 @@ static int cmd_read(int argc, char **argv)
 
 /* ---- synscope live ------------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop_signal(int sig)
+/* live and probe, started as root to become USER: closes every descriptor beyond standard
+ * input, output and error before anything is opened. A descriptor inherited from the parent
+ * (a log file a root shell or a test harness left open) would otherwise stay usable after the
+ * privilege drop, whatever the file's owner and mode: a bug triggered by a packet could write
+ * to it. */
+static void close_inherited(const char *user)
 {
-    stop_signal = sig;
+    if (geteuid() != 0 || strcmp(user, "root") == 0) {
+        return;
+    }
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0) {
+        return;
+    }
+#endif
+    long max = sysconf(_SC_OPEN_MAX); /* kernels before 5.9: one by one */
+    for (long fd = 3; fd < (max > 0 && max < 1048576 ? max : 1048576); fd++) {
+        (void)close((int)fd);
+    }
 }
 
 struct live_run {
@@ -691,6 +750,7 @@ static int cmd_live(int argc, char **argv)
     if (live.interface == NULL) {
         return usage_error("live: no interface given (-i IFACE, or -i any)");
     }
+    close_inherited(user);
     if (strcmp(user, "root") != 0 && getpwnam(user) == NULL) {
         return usage_error("-Z: unknown user '%s'", user);
     }
@@ -724,12 +784,7 @@ static int cmd_live(int argc, char **argv)
         return session_finish(&s, status, false);
     }
     flow_set_provisional(s.flows, on_provisional, grace_ns);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal; /* no SA_RESTART: poll() returns at once */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    catch_stop_signals(); /* no SA_RESTART: poll() returns at once */
 
     const char *iface_name = live.interface;
     s.input.files = &iface_name;
@@ -969,6 +1024,7 @@ static int cmd_probe(int argc, char **argv)
         return usage_error("--count: %zu ports x %u attempts is more than 1000000 probes",
                            port_count, cfg.count);
     }
+    close_inherited(user);
     if (strcmp(user, "root") != 0 && getpwnam(user) == NULL) {
         return usage_error("-Z: unknown user '%s'", user);
     }

@@ -526,6 +526,11 @@ static void rearm(struct flow_table *t, uint32_t idx)
         /* a server answers each retransmitted SYN with a SYN-ACK at once, besides its own
          * retries: the larger of the two gaps is the one that tells the backoff */
         int64_t gap = n->syn_gap_ns > n->synack_gap_ns ? n->syn_gap_ns : n->synack_gap_ns;
+        if (gap > (int64_t)1 << 60) {
+            /* 36 years: a hostile capture's SYN schedule must not overflow last_ns + wait
+             * (capture/ keeps packet times within +-2^32 s) */
+            gap = (int64_t)1 << 60;
+        }
         if (gap == 0) {
             wait = wait / 2 * 3;
         } else if (gap / 2 * 5 > wait) {

@@ -104,6 +104,14 @@ void rep_diag_destroy(struct rep_diag *d)
 
 /* Open-addressing tables that double at half load; lookups of a full table that could not
  * grow return NULL (the diagnoses then miss that host or service, nothing else). */
+
+/* Caps on the evidence kept, whatever the capture holds: a spoofed SYN flood brings a new
+ * client address with every packet and a scan a new service, and the flow table's
+ * --max-flows bound means nothing if these tables grow with them. Beyond the caps, new hosts
+ * and services get no evidence of their own (the tables stay at most half full, so lookups
+ * stay short): 2^16 hosts (8 MiB of table) and 2^14 services (16 MiB). */
+#define DIAG_MAX_HOSTS (1u << 16)
+#define DIAG_MAX_SERVICES (1u << 14)
 static struct host_info *host_slot(struct host_info *tab, uint32_t mask, int family,
                                    const struct dec_addr *addr)
 {
@@ -126,6 +134,9 @@ static struct host_info *find_host(const struct rep_diag *d, int family,
 
 static struct host_info *get_host(struct rep_diag *d, int family, const struct dec_addr *addr)
 {
+    if (d->host_count >= DIAG_MAX_HOSTS) {
+        return find_host(d, family, addr); /* full: known hosts only, memory stays bounded */
+    }
     if ((d->host_count + 1) * 2 > d->host_mask + 1) {
         uint32_t mask = d->host_mask * 2 + 1;
         struct host_info *tab = calloc((size_t)mask + 1, sizeof(*tab));
@@ -170,6 +181,11 @@ static struct service_info *service_slot(struct service_info *tab, uint32_t mask
 
 static struct service_info *get_service(struct rep_diag *d, const struct flow_attempt *a)
 {
+    if (d->service_count >= DIAG_MAX_SERVICES) {
+        struct service_info *e =
+            service_slot(d->services, d->service_mask, a->family, &a->server, a->server_port);
+        return e != NULL && e->used ? e : NULL; /* full: known services only */
+    }
     if ((d->service_count + 1) * 2 > d->service_mask + 1) {
         uint32_t mask = d->service_mask * 2 + 1;
         struct service_info *tab = calloc((size_t)mask + 1, sizeof(*tab));

@@ -96,6 +96,11 @@ static struct rep_service *find_service(struct rep_report *r, const struct flow_
         }
         pos = (pos + 1) & r->index_mask;
     }
+    if (r->service_count >= REP_MAX_SERVICES ||
+        (uint64_t)r->service_count * 2 > (uint64_t)r->index_mask + 1) {
+        r->unlisted_attempts++; /* full (or the index could not grow): no row of its own */
+        return NULL;
+    }
     if (r->service_count == r->service_cap) {
         uint32_t cap = r->service_cap ? r->service_cap * 2 : 64;
         struct rep_service *ns = realloc(r->services, cap * sizeof(*ns));
@@ -213,8 +218,6 @@ static void finalize(struct rep_report *r, const struct flow_attempt *a)
     if (svc != NULL) {
         svc->total++;
         svc->counts[j.verdict]++;
-    } else {
-        r->alloc_failed = true;
     }
     if (r->opts.keep_failed_packets &&
         (rep_verdict_is_failure(j.verdict) || (j.flags & REP_FLAG_MIDDLEBOX_RESET))) {

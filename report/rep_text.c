@@ -166,6 +166,10 @@ static void print_services(FILE *out, struct rep_report *r)
         fprintf(out, "... and %u more services (all of them with -f json)\n",
                 r->service_count - rows);
     }
+    if (r->unlisted_attempts != 0) {
+        fprintf(out, "... and %llu attempts to further services, beyond the %u listed\n",
+                (unsigned long long)r->unlisted_attempts, REP_MAX_SERVICES);
+    }
     fputc('\n', out);
     free(order);
 }

@@ -21,8 +21,10 @@ struct host_info {
     int64_t synack_rtt_min; /* fastest SYN-ACK, -1 none */
     uint32_t ipid_nonzero;  /* of its packets with an IPv4 ID: how many were not 0 */
     uint32_t ipid_zero;
-    uint32_t attempts;  /* attempts to any of its ports */
-    uint32_t as_client; /* attempts it made as a client */
+    uint16_t ipid_last;                    /* to tell a counting IP ID from a random one */
+    uint32_t ipid_steps, ipid_small_steps; /* pairs of IDs seen; pairs 1..1000 apart, upward */
+    uint32_t attempts;                     /* attempts to any of its ports */
+    uint32_t as_client;                    /* attempts it made as a client */
     bool used;
 };
 
@@ -230,6 +232,12 @@ static void own_packet(struct host_info *h, const struct flow_reply *r)
         if (r->ip_id == 0) {
             h->ipid_zero++;
         } else {
+            if (h->ipid_nonzero > 0) {
+                uint16_t step = (uint16_t)(r->ip_id - h->ipid_last);
+                h->ipid_steps++;
+                h->ipid_small_steps += step >= 1 && step <= 1000;
+            }
+            h->ipid_last = r->ip_id;
             h->ipid_nonzero++;
         }
     }
@@ -342,8 +350,11 @@ void rep_diag_middlebox(const struct rep_diag *d, const struct flow_attempt *a,
                  "the RST came after %s, the server's fastest SYN-ACK after %s: it came from "
                  "closer than the server",
                  t1, t2);
-    } else if (h != NULL && h->ipid_nonzero >= 2 && h->ipid_zero == 0 && a->reply.has_ip_id &&
+    } else if (h != NULL && h->ipid_zero == 0 && h->ipid_steps >= 3 &&
+               h->ipid_small_steps * 5 >= h->ipid_steps * 4 && a->reply.has_ip_id &&
                a->reply.ip_id == 0) {
+        /* only a host whose IDs count up (4 steps in 5 small and upward): random IDs are 0
+         * once in 65536 by chance */
         snprintf(sign, sizeof(sign),
                  "the RST has IP ID 0 while the server's own packets carry counting IDs");
     }

@@ -273,7 +273,7 @@ test_signals() {
             [ "$(grep -c '"type":"attempt"' "$T/read-$sig-json.out")" = "$n" ]
         interrupt read-$sig-text "$sig" 0.5 read "$T/big.pcap"
         check "SIG$sig during read (text): exit 1 (got $RC)" [ "$RC" = 1 ]
-        check "SIG$sig (text): the report is written" grep -q '^synscope: [0-9]* packets, ' "$T/read-$sig-text.out"
+        check "SIG$sig (text): the report is written" grep -qE '^synscope: [0-9]+ packets?, ' "$T/read-$sig-text.out"
         check "SIG$sig (text): the report says it was interrupted" \
             grep -q "^Input error: interrupted by SIG$sig after [0-9]* packets" "$T/read-$sig-text.out"
         check_clean "SIG$sig (text)" "$T/read-$sig-text.err"
@@ -341,7 +341,7 @@ test_iface_gone() {
         [ "$(wc -l <"$T/gone.err")" = 2 ]
     check "interface deleted: the line says what happened" \
         grep -qE '^synscope: capture on ssv0 failed: The interface disappeared' "$T/gone.err"
-    check "interface deleted: the final report is on stdout" grep -q '^synscope: [0-9]* packets, ' "$T/gone.out"
+    check "interface deleted: the final report is on stdout" grep -qE '^synscope: [0-9]+ packets?, ' "$T/gone.out"
     check "interface deleted: the report names the error" \
         grep -q '^Input error: capture on ssv0 failed' "$T/gone.out"
     check_clean "interface deleted" "$T/gone.err"

@@ -246,7 +246,8 @@ static void icmp_reject(int64_t t, const struct ends *client_to_server, uint16_t
     uint8_t f[200];
     size_t len = 8 + qlen;
     uint8_t proto = back.family == 4 ? 1 : 58;
-    size_t off = ip_header(f, &back, proto, len, 63); /* from the server: same distance as its TCP */
+    size_t off =
+        ip_header(f, &back, proto, len, 63); /* from the server: same distance as its TCP */
     uint8_t *ic = f + off;
     memset(ic, 0, 8);
     ic[0] = back.family == 4 ? 3 : 1;
@@ -274,9 +275,22 @@ static void ends_of(const struct attempt *a, struct ends *e, int from_client)
         memcpy(c.src, cl, 4);
         memcpy(c.dst, sv, 4);
     } else {
-        uint8_t cl[16] = {0xfd, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0,
-                          (uint8_t)(a->index >> 24), (uint8_t)(a->index >> 16),
-                          (uint8_t)(a->index >> 8), 1};
+        uint8_t cl[16] = {0xfd,
+                          0,
+                          0,
+                          1,
+                          0,
+                          0,
+                          0,
+                          0,
+                          0,
+                          0,
+                          0,
+                          0,
+                          (uint8_t)(a->index >> 24),
+                          (uint8_t)(a->index >> 16),
+                          (uint8_t)(a->index >> 8),
+                          1};
         uint8_t sv[16] = {0xfd, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (uint8_t)(a->index % 200),
                           2};
         memcpy(c.src, cl, 16);
@@ -305,14 +319,37 @@ static void play(struct attempt *a, const struct event *ev)
     switch (a->kind) {
     case K_ACCEPTED:
         switch (ev->step) {
-        case 0: tcp(t, &c2s, a->sport, a->dport, i, 0, 0x02, 0, 64); next_ms = 1; break;
-        case 1: tcp(t, &s2c, a->dport, a->sport, s, i + 1, 0x12, 0, 63); next_ms = 1; break;
-        case 2: tcp(t, &c2s, a->sport, a->dport, i + 1, s + 1, 0x10, 0, 64); next_ms = 1; break;
-        case 3: tcp(t, &c2s, a->sport, a->dport, i + 1, s + 1, 0x18, 100, 64); next_ms = 5; break;
-        case 4: tcp(t, &s2c, a->dport, a->sport, s + 1, i + 101, 0x18, 600, 63); next_ms = 1; break;
-        case 5: tcp(t, &c2s, a->sport, a->dport, i + 101, s + 601, 0x11, 0, 64); next_ms = 1; break;
-        case 6: tcp(t, &s2c, a->dport, a->sport, s + 601, i + 102, 0x11, 0, 63); next_ms = 1; break;
-        case 7: tcp(t, &c2s, a->sport, a->dport, i + 102, s + 602, 0x10, 0, 64); break;
+        case 0:
+            tcp(t, &c2s, a->sport, a->dport, i, 0, 0x02, 0, 64);
+            next_ms = 1;
+            break;
+        case 1:
+            tcp(t, &s2c, a->dport, a->sport, s, i + 1, 0x12, 0, 63);
+            next_ms = 1;
+            break;
+        case 2:
+            tcp(t, &c2s, a->sport, a->dport, i + 1, s + 1, 0x10, 0, 64);
+            next_ms = 1;
+            break;
+        case 3:
+            tcp(t, &c2s, a->sport, a->dport, i + 1, s + 1, 0x18, 100, 64);
+            next_ms = 5;
+            break;
+        case 4:
+            tcp(t, &s2c, a->dport, a->sport, s + 1, i + 101, 0x18, 600, 63);
+            next_ms = 1;
+            break;
+        case 5:
+            tcp(t, &c2s, a->sport, a->dport, i + 101, s + 601, 0x11, 0, 64);
+            next_ms = 1;
+            break;
+        case 6:
+            tcp(t, &s2c, a->dport, a->sport, s + 601, i + 102, 0x11, 0, 63);
+            next_ms = 1;
+            break;
+        case 7:
+            tcp(t, &c2s, a->sport, a->dport, i + 102, s + 602, 0x10, 0, 64);
+            break;
         }
         break;
     case K_REFUSED:
@@ -388,8 +425,11 @@ int main(int argc, char **argv)
         a->index = (uint32_t)k;
         a->family = (rnd() % 10 == 0) ? 6 : 4;
         uint32_t r = rnd() % 100;
-        a->kind = flood ? K_FLOOD : r < 60 ? K_ACCEPTED : r < 80 ? K_REFUSED : r < 95 ? K_DROPPED
-                                                                                    : K_ICMP;
+        a->kind = flood    ? K_FLOOD
+                  : r < 60 ? K_ACCEPTED
+                  : r < 80 ? K_REFUSED
+                  : r < 95 ? K_DROPPED
+                           : K_ICMP;
         a->sport = (uint16_t)(1024 + k % 60000);
         a->dport = (uint16_t)(flood ? 80 : 80 + rnd() % 4);
         a->isn = rnd();

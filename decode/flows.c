@@ -1,11 +1,16 @@
 /* flows.c - the flow engine: correlates handshake events into connection attempts.
  *
- * One attempt per 4-tuple at a time, keyed on the canonical tuple (lower endpoint first) in a
- * chained hash table whose nodes live in fixed-size slabs: no allocation per packet, only when
- * the table grows. Time comes from packet timestamps (offline) or flow_advance() (live); a
- * hashed timer wheel fires deadlines; a creation-order list gives oldest-first eviction when
- * --max-flows attempts are held. Every attempt is emitted exactly once, and only facts are
- * recorded here: report/ decides what they mean. */
+ * One attempt per 4-tuple at a time, keyed on the canonical tuple in a chained hash table.
+ * Memory is what bounds a flood, so an attempt is two records: a compact node (80 bytes: the
+ * key, links, timer and the first SYN) that is all a SYN nobody answered ever needs, and a
+ * detail record (struct flow_cold: the full struct flow_attempt) taken from a pool when a second
+ * packet arrives and given back when the attempt is emitted; a tombstone that absorbs late
+ * packets is a node alone. IPv4 addresses live in the node, an IPv6 address pair in a third
+ * pool. Every record lives in fixed-size slabs: no allocation per packet, only when the table
+ * grows. Time comes from packet timestamps (offline) or flow_advance() (live); a hashed timer
+ * wheel fires deadlines; a creation-order list gives oldest-first eviction when --max-flows
+ * attempts are held. Every attempt is emitted exactly once, and only facts are recorded here:
+ * report/ decides what they mean. */
 #include "decode.h"
 
 #include <stdio.h>
@@ -17,7 +22,6 @@
 #define SLAB_SIZE (1u << SLAB_SHIFT)
 #define WHEEL_SLOTS 65536u
 #define WHEEL_TICK_SHIFT 20 /* 2^20 ns = 1 ms per slot, 69 s per turn */
-#define NO_SLOT UINT32_MAX
 
 /* Where an attempt is in its life (RFC 9293 3.3.2 seen from the wire). */
 enum node_state {
@@ -41,20 +45,59 @@ struct packet_sig {
     uint8_t flags, ttl;
 };
 
-struct flow_node {
+/* The details of an attempt past its first SYN. */
+struct flow_cold {
     struct flow_attempt a;
-    uint64_t hash;
-    int64_t deadline;
     int64_t syn_gap_ns;    /* gap between the last two SYNs (0: none yet) */
     int64_t synack_gap_ns; /* gap between the last two SYN-ACKs (0: none yet) */
     int64_t last_synack_ns;
+    struct packet_sig last[2]; /* last packet from the server [0] and the client [1] */
+    uint32_t history_seen;     /* bit per history letter already recorded; free list link */
+};
+
+/* The compact record of every attempt (and tombstone). While cold is NIL the attempt is one
+ * SYN without payload and the fields below describe it completely. */
+#define NODE_IN_USE 0x01
+#define NODE_TIMER 0x02 /* linked in the wheel slot of its deadline */
+#define NODE_IP_ID 0x04 /* the SYN carried an IPv4 ID */
+struct flow_node {
     uint32_t hash_next; /* chain in a bucket, or the free list */
     uint32_t age_prev, age_next;
-    uint32_t timer_prev, timer_next, timer_slot;
-    uint32_t history_seen;     /* bit per history letter already recorded */
-    struct packet_sig last[2]; /* last packet from the server [0] and the client [1] */
+    uint32_t timer_prev, timer_next;
+    uint32_t cold; /* detail record, or NIL */
+    int64_t deadline;
+    int64_t first_ns; /* time of the first packet (the SYN while cold is NIL) */
+    union {
+        uint8_t v4[8]; /* client then server */
+        uint32_t v6;   /* index of the address pair in the IPv6 pool */
+    } addr;
+    uint16_t client_port, server_port;
+    uint32_t isn;
+    uint32_t first_pkt;
+    /* the first SYN, while cold is NIL: what a duplicate and the report need of it */
+    uint32_t syn_ack;
+    uint16_t syn_ip_id;
+    uint16_t syn_mss;
+    uint8_t family;
     uint8_t state;
-    uint8_t in_use;
+    uint8_t syn_ttl;
+    uint8_t syn_flags;
+    uint8_t syn_opt_present;
+    uint8_t syn_wscale;
+    uint8_t bits; /* NODE_* */
+};
+
+struct addr_pair {
+    struct dec_addr client, server; /* client.b[0..3] is the free list link when free */
+};
+
+/* A pool of fixed-size records in slabs of SLAB_SIZE; index 0 is never handed out. */
+struct pool {
+    void **slabs;
+    uint32_t slab_count, slab_cap;
+    uint32_t next_fresh;
+    uint32_t free_list;
+    size_t size;
 };
 
 struct flow_table {
@@ -66,10 +109,7 @@ struct flow_table {
     uint32_t neighbour_count;
     int64_t grace_ns;
     void *user;
-    struct flow_node **slabs;
-    uint32_t slab_count, slab_cap;
-    uint32_t next_fresh; /* next never-used node index */
-    uint32_t free_list;
+    struct pool nodes, colds, pairs;
     uint32_t *buckets;
     uint64_t bucket_mask;
     uint32_t age_head, age_tail;
@@ -81,9 +121,69 @@ struct flow_table {
     struct flow_stats stats;
 };
 
+static void *pool_at(const struct pool *p, uint32_t idx)
+{
+    return (char *)p->slabs[idx >> SLAB_SHIFT] + (size_t)(idx & (SLAB_SIZE - 1)) * p->size;
+}
+
 static struct flow_node *node_at(const struct flow_table *t, uint32_t idx)
 {
-    return &t->slabs[idx >> SLAB_SHIFT][idx & (SLAB_SIZE - 1)];
+    return &((struct flow_node *)t->nodes.slabs[idx >> SLAB_SHIFT])[idx & (SLAB_SIZE - 1)];
+}
+
+static struct flow_cold *cold_at(const struct flow_table *t, uint32_t idx)
+{
+    return &((struct flow_cold *)t->colds.slabs[idx >> SLAB_SHIFT])[idx & (SLAB_SIZE - 1)];
+}
+
+/* Free records are chained through their first 4 bytes. */
+static uint32_t *pool_link(const struct pool *p, uint32_t idx)
+{
+    return (uint32_t *)pool_at(p, idx);
+}
+
+/* A record's index, or NIL when memory is exhausted. */
+static uint32_t pool_alloc(struct pool *p)
+{
+    if (p->free_list != NIL) {
+        uint32_t idx = p->free_list;
+        p->free_list = *pool_link(p, idx);
+        return idx;
+    }
+    if (p->next_fresh == 0) {
+        p->next_fresh = 1; /* index 0 is NIL */
+    }
+    if ((p->next_fresh >> SLAB_SHIFT) >= p->slab_count) {
+        if (p->slab_count == p->slab_cap) {
+            uint32_t cap = p->slab_cap ? p->slab_cap * 2 : 16;
+            void **ns = realloc(p->slabs, cap * sizeof(*ns));
+            if (ns == NULL) {
+                return NIL;
+            }
+            p->slabs = ns;
+            p->slab_cap = cap;
+        }
+        void *slab = malloc(SLAB_SIZE * p->size);
+        if (slab == NULL) {
+            return NIL;
+        }
+        p->slabs[p->slab_count++] = slab;
+    }
+    return p->next_fresh++;
+}
+
+static void pool_free(struct pool *p, uint32_t idx)
+{
+    *pool_link(p, idx) = p->free_list;
+    p->free_list = idx;
+}
+
+static void pool_destroy(struct pool *p)
+{
+    for (uint32_t i = 0; i < p->slab_count; i++) {
+        free(p->slabs[i]);
+    }
+    free(p->slabs);
 }
 
 void flow_config_default(struct flow_config *cfg)
@@ -110,6 +210,9 @@ int flow_create(struct flow_table **out, const struct flow_config *cfg, flow_emi
     t->cfg = *cfg;
     t->emit = emit;
     t->user = user;
+    t->nodes.size = sizeof(struct flow_node);
+    t->colds.size = sizeof(struct flow_cold);
+    t->pairs.size = sizeof(struct addr_pair);
     t->bucket_mask = 1023;
     t->buckets = calloc(t->bucket_mask + 1, sizeof(*t->buckets));
     if (t->buckets == NULL) {
@@ -117,7 +220,6 @@ int flow_create(struct flow_table **out, const struct flow_config *cfg, flow_emi
         snprintf(errbuf, errlen, "out of memory");
         return -1;
     }
-    t->next_fresh = 1; /* index 0 is NIL */
     for (uint32_t i = 0; i < WHEEL_SLOTS; i++) {
         t->wheel_min[i] = INT64_MAX;
     }
@@ -130,10 +232,9 @@ void flow_destroy(struct flow_table *t)
     if (t == NULL) {
         return;
     }
-    for (uint32_t i = 0; i < t->slab_count; i++) {
-        free(t->slabs[i]);
-    }
-    free(t->slabs);
+    pool_destroy(&t->nodes);
+    pool_destroy(&t->colds);
+    pool_destroy(&t->pairs);
     free(t->buckets);
     free(t->neighbours);
     free(t);
@@ -151,20 +252,6 @@ void flow_get_stats(const struct flow_table *t, struct flow_stats *stats)
 
 /* ---- keys and hashing ---------------------------------------------------------------- */
 
-struct endpoint {
-    const struct dec_addr *addr;
-    uint16_t port;
-};
-
-static int endpoint_cmp(struct endpoint x, struct endpoint y)
-{
-    int c = memcmp(x.addr->b, y.addr->b, sizeof(x.addr->b));
-    if (c != 0) {
-        return c;
-    }
-    return (int)x.port - (int)y.port;
-}
-
 static uint64_t mix64(uint64_t h)
 {
     h ^= h >> 33;
@@ -177,29 +264,35 @@ static uint64_t mix64(uint64_t h)
 
 static uint64_t load64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) {
-        v |= (uint64_t)p[i] << (8 * i);
-    }
+    uint64_t v;
+    memcpy(&v, p, sizeof(v)); /* any byte order: only hashed */
     return v;
 }
 
-/* Hash of the canonical (unordered) tuple: the same for both directions. */
-static uint64_t tuple_hash(const struct flow_table *t, int family, struct endpoint x,
-                           struct endpoint y)
+static uint32_t load32(const uint8_t *p)
 {
-    if (endpoint_cmp(x, y) > 0) {
-        struct endpoint tmp = x;
-        x = y;
-        y = tmp;
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* One endpoint's share of the tuple hash. */
+static uint64_t endpoint_hash(uint64_t seed, int family, const struct dec_addr *addr, uint16_t port)
+{
+    uint64_t h = seed ^ ((uint64_t)port << 8 | (uint64_t)family);
+    if (family == 4) {
+        return mix64(h ^ (uint64_t)load32(addr->b) << 24);
     }
-    uint64_t h = t->cfg.hash_seed ^ (uint64_t)family;
-    h = mix64(h ^ load64(x.addr->b));
-    h = mix64(h ^ load64(x.addr->b + 8));
-    h = mix64(h ^ load64(y.addr->b));
-    h = mix64(h ^ load64(y.addr->b + 8));
-    h = mix64(h ^ ((uint64_t)x.port << 16 | y.port));
-    return h;
+    return mix64(h ^ mix64(load64(addr->b)) ^ load64(addr->b + 8));
+}
+
+/* Hash of the unordered tuple, the same for both directions: the endpoints' hashes are
+ * combined by a commutative sum, so no comparison is needed to put them in order. */
+static uint64_t tuple_hash(const struct flow_table *t, int family, const struct dec_addr *a,
+                           uint16_t aport, const struct dec_addr *b, uint16_t bport)
+{
+    uint64_t seed = t->cfg.hash_seed;
+    return mix64(endpoint_hash(seed, family, a, aport) + endpoint_hash(seed, family, b, bport));
 }
 
 static bool addr_eq(const struct dec_addr *x, const struct dec_addr *y)
@@ -207,38 +300,63 @@ static bool addr_eq(const struct dec_addr *x, const struct dec_addr *y)
     return memcmp(x->b, y->b, sizeof(x->b)) == 0;
 }
 
-/* Does the node's tuple equal {x, y} in either direction? *forward: x is the client. */
-static bool node_matches(const struct flow_node *n, int family, struct endpoint x,
-                         struct endpoint y, bool *forward)
+static struct addr_pair *pair_at(const struct flow_table *t, const struct flow_node *n)
 {
-    const struct flow_attempt *a = &n->a;
-    if (a->family != family) {
+    return pool_at(&t->pairs, n->addr.v6);
+}
+
+/* The node's addresses as struct dec_addr. */
+static void node_addrs(const struct flow_table *t, const struct flow_node *n,
+                       struct dec_addr *client, struct dec_addr *server)
+{
+    if (n->family == 4) {
+        memset(client, 0, sizeof(*client));
+        memset(server, 0, sizeof(*server));
+        memcpy(client->b, n->addr.v4, 4);
+        memcpy(server->b, n->addr.v4 + 4, 4);
+    } else {
+        const struct addr_pair *p = pair_at(t, n);
+        *client = p->client;
+        *server = p->server;
+    }
+}
+
+static uint64_t node_hash(const struct flow_table *t, const struct flow_node *n)
+{
+    struct dec_addr client, server;
+    node_addrs(t, n, &client, &server);
+    return tuple_hash(t, n->family, &client, n->client_port, &server, n->server_port);
+}
+
+/* Does the node's address pair equal {x, y} in this order? */
+static bool node_addrs_are(const struct flow_table *t, const struct flow_node *n,
+                           const struct dec_addr *x, const struct dec_addr *y)
+{
+    if (n->family == 4) {
+        return memcmp(n->addr.v4, x->b, 4) == 0 && memcmp(n->addr.v4 + 4, y->b, 4) == 0;
+    }
+    const struct addr_pair *p = pair_at(t, n);
+    return addr_eq(&p->client, x) && addr_eq(&p->server, y);
+}
+
+/* Does the node's tuple equal {a:aport, b:bport} in either direction? *forward: a is the
+ * client. */
+static bool node_matches(const struct flow_table *t, const struct flow_node *n, int family,
+                         const struct dec_addr *a, uint16_t aport, const struct dec_addr *b,
+                         uint16_t bport, bool *forward)
+{
+    if (n->family != family) {
         return false;
     }
-    if (a->client_port == x.port && a->server_port == y.port && addr_eq(&a->client, x.addr) &&
-        addr_eq(&a->server, y.addr)) {
+    if (n->client_port == aport && n->server_port == bport && node_addrs_are(t, n, a, b)) {
         *forward = true;
         return true;
     }
-    if (a->client_port == y.port && a->server_port == x.port && addr_eq(&a->client, y.addr) &&
-        addr_eq(&a->server, x.addr)) {
+    if (n->client_port == bport && n->server_port == aport && node_addrs_are(t, n, b, a)) {
         *forward = false;
         return true;
     }
     return false;
-}
-
-static uint32_t lookup(const struct flow_table *t, uint64_t hash, int family, struct endpoint x,
-                       struct endpoint y, bool *forward)
-{
-    for (uint32_t idx = t->buckets[hash & t->bucket_mask]; idx != NIL;) {
-        const struct flow_node *n = node_at(t, idx);
-        if (n->hash == hash && node_matches(n, family, x, y, forward)) {
-            return idx;
-        }
-        idx = n->hash_next;
-    }
-    return NIL;
 }
 
 /* ---- timer wheel --------------------------------------------------------------------- */
@@ -251,18 +369,18 @@ static uint32_t slot_of(int64_t deadline)
 static void timer_unlink(struct flow_table *t, uint32_t idx)
 {
     struct flow_node *n = node_at(t, idx);
-    if (n->timer_slot == NO_SLOT) {
+    if (!(n->bits & NODE_TIMER)) {
         return;
     }
     if (n->timer_prev != NIL) {
         node_at(t, n->timer_prev)->timer_next = n->timer_next;
     } else {
-        t->wheel[n->timer_slot] = n->timer_next;
+        t->wheel[slot_of(n->deadline)] = n->timer_next;
     }
     if (n->timer_next != NIL) {
         node_at(t, n->timer_next)->timer_prev = n->timer_prev;
     }
-    n->timer_slot = NO_SLOT;
+    n->bits &= (uint8_t)~NODE_TIMER;
     n->timer_prev = n->timer_next = NIL;
 }
 
@@ -270,15 +388,16 @@ static void timer_set(struct flow_table *t, uint32_t idx, int64_t deadline)
 {
     struct flow_node *n = node_at(t, idx);
     uint32_t slot = slot_of(deadline);
-    n->deadline = deadline;
     if (deadline < t->wheel_min[slot]) {
         t->wheel_min[slot] = deadline;
     }
-    if (n->timer_slot == slot) {
+    if ((n->bits & NODE_TIMER) && slot_of(n->deadline) == slot) {
+        n->deadline = deadline;
         return;
     }
     timer_unlink(t, idx);
-    n->timer_slot = slot;
+    n->deadline = deadline;
+    n->bits |= NODE_TIMER;
     n->timer_prev = NIL;
     n->timer_next = t->wheel[slot];
     if (n->timer_next != NIL) {
@@ -298,8 +417,9 @@ static int grow_buckets(struct flow_table *t)
     }
     for (uint32_t idx = t->age_head; idx != NIL;) {
         struct flow_node *n = node_at(t, idx);
-        n->hash_next = nb[n->hash & new_mask];
-        nb[n->hash & new_mask] = idx;
+        uint64_t h = node_hash(t, n);
+        n->hash_next = nb[h & new_mask];
+        nb[h & new_mask] = idx;
         idx = n->age_next;
     }
     free(t->buckets);
@@ -308,51 +428,68 @@ static int grow_buckets(struct flow_table *t)
     return 0;
 }
 
-static uint32_t node_alloc(struct flow_table *t)
+/* The attempt as the report sees it: the detail record, or one built from the node alone. */
+static const struct flow_attempt *node_attempt(const struct flow_table *t,
+                                               const struct flow_node *n, struct flow_attempt *buf)
 {
-    if (t->free_list != NIL) {
-        uint32_t idx = t->free_list;
-        t->free_list = node_at(t, idx)->hash_next;
-        return idx;
+    if (n->cold != NIL) {
+        return &cold_at(t, n->cold)->a;
     }
-    if ((t->next_fresh >> SLAB_SHIFT) >= t->slab_count) {
-        if (t->slab_count == t->slab_cap) {
-            uint32_t cap = t->slab_cap ? t->slab_cap * 2 : 16;
-            struct flow_node **ns = realloc(t->slabs, cap * sizeof(*ns));
-            if (ns == NULL) {
-                return NIL;
-            }
-            t->slabs = ns;
-            t->slab_cap = cap;
-        }
-        struct flow_node *slab = malloc(SLAB_SIZE * sizeof(*slab));
-        if (slab == NULL) {
-            return NIL;
-        }
-        t->slabs[t->slab_count++] = slab;
-    }
-    return t->next_fresh++;
+    memset(buf, 0, sizeof(*buf));
+    buf->family = n->family;
+    node_addrs(t, n, &buf->client, &buf->server);
+    buf->client_port = n->client_port;
+    buf->server_port = n->server_port;
+    buf->isn = n->isn;
+    buf->syn_count = 1;
+    buf->syn_ns[0] = n->first_ns;
+    buf->syn_last_ns = n->first_ns;
+    buf->syn_ttl = n->syn_ttl;
+    buf->syn_opts.present = n->syn_opt_present;
+    buf->syn_opts.wscale = n->syn_wscale;
+    buf->syn_opts.mss = n->syn_mss;
+    buf->saw_syn = true;
+    buf->first_ns = n->first_ns;
+    buf->last_ns = n->first_ns;
+    buf->packet_total = 1;
+    buf->packet_count = 1;
+    buf->packets[0] = n->first_pkt;
+    buf->history[0] = 'S';
+    return buf;
 }
 
 /* Hands the attempt to the emit callback. */
-static void emit_node(struct flow_table *t, struct flow_node *n, enum flow_end end)
+static void emit_node(struct flow_table *t, struct flow_node *n, enum flow_end end,
+                      int64_t seen_until)
 {
-    n->a.end = end;
     if (end == FLOW_END_EVICTED) {
         t->stats.evicted++;
     }
-    if (t->emit != NULL) {
-        t->emit(&n->a, t->user);
+    if (t->emit == NULL) {
+        return;
+    }
+    struct flow_attempt buf;
+    struct flow_attempt *a = (struct flow_attempt *)node_attempt(t, n, &buf);
+    a->end = end;
+    a->seen_until_ns = seen_until;
+    t->emit(a, t->user);
+}
+
+static void cold_release(struct flow_table *t, struct flow_node *n)
+{
+    if (n->cold != NIL) {
+        pool_free(&t->colds, n->cold);
+        n->cold = NIL;
     }
 }
 
 /* Unlinks the node from every list and frees it; emits its attempt unless it is a tombstone
  * (already emitted). */
-static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end)
+static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end, int64_t seen_until)
 {
     struct flow_node *n = node_at(t, idx);
     /* hash chain */
-    uint32_t *link = &t->buckets[n->hash & t->bucket_mask];
+    uint32_t *link = &t->buckets[node_hash(t, n) & t->bucket_mask];
     while (*link != idx) {
         link = &node_at(t, *link)->hash_next;
     }
@@ -370,35 +507,67 @@ static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end)
     }
     timer_unlink(t, idx);
     t->stats.tracked--;
-    n->in_use = 0;
+    n->bits = 0;
     if (n->state != ST_DONE) {
-        emit_node(t, n, end);
+        emit_node(t, n, end, seen_until);
     }
-    n->hash_next = t->free_list;
-    t->free_list = idx;
+    cold_release(t, n);
+    if (n->family == 6) {
+        pool_free(&t->pairs, n->addr.v6);
+    }
+    pool_free(&t->nodes, idx);
 }
 
-static uint32_t node_create(struct flow_table *t, uint64_t hash)
+static void evict_oldest(struct flow_table *t)
+{
+    finish_node(t, t->age_head, FLOW_END_EVICTED, t->now);
+}
+
+/* A new node for the tuple client -> server, linked in its bucket and at the young end of the
+ * age list, everything else zero; NIL when memory is exhausted and nothing can be evicted. */
+static uint32_t node_create(struct flow_table *t, uint64_t hash, int family,
+                            const struct dec_addr *client, uint16_t client_port,
+                            const struct dec_addr *server, uint16_t server_port)
 {
     if (t->stats.tracked >= t->cfg.max_attempts && t->age_head != NIL) {
-        node_at(t, t->age_head)->a.seen_until_ns = t->now;
-        finish_node(t, t->age_head, FLOW_END_EVICTED);
+        evict_oldest(t);
     }
-    uint32_t idx = node_alloc(t);
-    if (idx == NIL) {
-        /* out of memory: make room by evicting, then reuse that node */
-        if (t->age_head == NIL) {
-            return NIL;
+    uint32_t idx = pool_alloc(&t->nodes);
+    uint32_t pair = family == 6 ? pool_alloc(&t->pairs) : NIL;
+    while ((idx == NIL || (family == 6 && pair == NIL)) && t->age_head != NIL) {
+        /* out of memory: make room by evicting, then reuse what it held */
+        evict_oldest(t);
+        if (idx == NIL) {
+            idx = pool_alloc(&t->nodes);
         }
-        node_at(t, t->age_head)->a.seen_until_ns = t->now;
-        finish_node(t, t->age_head, FLOW_END_EVICTED);
-        idx = node_alloc(t);
+        if (family == 6 && pair == NIL) {
+            pair = pool_alloc(&t->pairs);
+        }
+    }
+    if (idx == NIL || (family == 6 && pair == NIL)) {
+        if (idx != NIL) {
+            pool_free(&t->nodes, idx);
+        }
+        if (pair != NIL) {
+            pool_free(&t->pairs, pair);
+        }
+        return NIL;
     }
     struct flow_node *n = node_at(t, idx);
     memset(n, 0, sizeof(*n));
-    n->hash = hash;
-    n->in_use = 1;
-    n->timer_slot = NO_SLOT;
+    n->bits = NODE_IN_USE;
+    n->family = (uint8_t)family;
+    n->client_port = client_port;
+    n->server_port = server_port;
+    if (family == 4) {
+        memcpy(n->addr.v4, client->b, 4);
+        memcpy(n->addr.v4 + 4, server->b, 4);
+    } else {
+        n->addr.v6 = pair;
+        struct addr_pair *p = pool_at(&t->pairs, pair);
+        p->client = *client;
+        p->server = *server;
+    }
     n->hash_next = t->buckets[hash & t->bucket_mask];
     t->buckets[hash & t->bucket_mask] = idx;
     n->age_prev = t->age_tail;
@@ -419,6 +588,47 @@ static uint32_t node_create(struct flow_table *t, uint64_t hash)
     return idx;
 }
 
+/* The node's detail record, created from the node (its one SYN) when it has none yet; NULL
+ * when memory is exhausted: the attempt is then evicted (counted) rather than kept wrong. */
+static struct flow_cold *promote(struct flow_table *t, uint32_t idx)
+{
+    struct flow_node *n = node_at(t, idx);
+    if (n->cold != NIL) {
+        return cold_at(t, n->cold);
+    }
+    uint32_t ci = pool_alloc(&t->colds);
+    while (ci == NIL && t->age_head != NIL && t->age_head != idx) {
+        evict_oldest(t);
+        ci = pool_alloc(&t->colds);
+    }
+    if (ci == NIL) {
+        finish_node(t, idx, FLOW_END_EVICTED, t->now);
+        return NULL;
+    }
+    struct flow_cold *c = cold_at(t, ci);
+    memset(c, 0, sizeof(*c));
+    if (n->state == 0) {
+        /* a node just created for a SYN-ACK: the caller fills the rest */
+        c->a.family = n->family;
+        node_addrs(t, n, &c->a.client, &c->a.server);
+        c->a.client_port = n->client_port;
+        c->a.server_port = n->server_port;
+    } else {
+        node_attempt(t, n, &c->a);
+        /* the SYN the node stood for: the client's last packet */
+        struct packet_sig *last = &c->last[1];
+        last->ts = n->first_ns;
+        last->seq = n->isn;
+        last->ack = n->syn_ack;
+        last->ip_id = n->syn_ip_id;
+        last->flags = n->syn_flags;
+        last->ttl = n->syn_ttl;
+        c->history_seen = 1u; /* 'S' */
+    }
+    n->cold = ci;
+    return c;
+}
+
 /* ---- timers -------------------------------------------------------------------------- */
 
 static void rearm(struct flow_table *t, uint32_t idx);
@@ -429,14 +639,18 @@ static void rearm(struct flow_table *t, uint32_t idx);
  * the handshake is reported as such. Each attempt is announced at most once. */
 static int64_t provisional_time(const struct flow_table *t, const struct flow_node *n)
 {
-    if (t->provisional == NULL || n->a.announced != FLOW_ANS_NONE || !n->a.saw_syn) {
+    if (t->provisional == NULL || n->cold == NIL) {
         return INT64_MAX;
     }
-    if (n->state == ST_ANSWERED && (n->a.answer == FLOW_ANS_RST || n->a.answer == FLOW_ANS_ICMP)) {
-        return n->a.reply.ts_ns;
+    const struct flow_attempt *a = &cold_at(t, n->cold)->a;
+    if (a->announced != FLOW_ANS_NONE || !a->saw_syn) {
+        return INT64_MAX;
     }
-    if (n->a.answer == FLOW_ANS_SYNACK && (n->state == ST_SYNACK || n->state == ST_ESTABLISHED)) {
-        return n->a.reply.ts_ns + t->grace_ns;
+    if (n->state == ST_ANSWERED && (a->answer == FLOW_ANS_RST || a->answer == FLOW_ANS_ICMP)) {
+        return a->reply.ts_ns;
+    }
+    if (a->answer == FLOW_ANS_SYNACK && (n->state == ST_SYNACK || n->state == ST_ESTABLISHED)) {
+        return a->reply.ts_ns + t->grace_ns;
     }
     return INT64_MAX;
 }
@@ -460,17 +674,17 @@ static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
         struct flow_node *n = node_at(t, idx);
         uint32_t next = n->timer_next;
         if (n->deadline <= now && provisional_due(t, n, now)) {
-            n->a.announced = (uint8_t)n->a.answer;
-            t->provisional(&n->a, t->user);
+            struct flow_attempt *a = &cold_at(t, n->cold)->a;
+            a->announced = (uint8_t)a->answer;
+            t->provisional(a, t->user);
             rearm(t, idx);
         } else if (n->deadline <= now) {
             if (n->state == ST_CLOSED || n->state == ST_DONE) {
-                n->a.seen_until_ns = n->deadline;
-                finish_node(t, idx, FLOW_END_CLOSED);
+                finish_node(t, idx, FLOW_END_CLOSED, n->deadline);
             } else {
                 /* decided by silence: emit now, keep a tombstone for late packets */
-                n->a.seen_until_ns = n->deadline;
-                emit_node(t, n, FLOW_END_TIMEOUT);
+                emit_node(t, n, FLOW_END_TIMEOUT, n->deadline);
+                cold_release(t, n);
                 n->state = ST_DONE;
                 timer_set(t, idx, now + TOMBSTONE_NS);
             }
@@ -519,13 +733,17 @@ void flow_advance(struct flow_table *t, int64_t now_ns)
 static void rearm(struct flow_table *t, uint32_t idx)
 {
     struct flow_node *n = node_at(t, idx);
+    const struct flow_cold *c = n->cold != NIL ? cold_at(t, n->cold) : NULL;
     int64_t wait = t->cfg.syn_timeout_ns;
     if (n->state == ST_ESTABLISHED) {
         wait = t->cfg.idle_timeout_ns;
     } else if (n->state != ST_CLOSED) {
         /* a server answers each retransmitted SYN with a SYN-ACK at once, besides its own
          * retries: the larger of the two gaps is the one that tells the backoff */
-        int64_t gap = n->syn_gap_ns > n->synack_gap_ns ? n->syn_gap_ns : n->synack_gap_ns;
+        int64_t gap = 0;
+        if (c != NULL) {
+            gap = c->syn_gap_ns > c->synack_gap_ns ? c->syn_gap_ns : c->synack_gap_ns;
+        }
         if (gap > (int64_t)1 << 60) {
             /* 36 years: a hostile capture's SYN schedule must not overflow last_ns + wait
              * (capture/ keeps packet times within +-2^32 s) */
@@ -537,7 +755,7 @@ static void rearm(struct flow_table *t, uint32_t idx)
             wait = gap / 2 * 5;
         }
     }
-    int64_t deadline = n->a.last_ns + wait;
+    int64_t deadline = (c != NULL ? c->a.last_ns : n->first_ns) + wait;
     int64_t announce = provisional_time(t, n);
     timer_set(t, idx, announce < deadline ? announce : deadline);
 }
@@ -554,25 +772,25 @@ static const char history_letters[] = "SHFRDAshfrda^"; /* '^': Zeek flipped the 
 
 /* Zeek's history: one letter per kind of packet and direction, upper case for the client
  * (originator), recorded the first time it is seen (base/protocols/conn/main.zeek). */
-static void add_history(struct flow_node *n, char letter)
+static void add_history(struct flow_cold *c, char letter)
 {
     const char *pos = strchr(history_letters, letter);
     if (pos == NULL) {
         return;
     }
     uint32_t bit = 1u << (pos - history_letters);
-    if (n->history_seen & bit) {
+    if (c->history_seen & bit) {
         return;
     }
-    n->history_seen |= bit;
-    size_t len = strlen(n->a.history);
+    c->history_seen |= bit;
+    size_t len = strlen(c->a.history);
     if (len < FLOW_HISTORY_LEN) {
-        n->a.history[len] = letter;
-        n->a.history[len + 1] = '\0';
+        c->a.history[len] = letter;
+        c->a.history[len + 1] = '\0';
     }
 }
 
-static void record_history(struct flow_node *n, const struct dec_event *ev, bool from_client)
+static void record_history(struct flow_cold *c, const struct dec_event *ev, bool from_client)
 {
     uint8_t f = ev->tcp_flags;
     char letters[4];
@@ -592,14 +810,14 @@ static void record_history(struct flow_node *n, const struct dec_event *ev, bool
         letters[count++] = 'a';
     }
     for (int i = 0; i < count; i++) {
-        char c = letters[i];
-        add_history(n, from_client ? (char)(c - 'a' + 'A') : c);
+        char letter = letters[i];
+        add_history(c, from_client ? (char)(letter - 'a' + 'A') : letter);
     }
 }
 
-static void record_packet(struct flow_node *n, uint32_t pkt, int64_t ts, bool evidence)
+static void record_packet(struct flow_cold *c, uint32_t pkt, int64_t ts, bool evidence)
 {
-    struct flow_attempt *a = &n->a;
+    struct flow_attempt *a = &c->a;
     a->packet_total++;
     a->last_ns = ts;
     if (evidence && a->packet_count < FLOW_MAX_PACKETS) {
@@ -628,40 +846,36 @@ static void fill_reply(struct flow_reply *r, const struct dec_event *ev, int64_t
     }
 }
 
-static void start_attempt(struct flow_node *n, const struct dec_event *ev, int64_t ts,
-                          bool from_syn)
+/* A node for a first SYN: everything about it is in the node. */
+static void start_syn(struct flow_node *n, const struct dec_event *ev, int64_t ts, uint32_t pkt)
 {
-    struct flow_attempt *a = &n->a;
-    a->family = ev->family;
-    if (from_syn) {
-        a->client = ev->src;
-        a->server = ev->dst;
-        a->client_port = ev->sport;
-        a->server_port = ev->dport;
-        a->isn = ev->seq;
-        a->saw_syn = true;
-        a->syn_count = 1;
-        a->syn_ns[0] = ts;
-        a->syn_last_ns = ts;
-        a->syn_ttl = ev->ttl;
-        a->syn_opts = ev->opts;
-        n->state = ST_WAIT;
-    } else {
-        /* built from a SYN-ACK: the receiver is the client */
-        a->client = ev->dst;
-        a->server = ev->src;
-        a->client_port = ev->dport;
-        a->server_port = ev->sport;
-        a->isn = ev->ack - 1;
-        n->state = ST_SYNACK;
-    }
-    a->first_ns = ts;
-    a->last_ns = ts;
+    n->isn = ev->seq;
+    n->first_ns = ts;
+    n->first_pkt = pkt;
+    n->syn_ack = ev->ack;
+    n->syn_ip_id = ev->ip_id;
+    n->syn_ttl = ev->ttl;
+    n->syn_flags = ev->tcp_flags;
+    n->syn_opt_present = ev->opts.present;
+    n->syn_wscale = ev->opts.wscale;
+    n->syn_mss = ev->opts.mss;
+    n->state = ST_WAIT;
 }
 
-static void on_client_syn(struct flow_node *n, const struct dec_event *ev, int64_t ts)
+/* An attempt built from a SYN-ACK: the receiver is the client. */
+static void start_from_synack(struct flow_node *n, struct flow_cold *c, const struct dec_event *ev,
+                              int64_t ts)
 {
-    struct flow_attempt *a = &n->a;
+    struct flow_attempt *a = &c->a;
+    a->isn = n->isn = ev->ack - 1;
+    a->first_ns = n->first_ns = ts;
+    a->last_ns = ts;
+    n->state = ST_SYNACK;
+}
+
+static void on_client_syn(struct flow_cold *c, const struct dec_event *ev, int64_t ts)
+{
+    struct flow_attempt *a = &c->a;
     if (!a->saw_syn) {
         /* SYN after its SYN-ACK (reordered capture): attach it */
         a->saw_syn = true;
@@ -675,14 +889,15 @@ static void on_client_syn(struct flow_node *n, const struct dec_event *ev, int64
     if (a->syn_count < FLOW_MAX_SYN_TIMES) {
         a->syn_ns[a->syn_count] = ts;
     }
-    n->syn_gap_ns = ts - a->syn_last_ns;
+    c->syn_gap_ns = ts - a->syn_last_ns;
     a->syn_count++;
     a->syn_last_ns = ts;
 }
 
-static void on_synack(struct flow_node *n, const struct dec_event *ev, int64_t ts, uint32_t pkt)
+static void on_synack(struct flow_node *n, struct flow_cold *c, const struct dec_event *ev,
+                      int64_t ts, uint32_t pkt)
 {
-    struct flow_attempt *a = &n->a;
+    struct flow_attempt *a = &c->a;
     if (ev->ack != a->isn + 1) {
         if (a->answer == FLOW_ANS_NONE) {
             a->answer = FLOW_ANS_BAD_SYNACK;
@@ -691,10 +906,10 @@ static void on_synack(struct flow_node *n, const struct dec_event *ev, int64_t t
         }
         return;
     }
-    if (n->last_synack_ns != 0) {
-        n->synack_gap_ns = ts - n->last_synack_ns;
+    if (c->last_synack_ns != 0) {
+        c->synack_gap_ns = ts - c->last_synack_ns;
     }
-    n->last_synack_ns = ts;
+    c->last_synack_ns = ts;
     a->synack_count++;
     if (a->handshake_done && a->synack_after_ack_ns == 0) {
         a->synack_after_ack_ns = ts;
@@ -718,17 +933,17 @@ static void on_synack(struct flow_node *n, const struct dec_event *ev, int64_t t
         }
         a->answer = FLOW_ANS_SYNACK;
         fill_reply(&a->reply, ev, ts, pkt);
-        n->a.server_isn = ev->seq;
+        c->a.server_isn = ev->seq;
         if (n->state == ST_WAIT || n->state == ST_ANSWERED) {
             n->state = ST_SYNACK;
         }
     }
 }
 
-static void on_server_rst(struct flow_table *t, struct flow_node *n, const struct dec_event *ev,
-                          int64_t ts, uint32_t pkt)
+static void on_server_rst(struct flow_table *t, struct flow_node *n, struct flow_cold *c,
+                          const struct dec_event *ev, int64_t ts, uint32_t pkt)
 {
-    struct flow_attempt *a = &n->a;
+    struct flow_attempt *a = &c->a;
     a->server_rst_count++;
     /* A server sends a RST+ACK with the SYN-ACK's sequence number + 1 only from an established
      * socket (the application accepted and aborted): the handshake completed even when its
@@ -765,9 +980,10 @@ static void on_server_rst(struct flow_table *t, struct flow_node *n, const struc
     }
 }
 
-static void on_client_rst(struct flow_node *n, const struct dec_event *ev, int64_t ts)
+static void on_client_rst(struct flow_node *n, struct flow_cold *c, const struct dec_event *ev,
+                          int64_t ts)
 {
-    struct flow_attempt *a = &n->a;
+    struct flow_attempt *a = &c->a;
     if (a->client_rst_ns == 0) {
         a->client_rst_ns = ts;
     }
@@ -792,10 +1008,10 @@ static void on_client_rst(struct flow_node *n, const struct dec_event *ev, int64
     }
 }
 
-static void on_fin(struct flow_node *n, const struct dec_event *ev, int64_t ts, uint32_t pkt,
-                   bool from_client)
+static void on_fin(struct flow_node *n, struct flow_cold *c, const struct dec_event *ev, int64_t ts,
+                   uint32_t pkt, bool from_client)
 {
-    struct flow_attempt *a = &n->a;
+    struct flow_attempt *a = &c->a;
     if (from_client) {
         if (a->client_fin_ns == 0) {
             a->client_fin_ns = ts;
@@ -811,10 +1027,10 @@ static void on_fin(struct flow_node *n, const struct dec_event *ev, int64_t ts, 
     }
 }
 
-static void on_data_or_ack(struct flow_node *n, const struct dec_event *ev, int64_t ts,
-                           uint32_t pkt, bool from_client)
+static void on_data_or_ack(struct flow_node *n, struct flow_cold *c, const struct dec_event *ev,
+                           int64_t ts, uint32_t pkt, bool from_client)
 {
-    struct flow_attempt *a = &n->a;
+    struct flow_attempt *a = &c->a;
     uint8_t f = ev->tcp_flags;
     if (from_client) {
         if (ev->payload_len > 0) {
@@ -888,18 +1104,36 @@ static bool is_evidence(const struct dec_event *ev, const struct flow_node *n)
  * A real retransmission keeps its TTL and comes at least a minimum RTO (200 ms) later. */
 #define DUPLICATE_WINDOW_NS 10000000LL
 
-static bool is_duplicate(const struct flow_node *n, const struct dec_event *ev, int64_t ts,
-                         bool from_client)
+/* The last packet seen from one side: the SYN itself while the node has no detail record. */
+static struct packet_sig last_sig(const struct flow_table *t, const struct flow_node *n,
+                                  bool from_client)
 {
-    const struct packet_sig *last = &n->last[from_client];
-    return last->ts != 0 && ts - last->ts <= DUPLICATE_WINDOW_NS && last->ttl != ev->ttl &&
-           last->seq == ev->seq && last->ack == ev->ack && last->flags == ev->tcp_flags &&
-           last->payload_len == ev->payload_len && (!ev->has_ip_id || last->ip_id == ev->ip_id);
+    struct packet_sig sig = {0};
+    if (n->cold != NIL) {
+        sig = cold_at(t, n->cold)->last[from_client];
+    } else if (from_client) {
+        sig.ts = n->first_ns;
+        sig.seq = n->isn;
+        sig.ack = n->syn_ack;
+        sig.ip_id = n->syn_ip_id;
+        sig.flags = n->syn_flags;
+        sig.ttl = n->syn_ttl;
+    }
+    return sig;
 }
 
-static void remember(struct flow_node *n, const struct dec_event *ev, int64_t ts, bool from_client)
+static bool is_duplicate(const struct flow_table *t, const struct flow_node *n,
+                         const struct dec_event *ev, int64_t ts, bool from_client)
 {
-    struct packet_sig *last = &n->last[from_client];
+    struct packet_sig last = last_sig(t, n, from_client);
+    return last.ts != 0 && ts - last.ts <= DUPLICATE_WINDOW_NS && last.ttl != ev->ttl &&
+           last.seq == ev->seq && last.ack == ev->ack && last.flags == ev->tcp_flags &&
+           last.payload_len == ev->payload_len && (!ev->has_ip_id || last.ip_id == ev->ip_id);
+}
+
+static void remember(struct flow_cold *c, const struct dec_event *ev, int64_t ts, bool from_client)
+{
+    struct packet_sig *last = &c->last[from_client];
     last->ts = ts;
     last->seq = ev->seq;
     last->ack = ev->ack;
@@ -915,11 +1149,62 @@ static uint32_t find_tuple(const struct flow_table *t, int family, const struct 
                            uint16_t aport, const struct dec_addr *b, uint16_t bport, uint64_t *hash,
                            bool *forward)
 {
-    struct endpoint x = {a, aport};
-    struct endpoint y = {b, bport};
-    *hash = tuple_hash(t, family, x, y);
+    *hash = tuple_hash(t, family, a, aport, b, bport);
     *forward = false;
-    return lookup(t, *hash, family, x, y, forward);
+    for (uint32_t idx = t->buckets[*hash & t->bucket_mask]; idx != NIL;) {
+        const struct flow_node *n = node_at(t, idx);
+        if (node_matches(t, n, family, a, aport, b, bport, forward)) {
+            return idx;
+        }
+        idx = n->hash_next;
+    }
+    return NIL;
+}
+
+/* A first SYN: a new node; the detail record only when the SYN says more than "S". */
+static void new_syn(struct flow_table *t, const struct dec_event *ev, uint64_t hash, int64_t ts,
+                    uint32_t pkt)
+{
+    uint32_t idx = node_create(t, hash, ev->family, &ev->src, ev->sport, &ev->dst, ev->dport);
+    if (idx == NIL) {
+        return;
+    }
+    start_syn(node_at(t, idx), ev, ts, pkt);
+    if (ev->payload_len > 0 || (ev->tcp_flags & DEC_TCP_FIN)) {
+        struct flow_cold *c = promote(t, idx);
+        if (c == NULL) {
+            return;
+        }
+        remember(c, ev, ts, true);
+        record_history(c, ev, true);
+    }
+    rearm(t, idx);
+}
+
+/* A SYN-ACK whose SYN was not seen (yet): an attempt built from it. */
+static void new_synack(struct flow_table *t, const struct dec_event *ev, uint64_t hash, int64_t ts,
+                       uint32_t pkt)
+{
+    uint32_t idx = node_create(t, hash, ev->family, &ev->dst, ev->dport, &ev->src, ev->sport);
+    if (idx == NIL) {
+        return;
+    }
+    struct flow_cold *c = promote(t, idx);
+    if (c == NULL) {
+        return;
+    }
+    struct flow_node *n = node_at(t, idx);
+    start_from_synack(n, c, ev, ts);
+    remember(c, ev, ts, false);
+    c->a.answer = FLOW_ANS_SYNACK;
+    fill_reply(&c->a.reply, ev, ts, pkt);
+    c->a.synack_count = 1;
+    c->last_synack_ns = ts;
+    c->a.server_isn = ev->seq;
+    add_history(c, '^');
+    record_history(c, ev, false);
+    record_packet(c, pkt, ts, true);
+    rearm(t, idx);
 }
 
 static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts, uint32_t pkt)
@@ -932,74 +1217,12 @@ static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts,
     bool syn = (f & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) == DEC_TCP_SYN;
     bool synack = (f & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) == (DEC_TCP_SYN | DEC_TCP_ACK);
 
-    if (idx != NIL && node_at(t, idx)->state == ST_DONE) {
-        struct flow_node *n = node_at(t, idx);
-        if (!syn || (forward && n->a.isn == ev->seq)) {
-            /* a late retransmission or answer of an attempt already reported */
-            t->stats.late_packets++;
-            timer_set(t, idx, t->now + TOMBSTONE_NS);
-            return;
-        }
-        finish_node(t, idx, FLOW_END_CLOSED); /* silent: a tombstone is not emitted again */
-        idx = NIL;
-    }
-    if (idx != NIL) {
-        struct flow_node *n = node_at(t, idx);
-        if (is_duplicate(n, ev, ts, forward)) {
-            t->stats.duplicates++;
-            return;
-        }
-        remember(n, ev, ts, forward);
-    }
-    if (syn) {
-        if (idx != NIL) {
-            struct flow_node *n = node_at(t, idx);
-            bool same = forward && n->a.isn == ev->seq;
-            if (!same) {
-                /* a new ISN on this 4-tuple (or the other direction): a new attempt */
-                n->a.seen_until_ns = ts;
-                finish_node(t, idx, FLOW_END_REUSED);
-                idx = NIL;
-            }
-        }
-        if (idx == NIL) {
-            idx = node_create(t, hash);
-            if (idx == NIL) {
-                return;
-            }
-            start_attempt(node_at(t, idx), ev, ts, true);
-            remember(node_at(t, idx), ev, ts, true);
-        } else {
-            if (!node_at(t, idx)->a.saw_syn) {
-                t->stats.unmatched_synack--; /* its SYN was only reordered after it */
-            }
-            on_client_syn(node_at(t, idx), ev, ts);
-        }
-        struct flow_node *n = node_at(t, idx);
-        record_history(n, ev, true);
-        record_packet(n, pkt, ts, true);
-        rearm(t, idx);
-        return;
-    }
     if (idx == NIL) {
-        if (synack) {
+        if (syn) {
+            new_syn(t, ev, hash, ts, pkt);
+        } else if (synack) {
             t->stats.unmatched_synack++;
-            idx = node_create(t, hash);
-            if (idx == NIL) {
-                return;
-            }
-            struct flow_node *n = node_at(t, idx);
-            start_attempt(n, ev, ts, false);
-            remember(n, ev, ts, false);
-            n->a.answer = FLOW_ANS_SYNACK;
-            fill_reply(&n->a.reply, ev, ts, pkt);
-            n->a.synack_count = 1;
-            n->last_synack_ns = ts;
-            n->a.server_isn = ev->seq;
-            add_history(n, '^');
-            record_history(n, ev, false);
-            record_packet(n, pkt, ts, true);
-            rearm(t, idx);
+            new_synack(t, ev, hash, ts, pkt);
         } else if (f & DEC_TCP_RST) {
             t->stats.unmatched_rst++;
         } else {
@@ -1008,34 +1231,70 @@ static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts,
         return;
     }
     struct flow_node *n = node_at(t, idx);
+    bool same_syn = syn && forward && n->isn == ev->seq;
+    if (n->state == ST_DONE) {
+        if (!syn || same_syn) {
+            /* a late retransmission or answer of an attempt already reported */
+            t->stats.late_packets++;
+            timer_set(t, idx, t->now + TOMBSTONE_NS);
+            return;
+        }
+        finish_node(t, idx, FLOW_END_CLOSED, ts); /* silent: a tombstone is not emitted again */
+        new_syn(t, ev, hash, ts, pkt);
+        return;
+    }
+    if (is_duplicate(t, n, ev, ts, forward)) {
+        t->stats.duplicates++;
+        return;
+    }
+    if (syn && !same_syn) {
+        /* a new ISN on this 4-tuple (or the other direction): a new attempt */
+        finish_node(t, idx, FLOW_END_REUSED, ts);
+        new_syn(t, ev, hash, ts, pkt);
+        return;
+    }
+    struct flow_cold *c = promote(t, idx);
+    if (c == NULL) {
+        return;
+    }
+    n = node_at(t, idx);
+    remember(c, ev, ts, forward);
+    if (syn) {
+        if (!c->a.saw_syn) {
+            t->stats.unmatched_synack--; /* its SYN was only reordered after it */
+        }
+        on_client_syn(c, ev, ts);
+        record_history(c, ev, true);
+        record_packet(c, pkt, ts, true);
+        rearm(t, idx);
+        return;
+    }
     bool from_client = forward;
     bool evidence = is_evidence(ev, n);
     if (synack) {
         if (from_client) {
             /* simultaneous open or a confused peer: note it, no state change */
-            record_history(n, ev, true);
+            record_history(c, ev, true);
         } else {
-            on_synack(n, ev, ts, pkt);
-            record_history(n, ev, false);
+            on_synack(n, c, ev, ts, pkt);
+            record_history(c, ev, false);
         }
     } else {
-        record_history(n, ev, from_client);
+        record_history(c, ev, from_client);
         if (f & DEC_TCP_RST) {
             if (from_client) {
-                on_client_rst(n, ev, ts);
+                on_client_rst(n, c, ev, ts);
             } else {
-                on_server_rst(t, n, ev, ts, pkt);
+                on_server_rst(t, n, c, ev, ts, pkt);
             }
         } else {
-            on_data_or_ack(n, ev, ts, pkt, from_client);
-            if ((f & DEC_TCP_FIN) && n->state == ST_ESTABLISHED) {
-                on_fin(n, ev, ts, pkt, from_client);
-            } else if ((f & DEC_TCP_FIN) && n->state == ST_SYNACK) {
-                on_fin(n, ev, ts, pkt, from_client);
+            on_data_or_ack(n, c, ev, ts, pkt, from_client);
+            if ((f & DEC_TCP_FIN) && (n->state == ST_ESTABLISHED || n->state == ST_SYNACK)) {
+                on_fin(n, c, ev, ts, pkt, from_client);
             }
         }
     }
-    record_packet(n, pkt, ts, evidence);
+    record_packet(c, pkt, ts, evidence);
     rearm(t, idx);
 }
 
@@ -1052,33 +1311,40 @@ static void on_icmp(struct flow_table *t, const struct dec_event *ev, int64_t ts
         return;
     }
     struct flow_node *n = node_at(t, idx);
-    struct flow_attempt *a = &n->a;
     if (n->state == ST_DONE) {
         t->stats.late_packets++;
         return;
     }
-    if (!forward || !a->saw_syn) {
+    bool saw_syn = n->cold == NIL || cold_at(t, n->cold)->a.saw_syn;
+    if (!forward || !saw_syn) {
         t->stats.unmatched_icmp++;
         return;
     }
-    if (n->state == ST_WAIT || n->state == ST_ANSWERED) {
-        if (ev->quoted_seq != a->isn) {
-            t->stats.invalid_answers++;
-            return;
-        }
+    bool answer = n->state == ST_WAIT || n->state == ST_ANSWERED;
+    if (answer && ev->quoted_seq != n->isn) {
+        t->stats.invalid_answers++;
+        return;
+    }
+    struct flow_cold *c = promote(t, idx);
+    if (c == NULL) {
+        return;
+    }
+    n = node_at(t, idx);
+    if (answer) {
+        struct flow_attempt *a = &c->a;
         a->icmp_count++;
         if (a->answer == FLOW_ANS_NONE) {
             a->answer = FLOW_ANS_ICMP;
             fill_reply(&a->reply, ev, ts, pkt);
         }
         n->state = ST_ANSWERED;
-        record_packet(n, pkt, ts, true);
+        record_packet(c, pkt, ts, true);
         rearm(t, idx);
         return;
     }
     /* an ICMP error about a segment of an established connection (PMTU, ...): not an answer
      * to the SYN; keep it as evidence only */
-    record_packet(n, pkt, ts, false);
+    record_packet(c, pkt, ts, false);
 }
 
 /* ---- address resolution ------------------------------------------------------------ */
@@ -1178,7 +1444,6 @@ void flow_finish(struct flow_table *t)
         t->on_neighbour = NULL; /* once */
     }
     while (t->age_head != NIL) {
-        node_at(t, t->age_head)->a.seen_until_ns = t->now;
-        finish_node(t, t->age_head, FLOW_END_CAPTURE_END);
+        finish_node(t, t->age_head, FLOW_END_CAPTURE_END, t->now);
     }
 }

@@ -57,27 +57,26 @@ struct flow_cold {
 
 /* The compact record of every attempt (and tombstone). While cold is NIL the attempt is one
  * SYN without payload and the fields below describe it completely. */
-#define NODE_IN_USE 0x01
-#define NODE_TIMER 0x02 /* linked in the wheel slot of its deadline */
-#define NODE_IP_ID 0x04 /* the SYN carried an IPv4 ID */
+#define NODE_TIMER 0x01 /* linked in the wheel slot filed_slot */
 struct flow_node {
-    uint32_t hash_next; /* chain in a bucket, or the free list */
-    uint32_t age_prev, age_next;
-    uint32_t timer_prev, timer_next;
-    uint32_t cold; /* detail record, or NIL */
     int64_t deadline;
     int64_t first_ns; /* time of the first packet (the SYN while cold is NIL) */
     union {
         uint8_t v4[8]; /* client then server */
         uint32_t v6;   /* index of the address pair in the IPv6 pool */
     } addr;
-    uint16_t client_port, server_port;
+    uint32_t hash_next; /* chain in a bucket, or the free list */
+    uint32_t age_prev, age_next;
+    uint32_t timer_prev, timer_next;
+    uint32_t cold; /* detail record, or NIL */
     uint32_t isn;
     uint32_t first_pkt;
     /* the first SYN, while cold is NIL: what a duplicate and the report need of it */
     uint32_t syn_ack;
+    uint16_t client_port, server_port;
     uint16_t syn_ip_id;
     uint16_t syn_mss;
+    uint16_t filed_slot; /* the wheel slot it is linked in (NODE_TIMER) */
     uint8_t family;
     uint8_t state;
     uint8_t syn_ttl;
@@ -100,6 +99,13 @@ struct pool {
     size_t size;
 };
 
+/* A node found due in fire_slot. */
+struct flow_due {
+    int64_t deadline;
+    uint32_t first_pkt;
+    uint32_t idx;
+};
+
 struct flow_table {
     struct flow_config cfg;
     flow_emit_fn emit;
@@ -116,6 +122,8 @@ struct flow_table {
     uint32_t wheel[WHEEL_SLOTS];
     int64_t wheel_min[WHEEL_SLOTS]; /* no deadline in the slot is earlier (may be too low) */
     int64_t wheel_tick;             /* last tick processed */
+    struct flow_due *due;           /* fire_slot's due nodes */
+    size_t due_cap;
     int64_t now;
     bool started;
     struct flow_stats stats;
@@ -237,6 +245,7 @@ void flow_destroy(struct flow_table *t)
     pool_destroy(&t->pairs);
     free(t->buckets);
     free(t->neighbours);
+    free(t->due);
     free(t);
 }
 
@@ -366,6 +375,10 @@ static uint32_t slot_of(int64_t deadline)
     return (uint32_t)((uint64_t)(deadline >> WHEEL_TICK_SHIFT) & (WHEEL_SLOTS - 1));
 }
 
+/* Timers are filed lazily: a node stays in the slot it was filed in while its deadline only
+ * moves later (every packet of a connection moves it), and fire_slot files it again when
+ * that slot comes round early. A deadline that moves earlier is moved at once. So the filed
+ * deadline is never later than the node's deadline. */
 static void timer_unlink(struct flow_table *t, uint32_t idx)
 {
     struct flow_node *n = node_at(t, idx);
@@ -375,7 +388,7 @@ static void timer_unlink(struct flow_table *t, uint32_t idx)
     if (n->timer_prev != NIL) {
         node_at(t, n->timer_prev)->timer_next = n->timer_next;
     } else {
-        t->wheel[slot_of(n->deadline)] = n->timer_next;
+        t->wheel[n->filed_slot] = n->timer_next;
     }
     if (n->timer_next != NIL) {
         node_at(t, n->timer_next)->timer_prev = n->timer_prev;
@@ -384,19 +397,16 @@ static void timer_unlink(struct flow_table *t, uint32_t idx)
     n->timer_prev = n->timer_next = NIL;
 }
 
-static void timer_set(struct flow_table *t, uint32_t idx, int64_t deadline)
+/* Links the node in the slot of its deadline. */
+static void timer_file(struct flow_table *t, uint32_t idx)
 {
     struct flow_node *n = node_at(t, idx);
-    uint32_t slot = slot_of(deadline);
-    if (deadline < t->wheel_min[slot]) {
-        t->wheel_min[slot] = deadline;
-    }
-    if ((n->bits & NODE_TIMER) && slot_of(n->deadline) == slot) {
-        n->deadline = deadline;
-        return;
+    uint32_t slot = slot_of(n->deadline);
+    if (n->deadline < t->wheel_min[slot]) {
+        t->wheel_min[slot] = n->deadline;
     }
     timer_unlink(t, idx);
-    n->deadline = deadline;
+    n->filed_slot = (uint16_t)slot;
     n->bits |= NODE_TIMER;
     n->timer_prev = NIL;
     n->timer_next = t->wheel[slot];
@@ -404,6 +414,16 @@ static void timer_set(struct flow_table *t, uint32_t idx, int64_t deadline)
         node_at(t, n->timer_next)->timer_prev = idx;
     }
     t->wheel[slot] = idx;
+}
+
+static void timer_set(struct flow_table *t, uint32_t idx, int64_t deadline)
+{
+    struct flow_node *n = node_at(t, idx);
+    bool later = (n->bits & NODE_TIMER) && deadline >= n->deadline;
+    n->deadline = deadline;
+    if (!later) {
+        timer_file(t, idx);
+    }
 }
 
 /* ---- node life ----------------------------------------------------------------------- */
@@ -555,7 +575,6 @@ static uint32_t node_create(struct flow_table *t, uint64_t hash, int family,
     }
     struct flow_node *n = node_at(t, idx);
     memset(n, 0, sizeof(*n));
-    n->bits = NODE_IN_USE;
     n->family = (uint8_t)family;
     n->client_port = client_port;
     n->server_port = server_port;
@@ -660,6 +679,41 @@ static bool provisional_due(const struct flow_table *t, const struct flow_node *
     return provisional_time(t, n) <= now;
 }
 
+/* A due node: announced (live), emitted and freed, or emitted and kept as a tombstone. */
+static void fire_node(struct flow_table *t, uint32_t idx, int64_t now)
+{
+    struct flow_node *n = node_at(t, idx);
+    if (provisional_due(t, n, now)) {
+        struct flow_attempt *a = &cold_at(t, n->cold)->a;
+        a->announced = (uint8_t)a->answer;
+        t->provisional(a, t->user);
+        rearm(t, idx);
+    } else if (n->state == ST_CLOSED || n->state == ST_DONE) {
+        finish_node(t, idx, FLOW_END_CLOSED, n->deadline);
+        return;
+    } else {
+        /* decided by silence: emit now, keep a tombstone for late packets */
+        emit_node(t, n, FLOW_END_TIMEOUT, n->deadline);
+        cold_release(t, n);
+        n->state = ST_DONE;
+        timer_set(t, idx, now + TOMBSTONE_NS);
+    }
+    if ((n->bits & NODE_TIMER) && n->filed_slot != slot_of(n->deadline)) {
+        timer_file(t, idx); /* still filed in the slot being fired: file it where it belongs */
+    }
+}
+
+/* Due nodes fire in the order of their deadlines (then of their first packets), whatever the
+ * order they were filed in: the output does not depend on how timers are kept. */
+static int due_cmp(const void *x, const void *y)
+{
+    const struct flow_due *a = x, *b = y;
+    if (a->deadline != b->deadline) {
+        return a->deadline < b->deadline ? -1 : 1;
+    }
+    return a->first_pkt < b->first_pkt ? -1 : a->first_pkt > b->first_pkt;
+}
+
 /* Fires the due deadlines of a slot. A slot whose earliest deadline is still ahead is not
  * walked: the clock moves on every packet, and walking the current slot each time would cost
  * as many steps as attempts share the slot. */
@@ -669,29 +723,36 @@ static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
         return;
     }
     t->wheel_min[slot] = INT64_MAX; /* recomputed below; timer_set lowers it meanwhile */
+    size_t due = 0;
     uint32_t idx = t->wheel[slot];
     while (idx != NIL) {
         struct flow_node *n = node_at(t, idx);
         uint32_t next = n->timer_next;
-        if (n->deadline <= now && provisional_due(t, n, now)) {
-            struct flow_attempt *a = &cold_at(t, n->cold)->a;
-            a->announced = (uint8_t)a->answer;
-            t->provisional(a, t->user);
-            rearm(t, idx);
-        } else if (n->deadline <= now) {
-            if (n->state == ST_CLOSED || n->state == ST_DONE) {
-                finish_node(t, idx, FLOW_END_CLOSED, n->deadline);
-            } else {
-                /* decided by silence: emit now, keep a tombstone for late packets */
-                emit_node(t, n, FLOW_END_TIMEOUT, n->deadline);
-                cold_release(t, n);
-                n->state = ST_DONE;
-                timer_set(t, idx, now + TOMBSTONE_NS);
+        if (n->deadline <= now) {
+            if (due == t->due_cap) {
+                size_t cap = t->due_cap ? t->due_cap * 2 : 256;
+                struct flow_due *nd = realloc(t->due, cap * sizeof(*nd));
+                if (nd == NULL) {
+                    fire_node(t, idx, now); /* out of memory: at once, in filing order */
+                    idx = next;
+                    continue;
+                }
+                t->due = nd;
+                t->due_cap = cap;
             }
+            t->due[due++] = (struct flow_due){n->deadline, n->first_pkt, idx};
+        } else if (slot_of(n->deadline) != slot) {
+            timer_file(t, idx); /* the deadline moved on since it was filed here */
         } else if (n->deadline < t->wheel_min[slot]) {
             t->wheel_min[slot] = n->deadline; /* not due yet: stays in the slot */
         }
         idx = next;
+    }
+    if (due > 1) {
+        qsort(t->due, due, sizeof(*t->due), due_cmp);
+    }
+    for (size_t i = 0; i < due; i++) {
+        fire_node(t, t->due[i].idx, now);
     }
 }
 
@@ -864,10 +925,11 @@ static void start_syn(struct flow_node *n, const struct dec_event *ev, int64_t t
 
 /* An attempt built from a SYN-ACK: the receiver is the client. */
 static void start_from_synack(struct flow_node *n, struct flow_cold *c, const struct dec_event *ev,
-                              int64_t ts)
+                              int64_t ts, uint32_t pkt)
 {
     struct flow_attempt *a = &c->a;
     a->isn = n->isn = ev->ack - 1;
+    n->first_pkt = pkt;
     a->first_ns = n->first_ns = ts;
     a->last_ns = ts;
     n->state = ST_SYNACK;
@@ -1194,7 +1256,7 @@ static void new_synack(struct flow_table *t, const struct dec_event *ev, uint64_
         return;
     }
     struct flow_node *n = node_at(t, idx);
-    start_from_synack(n, c, ev, ts);
+    start_from_synack(n, c, ev, ts, pkt);
     remember(c, ev, ts, false);
     c->a.answer = FLOW_ANS_SYNACK;
     fill_reply(&c->a.reply, ev, ts, pkt);
@@ -1430,6 +1492,69 @@ void flow_event(struct flow_table *t, const struct dec_event *ev, int64_t ts_ns,
         on_icmp(t, ev, ts, pkt);
     } else if (ev->kind == DEC_EV_NEIGH) {
         on_neigh(t, ev, ts, pkt);
+    }
+}
+
+/* The hash an event will be looked up with, and whether it is looked up at all. */
+static bool event_hash(const struct flow_table *t, const struct dec_event *ev, uint64_t *hash)
+{
+    if (ev->kind == DEC_EV_TCP) {
+        *hash = tuple_hash(t, ev->family, &ev->src, ev->sport, &ev->dst, ev->dport);
+        return true;
+    }
+    if (ev->kind == DEC_EV_ICMP) {
+        *hash = tuple_hash(t, ev->quoted_family, &ev->quoted_src, ev->quoted_sport, &ev->quoted_dst,
+                           ev->quoted_dport);
+        return true;
+    }
+    return false;
+}
+
+#define PREFETCH_BUCKET 8 /* events ahead whose bucket is fetched */
+#define PREFETCH_NODE 4   /* events ahead whose first node is fetched */
+#define PREFETCH_COLD 2   /* events ahead whose detail record is fetched */
+
+/* Each packet's lookup is a few dependent cache misses (bucket, node, detail record) in a
+ * table much larger than the caches; a batch lets the misses of the next events overlap the
+ * work on this one. The fetches are hints only: the table may change before the event's
+ * turn comes, and everything read here is valid memory whatever it holds. */
+void flow_events(struct flow_table *t, const struct flow_input *in, size_t count)
+{
+    uint64_t hashes[PREFETCH_BUCKET + 1];
+    bool looked[PREFETCH_BUCKET + 1];
+    for (size_t i = 0; i < count && i < PREFETCH_BUCKET; i++) {
+        looked[i] = event_hash(t, in[i].ev, &hashes[i]);
+        if (looked[i]) {
+            __builtin_prefetch(&t->buckets[hashes[i] & t->bucket_mask]);
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        size_t ahead = i + PREFETCH_BUCKET;
+        if (ahead < count) {
+            size_t r = ahead % (PREFETCH_BUCKET + 1);
+            looked[r] = event_hash(t, in[ahead].ev, &hashes[r]);
+            if (looked[r]) {
+                __builtin_prefetch(&t->buckets[hashes[r] & t->bucket_mask]);
+            }
+        }
+        ahead = i + PREFETCH_NODE;
+        if (ahead < count && looked[ahead % (PREFETCH_BUCKET + 1)]) {
+            uint32_t idx = t->buckets[hashes[ahead % (PREFETCH_BUCKET + 1)] & t->bucket_mask];
+            if (idx != NIL) {
+                __builtin_prefetch(node_at(t, idx));
+            }
+        }
+        ahead = i + PREFETCH_COLD;
+        if (ahead < count && looked[ahead % (PREFETCH_BUCKET + 1)]) {
+            uint32_t idx = t->buckets[hashes[ahead % (PREFETCH_BUCKET + 1)] & t->bucket_mask];
+            if (idx != NIL) {
+                uint32_t cold = node_at(t, idx)->cold;
+                if (cold != NIL) {
+                    __builtin_prefetch(cold_at(t, cold));
+                }
+            }
+        }
+        flow_event(t, in[i].ev, in[i].ts_ns, in[i].pkt);
     }
 }
 

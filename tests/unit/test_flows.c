@@ -807,3 +807,130 @@ Test(flows, create_rejects_zero_cap)
     cr_assert_null(table);
     cr_assert_neq(errbuf[0], '\0');
 }
+
+/* ---- compact records, batches, lazy timers ------------------------------------------------ */
+
+/* A deterministic stream of packets over a few tuples: every kind of event the engine knows,
+ * with times that sometimes stand still and sometimes jump past every timeout. */
+static size_t random_stream(struct dec_event *evs, int64_t *ts, size_t n, uint32_t seed)
+{
+    uint32_t x = seed;
+    int64_t now = 0;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        uint32_t r = x >> 8;
+        struct tuple t = (r & 1) ? tuple6((uint16_t)(1000 + r % 23), 80)
+                                 : tuple4((uint16_t)(1000 + r % 23), (uint16_t)(80 + r % 2));
+        uint32_t isn = 1000 + (r >> 4) % 3 * 500;
+        switch ((r >> 7) % 11) {
+        case 0:
+        case 1:
+            evs[i] = syn(&t, isn);
+            evs[i].payload_len = (r >> 12) % 9 == 0 ? 10 : 0;
+            break;
+        case 2:
+            evs[i] = synack(&t, 7000, isn + 1);
+            break;
+        case 3:
+            evs[i] = ack_of(&t, true, isn + 1, 7001);
+            break;
+        case 4:
+            evs[i] = data(&t, (r >> 11) & 1, isn + 1, 7001, 100);
+            break;
+        case 5:
+            evs[i] = fin(&t, (r >> 11) & 1, isn + 1, 7001);
+            break;
+        case 6:
+            evs[i] = rst_ack(&t, false, 0, isn + 1);
+            break;
+        case 7:
+            evs[i] = rst(&t, true, isn + 1);
+            break;
+        case 8:
+            evs[i] = icmp_err(&t.server, &t, isn, t.family == 4 ? 3 : 1, t.family == 4 ? 13 : 1);
+            break;
+        case 9:
+            evs[i] = syn(&t, isn);
+            evs[i].ttl = 63; /* the same SYN captured again one hop later */
+            break;
+        default:
+            evs[i] = segment(&t, true, DEC_TCP_SYN | DEC_TCP_FIN, isn, 0, 0);
+            break;
+        }
+        int64_t step = (r >> 16) % 5 == 0 ? 0 : (int64_t)((r >> 16) % 700) * MS;
+        if ((r >> 20) % 97 == 0) {
+            step = 70 * SEC; /* past every timeout and tombstone */
+        }
+        now += step;
+        ts[i] = T0 + now;
+    }
+    return n;
+}
+
+Test(flows, batches_emit_what_single_events_emit)
+{
+    enum { N = 4000 };
+    static struct dec_event evs[N];
+    static int64_t ts[N];
+    static struct flow_input in[N];
+    for (uint32_t seed = 1; seed <= 5; seed++) {
+        random_stream(evs, ts, N, seed);
+        struct rig one, batch;
+        rig_init(&one);
+        rig_init(&batch);
+        for (size_t i = 0; i < N; i++) {
+            flow_event(one.table, &evs[i], ts[i], (uint32_t)i + 1);
+            in[i] = (struct flow_input){&evs[i], ts[i], (uint32_t)i + 1};
+        }
+        size_t done = 0;
+        for (size_t size = 1; done < N; size = size * 3 % 301 + 1) {
+            size_t take = size < N - done ? size : N - done;
+            flow_events(batch.table, &in[done], take);
+            done += take;
+        }
+        struct flow_stats a = stats_of(&one), b = stats_of(&batch);
+        cr_assert(memcmp(&a, &b, sizeof(a)) == 0, "seed %u: counters differ", seed);
+        cr_assert_gt(a.attempts, 100);
+        cr_assert_gt(a.late_packets + a.duplicates, 0, "the stream reaches tombstones and twins");
+        finish_all(&one);
+        finish_all(&batch);
+        cr_assert_eq(one.got.count, batch.got.count);
+        for (size_t i = 0; i < one.got.count; i++) {
+            cr_assert(memcmp(&one.got.items[i], &batch.got.items[i], sizeof(struct flow_attempt)) ==
+                          0,
+                      "seed %u: attempt %zu differs", seed, i);
+        }
+        rig_free(&one);
+        rig_free(&batch);
+    }
+}
+
+Test(flows, timeouts_are_emitted_in_deadline_order)
+{
+    /* three SYNs; the second is retransmitted, which moves its deadline past the others' while
+     * it stays filed where its first deadline was */
+    struct tuple t1 = tuple4(1001, 80), t2 = tuple4(1002, 80), t3 = tuple4(1003, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&t1, 1), 0);
+    feed(&r, syn(&t2, 2), 1);
+    feed(&r, syn(&t3, 3), 2);
+    feed(&r, syn(&t2, 2), 2 * SEC); /* gap 2 s: waits 5 s more, until 7 s */
+    advance_to(&r, 5 * SEC);
+    cr_assert_eq(r.got.count, 2);
+    cr_assert_eq(r.got.items[0].client_port, 1001);
+    cr_assert_eq(r.got.items[1].client_port, 1003);
+    cr_assert_eq(r.got.items[0].seen_until_ns, T0 + 4500 * MS);
+    advance_to(&r, 6900 * MS);
+    cr_assert_eq(r.got.count, 2, "refiled for 7 s, not fired early");
+    advance_to(&r, 7001 * MS);
+    cr_assert_eq(r.got.count, 3);
+    cr_assert_eq(r.got.items[2].client_port, 1002);
+    cr_assert_eq(r.got.items[2].seen_until_ns, T0 + 2 * SEC + (2 * SEC - 1) / 2 * 5);
+    /* and their tombstones go after 60 s */
+    cr_assert_eq(stats_of(&r).tracked, 3);
+    advance_to(&r, 68 * SEC);
+    cr_assert_eq(stats_of(&r).tracked, 0);
+    rig_free(&r);
+}

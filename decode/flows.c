@@ -541,6 +541,10 @@ static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end, i
 static void evict_oldest(struct flow_table *t)
 {
     finish_node(t, t->age_head, FLOW_END_EVICTED, t->now);
+    if (t->age_head != NIL) {
+        /* a flood evicts one attempt per packet: fetch the next one's bucket meanwhile */
+        __builtin_prefetch(&t->buckets[node_hash(t, node_at(t, t->age_head)) & t->bucket_mask]);
+    }
 }
 
 /* A new node for the tuple client -> server, linked in its bucket and at the young end of the

@@ -36,9 +36,11 @@ void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a);
 void rep_diag_middlebox(const struct rep_diag *d, const struct flow_attempt *a,
                         struct rep_judgement *j);
 
-/* Counts a judged attempt for the per-service diagnoses. */
-void rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
-                      const struct rep_judgement *j);
+/* Counts a judged attempt for the per-service diagnoses. Returns the service's number (the
+ * services are numbered 0, 1, ... in the order they first came), or UINT32_MAX when it has
+ * none (table full, out of memory, or d NULL). */
+uint32_t rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
+                          const struct rep_judgement *j);
 
 /* Address resolution seen for an address (flow_set_neighbour_callback). */
 void rep_diag_neighbour(struct rep_diag *d, const struct flow_neighbour *n);

@@ -3,7 +3,10 @@
 #define SYNSCOPE_REP_INT_H
 
 #include "rep_diag.h"
+#include "rep_index.h"
 #include "report.h"
+
+#include <string.h>
 
 /* Totals for one server address:port. */
 struct rep_service {
@@ -28,11 +31,11 @@ struct rep_report {
     struct rep_options opts;
     uint64_t attempts;
     uint64_t counts[REP_VERDICT_COUNT];
-    struct rep_service *services;
+    struct rep_service *services; /* in the order they were first seen */
     uint32_t service_count, service_cap;
-    uint32_t *service_index;    /* open addressing: service number + 1, 0 = empty */
+    struct rep_index service_index;
+    uint64_t service_seed;      /* of the index's hash */
     uint64_t unlisted_attempts; /* attempts to services beyond REP_MAX_SERVICES */
-    uint32_t index_mask;
     struct rep_listed *listed[REP_VERDICT_COUNT];
     uint32_t listed_count[REP_VERDICT_COUNT];
     int64_t first_ns, last_ns; /* time span of the attempts */
@@ -49,6 +52,70 @@ struct rep_report {
     const struct rep_diagnosis *diagnoses; /* set by rep_finish */
     size_t diagnosis_count;
 };
+
+/* A string built by hand in a caller's buffer, cut (and always NUL-terminated) where snprintf
+ * would cut it: what is written for every attempt avoids printf's machinery, which is slow. */
+struct rep_text {
+    char *buf;
+    size_t size; /* of buf, more than 0 */
+    size_t len;  /* always below size */
+};
+
+static inline void rep_text_init(struct rep_text *t, char *buf, size_t size)
+{
+    t->buf = buf;
+    t->size = size;
+    t->len = 0;
+    buf[0] = '\0';
+}
+
+static inline void rep_text_mem(struct rep_text *t, const char *s, size_t n)
+{
+    size_t room = t->size - 1 - t->len;
+    if (n > room) {
+        n = room;
+    }
+    memcpy(t->buf + t->len, s, n);
+    t->len += n;
+    t->buf[t->len] = '\0';
+}
+
+/* A string literal (its length known when compiling). */
+#define REP_TEXT_LIT(t, s) rep_text_mem((t), (s), sizeof(s) - 1)
+
+static inline void rep_text_str(struct rep_text *t, const char *s)
+{
+    rep_text_mem(t, s, strlen(s));
+}
+
+/* Decimal digits of v at the end of digits[24]; returns where they start. */
+static inline char *rep_u64_digits(char digits[24], uint64_t v)
+{
+    char *p = digits + 24;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return p;
+}
+
+/* v as "%llu" and "%lld" print it. */
+static inline void rep_text_uint(struct rep_text *t, uint64_t v)
+{
+    char digits[24];
+    const char *p = rep_u64_digits(digits, v);
+    rep_text_mem(t, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+static inline void rep_text_int(struct rep_text *t, int64_t v)
+{
+    if (v < 0) {
+        REP_TEXT_LIT(t, "-");
+        rep_text_uint(t, (uint64_t)(-(v + 1)) + 1);
+    } else {
+        rep_text_uint(t, (uint64_t)v);
+    }
+}
 
 /* Writers: one attempt as a JSON line; the service and summary objects; the text report. */
 void rep_json_attempt(struct rep_report *r, const struct flow_attempt *a,

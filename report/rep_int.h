@@ -8,6 +8,11 @@
 
 #include <string.h>
 
+/* Room for any address rep_addr_format writes, NUL included (INET6_ADDRSTRLEN is 46). */
+#define REP_ADDR_LEN 48
+/* Room for rep_time_iso_sec's date and time. */
+#define REP_TIME_LEN 32
+
 /* Totals for one server address:port. */
 struct rep_service {
     uint8_t family;
@@ -42,7 +47,10 @@ struct rep_report {
     bool alloc_failed;
     bool ts_cached; /* JSON: the date and time of ts_cache_sec, formatted once */
     int64_t ts_cache_sec;
-    char ts_cache[32];
+    char ts_cache[REP_TIME_LEN];
+    size_t ts_cache_len;
+    char *json_buf; /* JSON attempt lines not yet handed to stdio (rep_json_flush) */
+    size_t json_len;
     uint32_t *failed_packets; /* --write-failed: packet numbers of failed attempts */
     size_t failed_count, failed_cap;
     struct rep_diag *diag;        /* evidence across attempts (rep_diag.c); may be NULL */
@@ -122,6 +130,8 @@ void rep_json_attempt(struct rep_report *r, const struct flow_attempt *a,
                       const struct rep_judgement *j);
 void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
                      const struct flow_stats *flows);
+/* Hands the buffered attempt lines to stdio (before anything else is written to out). */
+void rep_json_flush(struct rep_report *r);
 void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
                      const struct flow_stats *flows);
 /* HTML: one self-contained page (rep_html.c). */
@@ -202,6 +212,14 @@ void rep_closing_notes(const struct rep_input_stats *input, const struct flow_st
 /* Formats "10.0.0.1:80" or "[fd00::1]:80" into buf (64 bytes). */
 const char *rep_endpoint_str(int family, const struct dec_addr *addr, uint16_t port, char *buf,
                              size_t buflen);
+
+/* An address as dec_addr_str (inet_ntop) writes it, "?" for an unknown family, into out;
+ * returns its length. By hand: it is written several times for every attempt. */
+size_t rep_addr_format(int family, const struct dec_addr *addr, char out[REP_ADDR_LEN]);
+
+/* A time in seconds as "2026-11-26T13:12:06" (UTC), what strftime's "%Y-%m-%dT%H:%M:%S" writes
+ * for gmtime; returns its length (0 and "" when gmtime cannot represent it). */
+size_t rep_time_iso_sec(int64_t sec, char out[REP_TIME_LEN]);
 
 /* Formats a time as "2026-11-26T13:12:06.319804Z" (buf 40 bytes). */
 const char *rep_time_iso(int64_t ns, char *buf, size_t buflen);

@@ -46,6 +46,7 @@ void rep_destroy(struct rep_report *r)
     rep_diag_destroy(r->diag);
     free(r->pending);
     free(r->failed_packets);
+    free(r->json_buf);
     free(r);
 }
 
@@ -203,6 +204,7 @@ static void finalize(struct rep_report *r, const struct flow_attempt *a)
     if (r->opts.format == REP_FORMAT_JSON) {
         rep_json_attempt(r, a, &j);
         if (r->opts.live) {
+            rep_json_flush(r);
             fflush(r->opts.out);
         }
         return;
@@ -312,19 +314,26 @@ const char *rep_endpoint_str(int family, const struct dec_addr *addr, uint16_t p
 
 const char *rep_time_iso(int64_t ns, char *buf, size_t buflen)
 {
-    time_t sec = (time_t)(ns / 1000000000);
-    long usec = (long)((ns % 1000000000) / 1000);
+    int64_t sec = ns / 1000000000;
+    int64_t usec = ns % 1000000000 / 1000;
     if (usec < 0) {
         usec += 1000000;
         sec -= 1;
     }
-    struct tm tm;
-    if (gmtime_r(&sec, &tm) == NULL) {
-        snprintf(buf, buflen, "invalid-time");
+    char date[REP_TIME_LEN];
+    struct rep_text t;
+    rep_text_init(&t, buf, buflen);
+    if (rep_time_iso_sec(sec, date) == 0) {
+        REP_TEXT_LIT(&t, "invalid-time");
         return buf;
     }
-    char date[32];
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, buflen, "%s.%06ldZ", date, usec);
+    char frac[8] = {'.'};
+    for (int i = 6; i >= 1; i--) {
+        frac[i] = (char)('0' + usec % 10);
+        usec /= 10;
+    }
+    frac[7] = 'Z';
+    rep_text_str(&t, date);
+    rep_text_mem(&t, frac, sizeof(frac));
     return buf;
 }

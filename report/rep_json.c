@@ -63,11 +63,34 @@ static inline void put_str(struct line *l, const char *s)
     put_mem(l, s, strlen(s));
 }
 
+static const char two_digits[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                 "31323334353637383940414243444546474849505152535455565758596061"
+                                 "6263646566676869707172737475767778798081828384858687888990919293"
+                                 "949596979899";
+
+/* v in decimal, written in place two digits at a time */
 static inline void put_u64(struct line *l, uint64_t v)
 {
-    char digits[24];
-    const char *p = rep_u64_digits(digits, v);
-    put_mem(l, p, (size_t)(digits + sizeof(digits) - p));
+    size_t len = 1;
+    for (uint64_t limit = 10; len < 20 && v >= limit; limit *= 10) {
+        len++;
+    }
+    if (l->n + len >= LINE_MAX) {
+        return;
+    }
+    char *p = l->b + l->n + len;
+    l->n += len;
+    while (v >= 100) {
+        unsigned pair = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, two_digits + 2 * pair, 2);
+    }
+    if (v >= 10) {
+        memcpy(p - 2, two_digits + 2 * v, 2);
+    } else {
+        p[-1] = (char)('0' + v);
+    }
 }
 
 static void put_i64(struct line *l, int64_t v)
@@ -124,6 +147,10 @@ static void put_json_string(struct line *l, const char *s)
 
 static void put_addr(struct line *l, int family, const struct dec_addr *addr)
 {
+    if (l->n + REP_ADDR_LEN < LINE_MAX) {
+        l->n += rep_addr_format(family, addr, l->b + l->n); /* in place: it fits */
+        return;
+    }
     char ip[REP_ADDR_LEN];
     put_mem(l, ip, rep_addr_format(family, addr, ip));
 }

@@ -296,6 +296,33 @@ static bool same_addr(const struct dec_addr *x, const struct dec_addr *y)
     return rep_addr_equal(x, y);
 }
 
+/* The entry the index slot for hash points to, if any, on its way into the cache. */
+static void prefetch_entry(const struct rep_index *x, uint32_t hash, const void *entries,
+                           size_t size)
+{
+    const struct rep_slot *slot = &x->slots[hash & x->mask];
+    if (slot->entry != 0) {
+        __builtin_prefetch((const char *)entries + (size_t)(slot->entry - 1) * size);
+    }
+}
+
+void rep_diag_prefetch(const struct rep_diag *d, const struct flow_attempt *a)
+{
+    if (d == NULL) {
+        return;
+    }
+    uint32_t server = rep_key_hash(d->seed, a->family, &a->server, 0);
+    uint32_t client = rep_key_hash(d->seed, a->family, &a->client, 0);
+    uint32_t service = rep_key_hash(d->seed, a->family, &a->server, a->server_port);
+    /* the three slots at once, then the three entries at once: two waits instead of six */
+    __builtin_prefetch(&d->host_index.slots[server & d->host_index.mask]);
+    __builtin_prefetch(&d->host_index.slots[client & d->host_index.mask]);
+    __builtin_prefetch(&d->service_index.slots[service & d->service_index.mask]);
+    prefetch_entry(&d->host_index, server, d->hosts, sizeof(*d->hosts));
+    prefetch_entry(&d->host_index, client, d->hosts, sizeof(*d->hosts));
+    prefetch_entry(&d->service_index, service, d->services, sizeof(*d->services));
+}
+
 void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a)
 {
     if (d == NULL) {

@@ -235,6 +235,7 @@ static void finalize_oldest(struct rep_report *r)
 
 void rep_attempt(struct rep_report *r, const struct flow_attempt *a)
 {
+    rep_diag_prefetch(r->diag, a);
     rep_diag_observe(r->diag, a);
     if (a->last_ns > r->newest_ns) {
         r->newest_ns = a->last_ns;

@@ -3,6 +3,7 @@
  * neighbours, per-client failures, firewall REJECT rules). Judgement only: the facts come from
  * decode/'s attempts. */
 #include "rep_diag.h"
+#include "rep_index.h"
 #include "rep_int.h"
 
 #include <stdio.h>
@@ -14,26 +15,25 @@
 
 /* What the server host's own packets look like. */
 struct host_info {
-    uint8_t family;
     struct dec_addr addr;
+    uint8_t family;
+    uint16_t ipid_last;     /* to tell a counting IP ID from a random one */
     uint32_t own_packets;   /* SYN-ACKs, its own FINs, ICMP from itself */
     int hops_min, hops_max; /* hop distance of those packets */
     int64_t synack_rtt_min; /* fastest SYN-ACK, -1 none */
     uint32_t ipid_nonzero;  /* of its packets with an IPv4 ID: how many were not 0 */
     uint32_t ipid_zero;
-    uint16_t ipid_last;                    /* to tell a counting IP ID from a random one */
     uint32_t ipid_steps, ipid_small_steps; /* pairs of IDs seen; pairs 1..1000 apart, upward */
     uint32_t attempts;                     /* attempts to any of its ports */
     uint32_t as_client;                    /* attempts it made as a client */
-    bool used;
 };
 
 /* What the diagnoses need of one service. */
 struct service_info {
-    uint8_t family;
     struct dec_addr addr;
+    uint8_t family;
     uint16_t port;
-    bool used;
+    uint32_t example; /* evidence of a middlebox attempt: rep_diag.examples[example - 1] */
     uint64_t counts[REP_VERDICT_COUNT];
     int64_t ok_first, ok_last;     /* accepted attempts (first SYN times) */
     int64_t lost_first, lost_last; /* dropped or half-open */
@@ -41,19 +41,24 @@ struct service_info {
     uint32_t synacks, cookie_like, synack_after_ack, quick_resets;
     uint32_t synacks_stripped, synacks_full; /* MSS-only SYN-ACKs; ones with WS or SACK */
     uint32_t middlebox_resets;
-    int64_t rst_first, rst_last; /* times of the refusing RSTs */
     uint32_t port_unreachable;
+    int64_t rst_first, rst_last; /* times of the refusing RSTs */
     struct dec_addr failed_client, ok_client;
     uint32_t failed_clients, ok_clients; /* 0, 1, or 2 meaning "more than one" */
     bool ok_from_other_client;
-    char example[256]; /* evidence of a middlebox attempt */
 };
 
 struct rep_diag {
-    struct host_info *hosts;
-    uint32_t host_mask, host_count;
-    struct service_info *services;
-    uint32_t service_mask, service_count;
+    uint64_t seed;           /* of the hosts' and services' index hashes */
+    struct host_info *hosts; /* dense, in the order they were first seen */
+    uint32_t host_count, host_cap;
+    struct rep_index host_index;
+    struct service_info *services; /* dense, in the order they were first judged */
+    uint32_t service_count, service_cap;
+    struct rep_index service_index;
+    uint32_t legacy_mask; /* see service_order() */
+    char (*examples)[256];
+    uint32_t example_count, example_cap;
     struct flow_neighbour *neighbours;
     uint32_t neighbour_count, neighbour_cap;
     uint64_t attempts; /* every attempt observed */
@@ -67,7 +72,9 @@ struct rep_diag {
     size_t result_count;
 };
 
-static uint64_t hash_addr(int family, const struct dec_addr *addr, uint16_t port)
+/* The hash of the table this file kept the services in before: only service_order() uses it
+ * now, to make the diagnoses in the same order as then. */
+static uint64_t legacy_hash(int family, const struct dec_addr *addr, uint16_t port)
 {
     uint64_t h = 1469598103934665603ULL ^ (uint64_t)family ^ ((uint64_t)port << 8);
     for (size_t i = 0; i < sizeof(addr->b); i++) {
@@ -76,17 +83,19 @@ static uint64_t hash_addr(int family, const struct dec_addr *addr, uint16_t port
     return h ^ (h >> 29);
 }
 
+#define LEGACY_SERVICE_SLOTS 1024u
+
 struct rep_diag *rep_diag_create(void)
 {
     struct rep_diag *d = calloc(1, sizeof(*d));
     if (d == NULL) {
         return NULL;
     }
-    d->host_mask = 255;
-    d->service_mask = 1023;
-    d->hosts = calloc(d->host_mask + 1, sizeof(*d->hosts));
-    d->services = calloc(d->service_mask + 1, sizeof(*d->services));
-    if (d->hosts == NULL || d->services == NULL) {
+    /* the seed only has to be unknown to whoever made the capture: the heap address differs
+     * from run to run (ASLR), and nothing printed depends on it */
+    d->seed = (uint64_t)(uintptr_t)d * 0x9e3779b97f4a7c15ULL;
+    d->legacy_mask = LEGACY_SERVICE_SLOTS - 1;
+    if (!rep_index_init(&d->host_index, 256) || !rep_index_init(&d->service_index, 1024)) {
         rep_diag_destroy(d);
         return NULL;
     }
@@ -99,121 +108,160 @@ void rep_diag_destroy(struct rep_diag *d)
         return;
     }
     free(d->hosts);
+    rep_index_free(&d->host_index);
     free(d->services);
+    rep_index_free(&d->service_index);
+    free(d->examples);
     free(d->neighbours);
     free(d);
 }
 
-/* Open-addressing tables that double at half load; lookups of a full table that could not
- * grow return NULL (the diagnoses then miss that host or service, nothing else). */
+/* Dense tables behind open-addressing indexes that double at half load; a lookup that would
+ * need more memory than there is returns NULL (the diagnoses then miss that host or service,
+ * nothing else). */
 
 /* Caps on the evidence kept, whatever the capture holds: a spoofed SYN flood brings a new
  * client address with every packet and a scan a new service, and the flow table's
  * --max-flows bound means nothing if these tables grow with them. Beyond the caps, new hosts
- * and services get no evidence of their own (the tables stay at most half full, so lookups
- * stay short): 2^16 hosts (8 MiB of table) and 2^14 services (16 MiB). */
+ * and services get no evidence of their own: 2^16 hosts (5 MiB with their index) and 2^14
+ * services (4 MiB). */
 #define DIAG_MAX_HOSTS (1u << 16)
 #define DIAG_MAX_SERVICES (1u << 14)
-static struct host_info *host_slot(struct host_info *tab, uint32_t mask, int family,
-                                   const struct dec_addr *addr)
+
+/* Grows a dense array of *cap elements of size bytes to hold one more. */
+static bool make_room(void *array_ptr, uint32_t count, uint32_t *cap, size_t size, uint32_t first)
 {
-    uint64_t h = hash_addr(family, addr, 0);
-    for (uint32_t i = 0; i <= mask; i++) {
-        struct host_info *e = &tab[(h + i) & mask];
-        if (!e->used || (e->family == family && memcmp(e->addr.b, addr->b, 16) == 0)) {
+    if (count < *cap) {
+        return true;
+    }
+    void **array = array_ptr;
+    uint32_t grown_cap = *cap ? *cap * 2 : first;
+    void *grown = realloc(*array, (size_t)grown_cap * size);
+    if (grown == NULL) {
+        return false;
+    }
+    *array = grown;
+    *cap = grown_cap;
+    return true;
+}
+
+/* The host's number, a new one when add and there is room; UINT32_MAX when none. */
+static uint32_t host_number(struct rep_diag *d, int family, const struct dec_addr *addr, bool add)
+{
+    uint32_t hash = rep_key_hash(d->seed, family, addr, 0);
+    uint32_t pos = hash, e;
+    while ((e = rep_index_next(&d->host_index, hash, &pos)) != UINT32_MAX) {
+        const struct host_info *h = &d->hosts[e];
+        if (h->family == family && rep_addr_equal(&h->addr, addr)) {
             return e;
         }
     }
-    return NULL;
+    if (!add || d->host_count >= DIAG_MAX_HOSTS || !rep_index_has_room(&d->host_index) ||
+        !make_room(&d->hosts, d->host_count, &d->host_cap, sizeof(*d->hosts), 256)) {
+        return UINT32_MAX; /* full: known hosts only, memory stays bounded */
+    }
+    struct host_info *h = &d->hosts[d->host_count];
+    memset(h, 0, sizeof(*h));
+    h->family = (uint8_t)family;
+    h->addr = *addr;
+    h->synack_rtt_min = -1;
+    h->hops_min = 1000;
+    h->hops_max = -1;
+    rep_index_add(&d->host_index, pos, hash, d->host_count);
+    return d->host_count++;
 }
 
 static struct host_info *find_host(const struct rep_diag *d, int family,
                                    const struct dec_addr *addr)
 {
-    struct host_info *e = host_slot(d->hosts, d->host_mask, family, addr);
-    return e != NULL && e->used ? e : NULL;
-}
-
-static struct host_info *get_host(struct rep_diag *d, int family, const struct dec_addr *addr)
-{
-    if (d->host_count >= DIAG_MAX_HOSTS) {
-        return find_host(d, family, addr); /* full: known hosts only, memory stays bounded */
-    }
-    if ((d->host_count + 1) * 2 > d->host_mask + 1) {
-        uint32_t mask = d->host_mask * 2 + 1;
-        struct host_info *tab = calloc((size_t)mask + 1, sizeof(*tab));
-        if (tab != NULL) {
-            for (uint32_t i = 0; i <= d->host_mask; i++) {
-                if (d->hosts[i].used) {
-                    *host_slot(tab, mask, d->hosts[i].family, &d->hosts[i].addr) = d->hosts[i];
-                }
-            }
-            free(d->hosts);
-            d->hosts = tab;
-            d->host_mask = mask;
-        }
-    }
-    struct host_info *e = host_slot(d->hosts, d->host_mask, family, addr);
-    if (e != NULL && !e->used) {
-        memset(e, 0, sizeof(*e));
-        e->used = true;
-        e->family = (uint8_t)family;
-        e->addr = *addr;
-        e->synack_rtt_min = -1;
-        e->hops_min = 1000;
-        e->hops_max = -1;
-        d->host_count++;
-    }
-    return e;
-}
-
-static struct service_info *service_slot(struct service_info *tab, uint32_t mask, int family,
-                                         const struct dec_addr *addr, uint16_t port)
-{
-    uint64_t h = hash_addr(family, addr, port);
-    for (uint32_t i = 0; i <= mask; i++) {
-        struct service_info *e = &tab[(h + i) & mask];
-        if (!e->used ||
-            (e->family == family && e->port == port && memcmp(e->addr.b, addr->b, 16) == 0)) {
-            return e;
-        }
-    }
-    return NULL;
+    uint32_t e = host_number((struct rep_diag *)d, family, addr, false);
+    return e != UINT32_MAX ? &d->hosts[e] : NULL;
 }
 
 static struct service_info *get_service(struct rep_diag *d, const struct flow_attempt *a)
 {
-    if (d->service_count >= DIAG_MAX_SERVICES) {
-        struct service_info *e =
-            service_slot(d->services, d->service_mask, a->family, &a->server, a->server_port);
-        return e != NULL && e->used ? e : NULL; /* full: known services only */
+    if (d->service_count < DIAG_MAX_SERVICES && (d->service_count + 1) * 2 > d->legacy_mask + 1) {
+        d->legacy_mask = d->legacy_mask * 2 + 1; /* what the old table did here */
     }
-    if ((d->service_count + 1) * 2 > d->service_mask + 1) {
-        uint32_t mask = d->service_mask * 2 + 1;
-        struct service_info *tab = calloc((size_t)mask + 1, sizeof(*tab));
-        if (tab != NULL) {
-            for (uint32_t i = 0; i <= d->service_mask; i++) {
-                struct service_info *old = &d->services[i];
-                if (old->used) {
-                    *service_slot(tab, mask, old->family, &old->addr, old->port) = *old;
-                }
-            }
-            free(d->services);
-            d->services = tab;
-            d->service_mask = mask;
+    uint32_t hash = rep_key_hash(d->seed, a->family, &a->server, a->server_port);
+    uint32_t pos = hash, e;
+    while ((e = rep_index_next(&d->service_index, hash, &pos)) != UINT32_MAX) {
+        struct service_info *s = &d->services[e];
+        if (s->port == a->server_port && s->family == a->family &&
+            rep_addr_equal(&s->addr, &a->server)) {
+            return s;
         }
     }
-    struct service_info *e =
-        service_slot(d->services, d->service_mask, a->family, &a->server, a->server_port);
-    if (e != NULL && !e->used) {
-        memset(e, 0, sizeof(*e));
-        e->used = true;
-        e->family = a->family;
-        e->addr = a->server;
-        e->port = a->server_port;
-        d->service_count++;
+    if (d->service_count >= DIAG_MAX_SERVICES || !rep_index_has_room(&d->service_index) ||
+        !make_room(&d->services, d->service_count, &d->service_cap, sizeof(*d->services), 64)) {
+        return NULL; /* full: known services only */
     }
-    return e;
+    struct service_info *s = &d->services[d->service_count];
+    memset(s, 0, sizeof(*s));
+    s->family = a->family;
+    s->addr = a->server;
+    s->port = a->server_port;
+    rep_index_add(&d->service_index, pos, hash, d->service_count++);
+    return s;
+}
+
+static void legacy_put(const struct rep_diag *d, uint32_t *tab, uint32_t mask, uint32_t s)
+{
+    const struct service_info *svc = &d->services[s];
+    uint32_t pos = (uint32_t)(legacy_hash(svc->family, &svc->addr, svc->port) & mask);
+    while (tab[pos] != 0) {
+        pos = (pos + 1) & mask;
+    }
+    tab[pos] = s + 1;
+}
+
+static uint32_t *legacy_grow(const struct rep_diag *d, uint32_t *tab, uint32_t *mask)
+{
+    uint32_t grown_mask = *mask * 2 + 1;
+    uint32_t *grown = calloc((size_t)grown_mask + 1, sizeof(*grown));
+    if (grown != NULL) {
+        for (uint32_t i = 0; i <= *mask; i++) {
+            if (tab[i] != 0) {
+                legacy_put(d, grown, grown_mask, tab[i] - 1);
+            }
+        }
+        *mask = grown_mask;
+    }
+    free(tab);
+    return grown;
+}
+
+/* The services in the order the table of earlier versions held them (slot order of a
+ * legacy_hash table with linear probing, 1024 slots doubled when a lookup found it half
+ * full): the diagnoses are made, and printed, in this order, and reports do not change with
+ * the table. Fills order with service numbers and returns how many, or 0 when out of memory
+ * (then the order is the dense one). */
+static uint32_t service_order(const struct rep_diag *d, uint32_t *order)
+{
+    uint32_t mask = LEGACY_SERVICE_SLOTS - 1;
+    uint32_t *tab = calloc(mask + 1, sizeof(*tab));
+    for (uint32_t s = 0; s < d->service_count && tab != NULL; s++) {
+        if ((s + 1) * 2 > mask + 1) {
+            tab = legacy_grow(d, tab, &mask);
+        }
+        if (tab != NULL) {
+            legacy_put(d, tab, mask, s);
+        }
+    }
+    if (tab != NULL && mask < d->legacy_mask) {
+        tab = legacy_grow(d, tab, &mask); /* grown by a lookup after the last service came */
+    }
+    if (tab == NULL) {
+        return 0;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i <= mask; i++) {
+        if (tab[i] != 0) {
+            order[n++] = tab[i] - 1;
+        }
+    }
+    free(tab);
+    return n;
 }
 
 /* ---- the host's own packets -------------------------------------------------------------- */
@@ -245,7 +293,34 @@ static void own_packet(struct host_info *h, const struct flow_reply *r)
 
 static bool same_addr(const struct dec_addr *x, const struct dec_addr *y)
 {
-    return memcmp(x->b, y->b, sizeof(x->b)) == 0;
+    return rep_addr_equal(x, y);
+}
+
+/* The entry the index slot for hash points to, if any, on its way into the cache. */
+static void prefetch_entry(const struct rep_index *x, uint32_t hash, const void *entries,
+                           size_t size)
+{
+    const struct rep_slot *slot = &x->slots[hash & x->mask];
+    if (slot->entry != 0) {
+        __builtin_prefetch((const char *)entries + (size_t)(slot->entry - 1) * size);
+    }
+}
+
+void rep_diag_prefetch(const struct rep_diag *d, const struct flow_attempt *a)
+{
+    if (d == NULL) {
+        return;
+    }
+    uint32_t server = rep_key_hash(d->seed, a->family, &a->server, 0);
+    uint32_t client = rep_key_hash(d->seed, a->family, &a->client, 0);
+    uint32_t service = rep_key_hash(d->seed, a->family, &a->server, a->server_port);
+    /* the three slots at once, then the three entries at once: two waits instead of six */
+    __builtin_prefetch(&d->host_index.slots[server & d->host_index.mask]);
+    __builtin_prefetch(&d->host_index.slots[client & d->host_index.mask]);
+    __builtin_prefetch(&d->service_index.slots[service & d->service_index.mask]);
+    prefetch_entry(&d->host_index, server, d->hosts, sizeof(*d->hosts));
+    prefetch_entry(&d->host_index, client, d->hosts, sizeof(*d->hosts));
+    prefetch_entry(&d->service_index, service, d->services, sizeof(*d->services));
 }
 
 void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a)
@@ -253,20 +328,17 @@ void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a)
     if (d == NULL) {
         return;
     }
-    struct host_info *h = get_host(d, a->family, &a->server);
-    if (h == NULL) {
+    uint32_t server = host_number(d, a->family, &a->server, true);
+    if (server == UINT32_MAX) {
         return;
     }
-    h->attempts++;
+    d->hosts[server].attempts++;
     d->attempts++;
-    struct host_info *c = get_host(d, a->family, &a->client);
-    if (c != NULL) {
-        c->as_client++;
+    uint32_t client = host_number(d, a->family, &a->client, true);
+    if (client != UINT32_MAX) {
+        d->hosts[client].as_client++;
     }
-    h = find_host(d, a->family, &a->server); /* the table may have grown */
-    if (h == NULL) {
-        return;
-    }
+    struct host_info *h = &d->hosts[server]; /* the table may have moved */
     if (a->answer == FLOW_ANS_SYNACK) {
         own_packet(h, &a->reply);
         if (a->saw_syn) {
@@ -304,12 +376,6 @@ static void describe_host_hops(char *buf, size_t len, const struct flow_attempt 
 void rep_diag_middlebox(const struct rep_diag *d, const struct flow_attempt *a,
                         struct rep_judgement *j)
 {
-    char host_text[128] = "";
-    const struct host_info *h = d != NULL ? find_host(d, a->family, &a->server) : NULL;
-    bool host_known = h != NULL && h->own_packets > 0 && h->hops_min == h->hops_max;
-    if (host_known) {
-        describe_host_hops(host_text, sizeof(host_text), a, h);
-    }
     if (a->synack_after_answer.ts_ns != 0 && a->answer != FLOW_ANS_NONE) {
         j->flags |= REP_FLAG_LATE_SYNACK;
     }
@@ -333,12 +399,17 @@ void rep_diag_middlebox(const struct rep_diag *d, const struct flow_attempt *a,
     if (j->verdict != REP_REFUSED) {
         return;
     }
+    const struct host_info *h = d != NULL ? find_host(d, a->family, &a->server) : NULL;
+    bool host_known = h != NULL && h->own_packets > 0 && h->hops_min == h->hops_max;
     int rst_hops = rep_hops(a->reply.ttl);
-    char sign[200] = "";
+    char sign[200];
+    sign[0] = '\0';
     if (a->synack_after_answer.ts_ns != 0) {
         snprintf(sign, sizeof(sign), "the server's own SYN-ACK (TTL %u) came after the RST",
                  a->synack_after_answer.ttl);
     } else if (host_known && rst_hops != h->hops_min) {
+        char host_text[128];
+        describe_host_hops(host_text, sizeof(host_text), a, h);
         snprintf(sign, sizeof(sign), "the RST arrived with TTL %u = %d hop%s; %s", a->reply.ttl,
                  rst_hops, rst_hops == 1 ? "" : "s", host_text);
     } else if (h != NULL && h->synack_rtt_min > 1000000 && j->rtt_ns >= 0 &&
@@ -358,17 +429,23 @@ void rep_diag_middlebox(const struct rep_diag *d, const struct flow_attempt *a,
         snprintf(sign, sizeof(sign),
                  "the RST has IP ID 0 while the server's own packets carry counting IDs");
     }
+    /* every refusal gets one of these sentences: written by hand, not by snprintf */
+    struct rep_text ev;
+    rep_text_init(&ev, j->evidence, sizeof(j->evidence));
     if (sign[0] != '\0') {
         j->verdict = REP_REFUSED_BY_MIDDLEBOX;
-        snprintf(j->evidence, sizeof(j->evidence), "%s", sign);
+        rep_text_str(&ev, sign);
     } else if (host_known) {
-        snprintf(j->evidence, sizeof(j->evidence),
-                 "the RST arrived %d hop%s away, like the server's own packets", rst_hops,
-                 rst_hops == 1 ? "" : "s");
+        REP_TEXT_LIT(&ev, "the RST arrived ");
+        rep_text_int(&ev, rst_hops);
+        if (rst_hops == 1) {
+            REP_TEXT_LIT(&ev, " hop away, like the server's own packets");
+        } else {
+            REP_TEXT_LIT(&ev, " hops away, like the server's own packets");
+        }
     } else {
-        snprintf(j->evidence, sizeof(j->evidence),
-                 "not enough evidence to tell the host from a middlebox: no other packet from "
-                 "the server in the capture to compare the RST with");
+        REP_TEXT_LIT(&ev, "not enough evidence to tell the host from a middlebox: no other "
+                          "packet from the server in the capture to compare the RST with");
     }
 }
 
@@ -423,15 +500,15 @@ static void widen(int64_t *first, int64_t *last, int64_t t)
     }
 }
 
-void rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
-                      const struct rep_judgement *j)
+uint32_t rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
+                          const struct rep_judgement *j)
 {
     if (d == NULL) {
-        return;
+        return UINT32_MAX;
     }
     struct service_info *s = get_service(d, a);
     if (s == NULL) {
-        return;
+        return UINT32_MAX;
     }
     s->counts[j->verdict]++;
     if (a->answer == FLOW_ANS_SYNACK && a->saw_syn) {
@@ -458,8 +535,10 @@ void rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
         s->quick_resets++; /* tcp_abort_on_overflow answers an ACK it cannot queue with RST */
     }
     if (j->flags & REP_FLAG_MIDDLEBOX_RESET || j->verdict == REP_REFUSED_BY_MIDDLEBOX) {
-        if (s->middlebox_resets++ == 0) {
-            snprintf(s->example, sizeof(s->example), "%s", j->evidence);
+        if (s->middlebox_resets++ == 0 &&
+            make_room(&d->examples, d->example_count, &d->example_cap, sizeof(*d->examples), 16)) {
+            snprintf(d->examples[d->example_count], sizeof(*d->examples), "%s", j->evidence);
+            s->example = ++d->example_count;
         }
     }
     switch (j->verdict) {
@@ -498,6 +577,7 @@ void rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
             s->ok_from_other_client = true;
         }
     }
+    return (uint32_t)(s - d->services);
 }
 
 void rep_diag_neighbour(struct rep_diag *d, const struct flow_neighbour *n)
@@ -632,7 +712,8 @@ static void diagnose_service(struct rep_diag *d, const struct service_info *s)
                      "%u attempt%s to %s %s reset by a device on the path, not by the server: "
                      "%s.",
                      s->middlebox_resets, s->middlebox_resets == 1 ? "" : "s", name,
-                     s->middlebox_resets == 1 ? "was" : "were", s->example);
+                     s->middlebox_resets == 1 ? "was" : "were",
+                     s->example != 0 ? d->examples[s->example - 1] : "");
             r->causes = "a firewall, IPS or proxy between client and server rejecting with a "
                         "TCP reset (nft/iptables `reject with tcp reset` in a forward chain, "
                         "an IPS signature, a load balancer)";
@@ -767,11 +848,12 @@ size_t rep_diag_finish(struct rep_diag *d, const struct rep_diagnosis **out)
         return 0;
     }
     d->result_count = 0;
-    for (uint32_t i = 0; i <= d->service_mask; i++) {
-        if (d->services[i].used) {
-            diagnose_service(d, &d->services[i]);
-        }
+    uint32_t *order = malloc(((size_t)d->service_count + 1) * sizeof(*order));
+    uint32_t ordered = order != NULL ? service_order(d, order) : 0;
+    for (uint32_t i = 0; i < d->service_count; i++) {
+        diagnose_service(d, &d->services[ordered == d->service_count ? order[i] : i]);
     }
+    free(order);
     for (uint32_t i = 0; i < d->neighbour_count; i++) {
         diagnose_neighbour(d, &d->neighbours[i]);
     }

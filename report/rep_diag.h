@@ -26,6 +26,11 @@ struct rep_diag;
 struct rep_diag *rep_diag_create(void);
 void rep_diag_destroy(struct rep_diag *d);
 
+/* Starts loading the index slots and entries of an attempt's server, client and service into
+ * the cache, so that the lookups of rep_diag_observe and rep_diag_account overlap their cache
+ * misses instead of waiting for each in turn. No effect on anything but time. */
+void rep_diag_prefetch(const struct rep_diag *d, const struct flow_attempt *a);
+
 /* Learns from an attempt's own packets what its server host looks like (hop distance and RTT
  * of its SYN-ACKs, its IP IDs). Called for every attempt before any is judged against it. */
 void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a);
@@ -36,9 +41,11 @@ void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a);
 void rep_diag_middlebox(const struct rep_diag *d, const struct flow_attempt *a,
                         struct rep_judgement *j);
 
-/* Counts a judged attempt for the per-service diagnoses. */
-void rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
-                      const struct rep_judgement *j);
+/* Counts a judged attempt for the per-service diagnoses. Returns the service's number (the
+ * services are numbered 0, 1, ... in the order they first came), or UINT32_MAX when it has
+ * none (table full, out of memory, or d NULL). */
+uint32_t rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
+                          const struct rep_judgement *j);
 
 /* Address resolution seen for an address (flow_set_neighbour_callback). */
 void rep_diag_neighbour(struct rep_diag *d, const struct flow_neighbour *n);

@@ -3,7 +3,15 @@
 #define SYNSCOPE_REP_INT_H
 
 #include "rep_diag.h"
+#include "rep_index.h"
 #include "report.h"
+
+#include <string.h>
+
+/* Room for any address rep_addr_format writes, NUL included (INET6_ADDRSTRLEN is 46). */
+#define REP_ADDR_LEN 48
+/* Room for rep_time_iso_sec's date and time. */
+#define REP_TIME_LEN 32
 
 /* Totals for one server address:port. */
 struct rep_service {
@@ -28,18 +36,21 @@ struct rep_report {
     struct rep_options opts;
     uint64_t attempts;
     uint64_t counts[REP_VERDICT_COUNT];
-    struct rep_service *services;
+    struct rep_service *services; /* in the order they were first seen */
     uint32_t service_count, service_cap;
-    uint32_t *service_index;    /* open addressing: service number + 1, 0 = empty */
+    struct rep_index service_index;
+    uint64_t service_seed;      /* of the index's hash */
     uint64_t unlisted_attempts; /* attempts to services beyond REP_MAX_SERVICES */
-    uint32_t index_mask;
     struct rep_listed *listed[REP_VERDICT_COUNT];
     uint32_t listed_count[REP_VERDICT_COUNT];
     int64_t first_ns, last_ns; /* time span of the attempts */
     bool alloc_failed;
     bool ts_cached; /* JSON: the date and time of ts_cache_sec, formatted once */
     int64_t ts_cache_sec;
-    char ts_cache[32];
+    char ts_cache[REP_TIME_LEN];
+    size_t ts_cache_len;
+    char *json_buf; /* JSON attempt lines not yet handed to stdio (rep_json_flush) */
+    size_t json_len;
     uint32_t *failed_packets; /* --write-failed: packet numbers of failed attempts */
     size_t failed_count, failed_cap;
     struct rep_diag *diag;        /* evidence across attempts (rep_diag.c); may be NULL */
@@ -50,11 +61,77 @@ struct rep_report {
     size_t diagnosis_count;
 };
 
+/* A string built by hand in a caller's buffer, cut (and always NUL-terminated) where snprintf
+ * would cut it: what is written for every attempt avoids printf's machinery, which is slow. */
+struct rep_text {
+    char *buf;
+    size_t size; /* of buf, more than 0 */
+    size_t len;  /* always below size */
+};
+
+static inline void rep_text_init(struct rep_text *t, char *buf, size_t size)
+{
+    t->buf = buf;
+    t->size = size;
+    t->len = 0;
+    buf[0] = '\0';
+}
+
+static inline void rep_text_mem(struct rep_text *t, const char *s, size_t n)
+{
+    size_t room = t->size - 1 - t->len;
+    if (n > room) {
+        n = room;
+    }
+    memcpy(t->buf + t->len, s, n);
+    t->len += n;
+    t->buf[t->len] = '\0';
+}
+
+/* A string literal (its length known when compiling). */
+#define REP_TEXT_LIT(t, s) rep_text_mem((t), (s), sizeof(s) - 1)
+
+static inline void rep_text_str(struct rep_text *t, const char *s)
+{
+    rep_text_mem(t, s, strlen(s));
+}
+
+/* Decimal digits of v at the end of digits[24]; returns where they start. */
+static inline char *rep_u64_digits(char digits[24], uint64_t v)
+{
+    char *p = digits + 24;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return p;
+}
+
+/* v as "%llu" and "%lld" print it. */
+static inline void rep_text_uint(struct rep_text *t, uint64_t v)
+{
+    char digits[24];
+    const char *p = rep_u64_digits(digits, v);
+    rep_text_mem(t, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+static inline void rep_text_int(struct rep_text *t, int64_t v)
+{
+    if (v < 0) {
+        REP_TEXT_LIT(t, "-");
+        rep_text_uint(t, (uint64_t)(-(v + 1)) + 1);
+    } else {
+        rep_text_uint(t, (uint64_t)v);
+    }
+}
+
 /* Writers: one attempt as a JSON line; the service and summary objects; the text report. */
 void rep_json_attempt(struct rep_report *r, const struct flow_attempt *a,
                       const struct rep_judgement *j);
 void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
                      const struct flow_stats *flows);
+/* Hands the buffered attempt lines to stdio (before anything else is written to out). */
+void rep_json_flush(struct rep_report *r);
 void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
                      const struct flow_stats *flows);
 /* HTML: one self-contained page (rep_html.c). */
@@ -135,6 +212,14 @@ void rep_closing_notes(const struct rep_input_stats *input, const struct flow_st
 /* Formats "10.0.0.1:80" or "[fd00::1]:80" into buf (64 bytes). */
 const char *rep_endpoint_str(int family, const struct dec_addr *addr, uint16_t port, char *buf,
                              size_t buflen);
+
+/* An address as dec_addr_str (inet_ntop) writes it, "?" for an unknown family, into out;
+ * returns its length. By hand: it is written several times for every attempt. */
+size_t rep_addr_format(int family, const struct dec_addr *addr, char out[REP_ADDR_LEN]);
+
+/* A time in seconds as "2026-11-26T13:12:06" (UTC), what strftime's "%Y-%m-%dT%H:%M:%S" writes
+ * for gmtime; returns its length (0 and "" when gmtime cannot represent it). */
+size_t rep_time_iso_sec(int64_t sec, char out[REP_TIME_LEN]);
 
 /* Formats a time as "2026-11-26T13:12:06.319804Z" (buf 40 bytes). */
 const char *rep_time_iso(int64_t ns, char *buf, size_t buflen);

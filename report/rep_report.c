@@ -20,10 +20,11 @@ int rep_create(struct rep_report **out, const struct rep_options *opts, char *er
     if (r->opts.list_limit == 0) {
         r->opts.list_limit = DEFAULT_LIST_LIMIT;
     }
-    r->index_mask = 255;
     r->diag = rep_diag_create(); /* NULL: no diagnoses, everything else works */
-    r->service_index = calloc(r->index_mask + 1, sizeof(*r->service_index));
-    if (r->service_index == NULL) {
+    /* nothing printed depends on the seed: the heap address differs from run to run */
+    r->service_seed = (uint64_t)(uintptr_t)r * 0xc2b2ae3d27d4eb4fULL;
+    if (!rep_index_init(&r->service_index, 256)) {
+        rep_diag_destroy(r->diag);
         free(r);
         snprintf(errbuf, errlen, "out of memory");
         return -1;
@@ -41,10 +42,11 @@ void rep_destroy(struct rep_report *r)
         free(r->listed[v]);
     }
     free(r->services);
-    free(r->service_index);
+    rep_index_free(&r->service_index);
     rep_diag_destroy(r->diag);
     free(r->pending);
     free(r->failed_packets);
+    free(r->json_buf);
     free(r);
 }
 
@@ -53,51 +55,30 @@ uint64_t rep_verdict_count(const struct rep_report *r, enum rep_verdict verdict)
     return (unsigned)verdict < REP_VERDICT_COUNT ? r->counts[verdict] : 0;
 }
 
-static uint32_t service_hash(int family, const struct dec_addr *addr, uint16_t port)
+/* The service row of an attempt's server address:port, a new one when it is new; NULL when
+ * the table is full (counted as unlisted) or memory ran out. number is the diagnoses' number
+ * for it (rep_diag_account), tried first: both tables number services in the order they come,
+ * so it is almost always right, and the index (a cache miss) is looked at only when not. */
+static struct rep_service *find_service(struct rep_report *r, const struct flow_attempt *a,
+                                        uint32_t number)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)family;
-    for (size_t i = 0; i < sizeof(addr->b); i++) {
-        h = (h ^ addr->b[i]) * 16777619u;
-    }
-    h = (h ^ (port >> 8)) * 16777619u;
-    h = (h ^ (port & 0xff)) * 16777619u;
-    return h;
-}
-
-static bool grow_index(struct rep_report *r)
-{
-    uint32_t mask = r->index_mask * 2 + 1;
-    uint32_t *index = calloc((size_t)mask + 1, sizeof(*index));
-    if (index == NULL) {
-        return false;
-    }
-    for (uint32_t s = 0; s < r->service_count; s++) {
-        const struct rep_service *svc = &r->services[s];
-        uint32_t pos = service_hash(svc->family, &svc->addr, svc->port) & mask;
-        while (index[pos] != 0) {
-            pos = (pos + 1) & mask;
-        }
-        index[pos] = s + 1;
-    }
-    free(r->service_index);
-    r->service_index = index;
-    r->index_mask = mask;
-    return true;
-}
-
-static struct rep_service *find_service(struct rep_report *r, const struct flow_attempt *a)
-{
-    uint32_t pos = service_hash(a->family, &a->server, a->server_port) & r->index_mask;
-    while (r->service_index[pos] != 0) {
-        struct rep_service *svc = &r->services[r->service_index[pos] - 1];
-        if (svc->family == a->family && svc->port == a->server_port &&
-            memcmp(svc->addr.b, a->server.b, sizeof(svc->addr.b)) == 0) {
+    if (number < r->service_count) {
+        struct rep_service *svc = &r->services[number];
+        if (svc->port == a->server_port && svc->family == a->family &&
+            rep_addr_equal(&svc->addr, &a->server)) {
             return svc;
         }
-        pos = (pos + 1) & r->index_mask;
     }
-    if (r->service_count >= REP_MAX_SERVICES ||
-        (uint64_t)r->service_count * 2 > (uint64_t)r->index_mask + 1) {
+    uint32_t hash = rep_key_hash(r->service_seed, a->family, &a->server, a->server_port);
+    uint32_t pos = hash, e;
+    while ((e = rep_index_next(&r->service_index, hash, &pos)) != UINT32_MAX) {
+        struct rep_service *svc = &r->services[e];
+        if (svc->port == a->server_port && svc->family == a->family &&
+            rep_addr_equal(&svc->addr, &a->server)) {
+            return svc;
+        }
+    }
+    if (r->service_count >= REP_MAX_SERVICES || !rep_index_has_room(&r->service_index)) {
         r->unlisted_attempts++; /* full (or the index could not grow): no row of its own */
         return NULL;
     }
@@ -115,11 +96,8 @@ static struct rep_service *find_service(struct rep_report *r, const struct flow_
     svc->family = a->family;
     svc->addr = a->server;
     svc->port = a->server_port;
-    r->service_index[pos] = ++r->service_count;
-    if ((uint64_t)r->service_count * 2 > (uint64_t)r->index_mask + 1) {
-        if (!grow_index(r)) {
-            r->alloc_failed = true;
-        }
+    if (!rep_index_add(&r->service_index, pos, hash, r->service_count++)) {
+        r->alloc_failed = true;
     }
     return svc;
 }
@@ -205,7 +183,7 @@ static void finalize(struct rep_report *r, const struct flow_attempt *a)
     struct rep_judgement j;
     rep_judge(a, &r->opts.cfg, &j);
     rep_diag_middlebox(r->diag, a, &j);
-    rep_diag_account(r->diag, a, &j);
+    uint32_t service_number = rep_diag_account(r->diag, a, &j);
     r->attempts++;
     r->counts[j.verdict]++;
     if (r->first_ns == 0 || j.start_ns < r->first_ns) {
@@ -214,7 +192,7 @@ static void finalize(struct rep_report *r, const struct flow_attempt *a)
     if (a->last_ns > r->last_ns) {
         r->last_ns = a->last_ns;
     }
-    struct rep_service *svc = find_service(r, a);
+    struct rep_service *svc = find_service(r, a, service_number);
     if (svc != NULL) {
         svc->total++;
         svc->counts[j.verdict]++;
@@ -226,6 +204,7 @@ static void finalize(struct rep_report *r, const struct flow_attempt *a)
     if (r->opts.format == REP_FORMAT_JSON) {
         rep_json_attempt(r, a, &j);
         if (r->opts.live) {
+            rep_json_flush(r);
             fflush(r->opts.out);
         }
         return;
@@ -256,6 +235,7 @@ static void finalize_oldest(struct rep_report *r)
 
 void rep_attempt(struct rep_report *r, const struct flow_attempt *a)
 {
+    rep_diag_prefetch(r->diag, a);
     rep_diag_observe(r->diag, a);
     if (a->last_ns > r->newest_ns) {
         r->newest_ns = a->last_ns;
@@ -335,19 +315,26 @@ const char *rep_endpoint_str(int family, const struct dec_addr *addr, uint16_t p
 
 const char *rep_time_iso(int64_t ns, char *buf, size_t buflen)
 {
-    time_t sec = (time_t)(ns / 1000000000);
-    long usec = (long)((ns % 1000000000) / 1000);
+    int64_t sec = ns / 1000000000;
+    int64_t usec = ns % 1000000000 / 1000;
     if (usec < 0) {
         usec += 1000000;
         sec -= 1;
     }
-    struct tm tm;
-    if (gmtime_r(&sec, &tm) == NULL) {
-        snprintf(buf, buflen, "invalid-time");
+    char date[REP_TIME_LEN];
+    struct rep_text t;
+    rep_text_init(&t, buf, buflen);
+    if (rep_time_iso_sec(sec, date) == 0) {
+        REP_TEXT_LIT(&t, "invalid-time");
         return buf;
     }
-    char date[32];
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, buflen, "%s.%06ldZ", date, usec);
+    char frac[8] = {'.'};
+    for (int i = 6; i >= 1; i--) {
+        frac[i] = (char)('0' + usec % 10);
+        usec /= 10;
+    }
+    frac[7] = 'Z';
+    rep_text_str(&t, date);
+    rep_text_mem(&t, frac, sizeof(frac));
     return buf;
 }

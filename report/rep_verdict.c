@@ -1,4 +1,5 @@
 /* rep_verdict.c - turns the facts of one attempt into a verdict, a reason and a Zeek state. */
+#include "rep_index.h"
 #include "report.h"
 
 #include <string.h>
@@ -200,15 +201,20 @@ static const char *zeek_client_rst_state(const struct flow_attempt *a)
 
 void rep_judge(const struct flow_attempt *a, const struct rep_config *cfg, struct rep_judgement *j)
 {
-    memset(j, 0, sizeof(*j));
+    /* every field but the evidence's unused tail: this runs for every attempt */
+    j->verdict = REP_ACCEPTED;
+    j->reason = NULL;
+    j->zeek_state = NULL;
+    j->sender = REP_SENDER_NONE;
+    j->flags = 0;
+    j->evidence[0] = '\0';
     j->hops = -1;
     j->rtt_ns = -1;
     j->start_ns = a->saw_syn ? a->syn_ns[0] : a->first_ns;
     j->waited_ns = a->last_ns - j->start_ns;
     if (a->answer != FLOW_ANS_NONE) {
-        j->sender = memcmp(a->reply.from.b, a->server.b, sizeof(a->server.b)) == 0
-                        ? REP_SENDER_SERVER
-                        : REP_SENDER_ROUTER;
+        j->sender =
+            rep_addr_equal(&a->reply.from, &a->server) ? REP_SENDER_SERVER : REP_SENDER_ROUTER;
         j->hops = rep_hops(a->reply.ttl);
         if (a->saw_syn) {
             j->rtt_ns = a->reply.ts_ns - syn_before(a, a->reply.ts_ns);

@@ -1,0 +1,166 @@
+/* rep_format.c - the addresses and times written for every attempt, formatted by hand: the
+ * same text as inet_ntop(3) and strftime(3), without printf's machinery. */
+#include "rep_int.h"
+
+#include <time.h>
+
+/* The digits of a byte as "%u" prints them; returns the length. */
+static size_t put_byte(char *out, unsigned v)
+{
+    size_t n = 0;
+    if (v >= 100) {
+        out[n++] = (char)('0' + v / 100);
+    }
+    if (v >= 10) {
+        out[n++] = (char)('0' + v / 10 % 10);
+    }
+    out[n++] = (char)('0' + v % 10);
+    return n;
+}
+
+static size_t put_quad(char *out, const uint8_t *b)
+{
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+        n += put_byte(out + n, b[i]);
+        out[n++] = '.';
+    }
+    return n - 1;
+}
+
+/* A 16-bit group as "%x" prints it. */
+static size_t put_group(char *out, unsigned v)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (int shift = 12; shift > 0; shift -= 4) {
+        if (v >> shift != 0 || n != 0) {
+            out[n++] = hex[(v >> shift) & 0xf];
+        }
+    }
+    out[n++] = hex[v & 0xf];
+    return n;
+}
+
+/* IPv6 as glibc's inet_ntop prints it (RFC 5952 4): lower-case hex without leading zeros,
+ * the first longest run of two or more zero groups as "::", and the IPv4 forms ::a.b.c.d
+ * (IPv4-compatible, RFC 4291 2.5.5.1) and ::ffff:a.b.c.d (IPv4-mapped) in dotted quad. */
+static size_t put_ip6(char *out, const uint8_t *b)
+{
+    unsigned words[8];
+    for (int i = 0; i < 8; i++) {
+        words[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+    }
+    int best = -1, best_len = 0, cur = -1, cur_len = 0;
+    for (int i = 0; i < 8; i++) {
+        if (words[i] == 0) {
+            if (cur < 0) {
+                cur = i;
+                cur_len = 0;
+            }
+            cur_len++;
+            if (cur_len > best_len) {
+                best = cur;
+                best_len = cur_len;
+            }
+        } else {
+            cur = -1;
+        }
+    }
+    if (best_len < 2) {
+        best = -1;
+    }
+    size_t n = 0;
+    for (int i = 0; i < 8; i++) {
+        if (best >= 0 && i >= best && i < best + best_len) {
+            if (i == best) {
+                out[n++] = ':';
+            }
+            continue;
+        }
+        if (i != 0) {
+            out[n++] = ':';
+        }
+        if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff))) {
+            return n + put_quad(out + n, b + 12);
+        }
+        n += put_group(out + n, words[i]);
+    }
+    if (best >= 0 && best + best_len == 8) {
+        out[n++] = ':';
+    }
+    return n;
+}
+
+size_t rep_addr_format(int family, const struct dec_addr *addr, char out[REP_ADDR_LEN])
+{
+    size_t n;
+    if (family == 4) {
+        n = put_quad(out, addr->b);
+    } else if (family == 6) {
+        n = put_ip6(out, addr->b);
+    } else {
+        out[0] = '?';
+        n = 1;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* The date of a day number (days since 1970-01-01, proleptic Gregorian, UTC): Howard
+ * Hinnant's civil_from_days, no table, no time zone, any day. */
+static void civil_from_days(int64_t days, int64_t *year, unsigned *month, unsigned *day)
+{
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    unsigned doe = (unsigned)(days - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *day = doy - (153 * mp + 2) / 5 + 1;
+    *month = mp < 10 ? mp + 3 : mp - 9;
+    *year = (int64_t)yoe + era * 400 + (*month <= 2);
+}
+
+static void put2(char *out, unsigned v)
+{
+    out[0] = (char)('0' + v / 10);
+    out[1] = (char)('0' + v % 10);
+}
+
+size_t rep_time_iso_sec(int64_t sec, char out[REP_TIME_LEN])
+{
+    int64_t days = sec / 86400, sod = sec % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days--;
+    }
+    int64_t year;
+    unsigned month, day;
+    civil_from_days(days, &year, &month, &day);
+    if (year < 1000 || year > 9999) {
+        /* never for an int64_t of nanoseconds (1677 to 2262), but %Y would not pad */
+        time_t t = (time_t)sec;
+        struct tm tm;
+        if (gmtime_r(&t, &tm) == NULL) {
+            out[0] = '\0';
+            return 0;
+        }
+        return strftime(out, REP_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+    }
+    unsigned y = (unsigned)year;
+    put2(out, y / 100);
+    put2(out + 2, y % 100);
+    out[4] = '-';
+    put2(out + 5, month);
+    out[7] = '-';
+    put2(out + 8, day);
+    out[10] = 'T';
+    put2(out + 11, (unsigned)(sod / 3600));
+    out[13] = ':';
+    put2(out + 14, (unsigned)(sod / 60 % 60));
+    out[16] = ':';
+    put2(out + 17, (unsigned)(sod % 60));
+    out[19] = '\0';
+    return 19;
+}

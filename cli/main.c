@@ -20,6 +20,7 @@
 #include "capture.h"
 #include "decode.h"
 #include "inject.h"
+#include "progress.h"
 #include "reader.h"
 #include "report.h"
 
@@ -75,7 +76,9 @@ static void usage_read(FILE *out)
           "options:\n"
           "      --filter BPF       only read packets matching this BPF expression (default: all)\n"
           "      --write-failed FILE  write the packets of the failed attempts to FILE (pcap),\n"
-          "                         to hand over the packets that matter instead of the capture\n",
+          "                         to hand over the packets that matter instead of the capture\n"
+          "  -q, --quiet            no progress line (shown on standard error when it is a\n"
+          "                         terminal and every input is a regular file)\n",
           out);
     fputs(common_help, out);
 }
@@ -381,8 +384,8 @@ static int link_supported(int linktype)
 
 /* read's analysis: the reader's records, in packet order, into the flow table (as on_packet
  * does with packets it decodes itself). Every 4096 packets: the output's error flag (a
- * broken output stops the reading). */
-static void analyse_records(struct session *s, struct reader *reader)
+ * broken output stops the reading) and the progress line. */
+static void analyse_records(struct session *s, struct reader *reader, struct progress *progress)
 {
     const struct reader_record *records;
     size_t count;
@@ -401,10 +404,38 @@ static void analyse_records(struct session *s, struct reader *reader)
                     reader_stop(reader);
                     return;
                 }
+                if (progress != NULL) {
+                    struct flow_stats fstats;
+                    flow_get_stats(s->flows, &fstats);
+                    progress_update(progress, reader_position(reader), s->input.packets,
+                                    fstats.tracked);
+                }
             }
         }
         reader_release(reader, count);
     }
+}
+
+/* The progress line is drawn when standard error is a terminal, every input is a regular file
+ * (their sizes are the total), and the report does not stream JSON lines to a terminal while
+ * the files are read (they would mix with the line). */
+static bool progress_wanted(const struct session *s, char *const *paths, int count,
+                            uint64_t *total_bytes)
+{
+    if (!isatty(STDERR_FILENO) ||
+        (s->rep_opts.format == REP_FORMAT_JSON && isatty(fileno(s->out)))) {
+        return false;
+    }
+    uint64_t total = 0;
+    for (int i = 0; i < count; i++) {
+        struct stat st;
+        if (strcmp(paths[i], "-") == 0 || stat(paths[i], &st) != 0 || !S_ISREG(st.st_mode)) {
+            return false;
+        }
+        total += (uint64_t)st.st_size;
+    }
+    *total_bytes = total;
+    return total > 0;
 }
 
 /* Opens the output and creates the report and the flow table. Returns 0 or EXIT_RUNTIME. */
@@ -522,19 +553,24 @@ static int cmd_read(int argc, char **argv)
         COMMON_LONGOPTS,
         {"filter", required_argument, NULL, OPT_FILTER},
         {"write-failed", required_argument, NULL, OPT_WRITE_FAILED},
+        {"quiet", no_argument, NULL, 'q'},
         {NULL, 0, NULL, 0},
     };
     struct session s;
     session_defaults(&s);
     const char *filter = NULL, *write_failed = NULL;
+    bool quiet = false;
     int opt;
 
     opterr = 0;
     optind = 1;
-    while ((opt = next_option(&s, argc, argv, ":f:o:h", longopts)) != -1) {
+    while ((opt = next_option(&s, argc, argv, ":f:o:hq", longopts)) != -1) {
         switch (opt) {
         case OPT_FAILED:
             return EXIT_USAGE;
+        case 'q':
+            quiet = true;
+            break;
         case OPT_FILTER:
             filter = optarg;
             break;
@@ -577,6 +613,9 @@ static int cmd_read(int argc, char **argv)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    struct progress progress;
+    uint64_t total_bytes = 0;
+    bool show_progress = !quiet && progress_wanted(&s, &argv[optind], argc - optind, &total_bytes);
     struct reader_config rcfg = {
         .paths = (const char *const *)&argv[optind],
         .path_count = (size_t)(argc - optind),
@@ -584,7 +623,7 @@ static int cmd_read(int argc, char **argv)
         .supported = link_supported,
         .stop_flag = &stop_signal,
         .reader_signals = &stop_signals,
-        .track_position = false,
+        .track_position = show_progress,
         .threaded = true,
     };
     struct reader *reader = NULL;
@@ -592,7 +631,13 @@ static int cmd_read(int argc, char **argv)
         fputs("synscope: out of memory\n", stderr);
         return session_finish(&s, EXIT_RUNTIME, false);
     }
-    analyse_records(&s, reader);
+    if (show_progress) {
+        progress_start(&progress, stderr, total_bytes);
+    }
+    analyse_records(&s, reader, show_progress ? &progress : NULL);
+    if (show_progress) {
+        progress_end(&progress);
+    }
     enum reader_end end = reader_finish(reader, errbuf, sizeof(errbuf));
     if (s.output_broken) {
         /* reading stopped there: what the reader met beyond does not count */

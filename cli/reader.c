@@ -23,8 +23,9 @@
 
 #define RING_RECORDS 4096u /* a power of two, a multiple of BATCH */
 #define RING_MASK (RING_RECORDS - 1)
-#define BATCH 64u /* records per publication of the write index, and per reader_next */
-#define SPINS 200 /* looks at the other side's index before sleeping */
+#define BATCH 64u            /* records per publication of the write index, and per reader_next */
+#define SPINS 200            /* looks at the other side's index before sleeping */
+#define POSITION_EVERY 4096u /* records between two updates of the position */
 
 /* cap_loop return values of the producer's callback */
 #define LOOP_STOP 1  /* stop reading: stop requested */
@@ -103,7 +104,9 @@ static bool stop_wanted(const struct reader *r)
 static void publish(struct reader *r, bool final)
 {
     atomic_store_explicit(&r->head, r->write, memory_order_seq_cst);
-    if (r->cfg.track_position && r->src != NULL) {
+    /* ftello asks the kernel (lseek): once per POSITION_EVERY records is enough for a line
+     * redrawn four times a second */
+    if (r->cfg.track_position && r->src != NULL && (r->write & (POSITION_EVERY - 1)) == 0) {
         atomic_store_explicit(&r->position, r->bytes_before + cap_position(r->src),
                               memory_order_relaxed);
     }

@@ -173,6 +173,16 @@ uint64_t cap_size(const struct cap_source *src)
     return src->size;
 }
 
+uint64_t cap_position(const struct cap_source *src)
+{
+    FILE *f = pcap_file(src->pcap); /* NULL for a live handle */
+    if (f == NULL) {
+        return 0;
+    }
+    off_t pos = ftello(f);
+    return pos > 0 ? (uint64_t)pos : 0;
+}
+
 int cap_loop(struct cap_source *src, cap_packet_fn fn, void *user, char *errbuf, size_t errlen)
 {
     struct pcap_pkthdr *hdr;

@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 #include "capture.h"
 #include "decode.h"
 #include "inject.h"
+#include "progress.h"
+#include "reader.h"
 #include "report.h"
 
 #define EXIT_OK 0
@@ -73,7 +76,9 @@ static void usage_read(FILE *out)
           "options:\n"
           "      --filter BPF       only read packets matching this BPF expression (default: all)\n"
           "      --write-failed FILE  write the packets of the failed attempts to FILE (pcap),\n"
-          "                         to hand over the packets that matter instead of the capture\n",
+          "                         to hand over the packets that matter instead of the capture\n"
+          "  -q, --quiet            no progress line (shown on standard error when it is a\n"
+          "                         terminal and every input is a regular file)\n",
           out);
     fputs(common_help, out);
 }
@@ -322,8 +327,10 @@ static void on_provisional(const struct flow_attempt *attempt, void *user)
 /* SIGINT or SIGTERM received: read and live stop reading and write the report of what they
  * have. A second signal (either of them) kills at once, so a report that takes long to write
  * can still be cut short: the default action is restored and the signal raised again (both
- * async-signal-safe). */
-static volatile sig_atomic_t stop_signal;
+ * async-signal-safe). An atomic (lock-free, so usable in a handler): read's reader thread
+ * takes the signals while the main thread looks at the flag. */
+static atomic_int stop_signal;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "stop_signal must be lock-free to be set in a handler");
 
 static void on_stop_signal(int sig)
 {
@@ -373,6 +380,62 @@ static int on_packet(const struct cap_packet *pkt, void *user)
 static int link_supported(int linktype)
 {
     return dec_link_supported(linktype) ? 1 : 0;
+}
+
+/* read's analysis: the reader's records, in packet order, into the flow table (as on_packet
+ * does with packets it decodes itself). Every 4096 packets: the output's error flag (a
+ * broken output stops the reading) and the progress line. */
+static void analyse_records(struct session *s, struct reader *reader, struct progress *progress)
+{
+    const struct reader_record *records;
+    size_t count;
+    while ((count = reader_next(reader, &records)) > 0) {
+        for (size_t i = 0; i < count; i++) {
+            const struct reader_record *rec = &records[i];
+            s->input.packets++;
+            s->decode_status[rec->status]++;
+            if (rec->status == DEC_OK_TCP || rec->status == DEC_OK_ICMP ||
+                rec->status == DEC_OK_NEIGH) {
+                flow_event(s->flows, &rec->ev, rec->ts_ns, (uint32_t)s->input.packets);
+            }
+            if ((s->input.packets & 4095) == 0) {
+                if (ferror(s->out)) {
+                    s->output_broken = true;
+                    reader_stop(reader);
+                    return;
+                }
+                if (progress != NULL) {
+                    struct flow_stats fstats;
+                    flow_get_stats(s->flows, &fstats);
+                    progress_update(progress, reader_position(reader), s->input.packets,
+                                    fstats.tracked);
+                }
+            }
+        }
+        reader_release(reader, count);
+    }
+}
+
+/* The progress line is drawn when standard error is a terminal, every input is a regular file
+ * (their sizes are the total), and the report does not stream JSON lines to a terminal while
+ * the files are read (they would mix with the line). */
+static bool progress_wanted(const struct session *s, char *const *paths, int count,
+                            uint64_t *total_bytes)
+{
+    if (!isatty(STDERR_FILENO) ||
+        (s->rep_opts.format == REP_FORMAT_JSON && isatty(fileno(s->out)))) {
+        return false;
+    }
+    uint64_t total = 0;
+    for (int i = 0; i < count; i++) {
+        struct stat st;
+        if (strcmp(paths[i], "-") == 0 || stat(paths[i], &st) != 0 || !S_ISREG(st.st_mode)) {
+            return false;
+        }
+        total += (uint64_t)st.st_size;
+    }
+    *total_bytes = total;
+    return total > 0;
 }
 
 /* Opens the output and creates the report and the flow table. Returns 0 or EXIT_RUNTIME. */
@@ -490,19 +553,24 @@ static int cmd_read(int argc, char **argv)
         COMMON_LONGOPTS,
         {"filter", required_argument, NULL, OPT_FILTER},
         {"write-failed", required_argument, NULL, OPT_WRITE_FAILED},
+        {"quiet", no_argument, NULL, 'q'},
         {NULL, 0, NULL, 0},
     };
     struct session s;
     session_defaults(&s);
     const char *filter = NULL, *write_failed = NULL;
+    bool quiet = false;
     int opt;
 
     opterr = 0;
     optind = 1;
-    while ((opt = next_option(&s, argc, argv, ":f:o:h", longopts)) != -1) {
+    while ((opt = next_option(&s, argc, argv, ":f:o:hq", longopts)) != -1) {
         switch (opt) {
         case OPT_FAILED:
             return EXIT_USAGE;
+        case 'q':
+            quiet = true;
+            break;
         case OPT_FILTER:
             filter = optarg;
             break;
@@ -540,30 +608,45 @@ static int cmd_read(int argc, char **argv)
 
     char errbuf[CAP_ERRBUF_SIZE];
     catch_stop_signals();
-    for (int i = optind; i < argc && !s.output_broken && stop_signal == 0; i++) {
-        struct cap_source *src = NULL;
-        int rc = cap_open_file(&src, argv[i], link_supported, errbuf, sizeof(errbuf));
-        if (rc == 0 && filter != NULL) {
-            rc = cap_set_filter(src, filter, errbuf, sizeof(errbuf));
-            if (rc != 0) {
-                cap_close(src);
-                fprintf(stderr, "synscope: %s\n", errbuf);
-                status = EXIT_USAGE;
-                break;
-            }
-        }
-        if (rc == 0) {
-            rc = cap_loop(src, on_packet, &s, errbuf, sizeof(errbuf));
-            cap_close(src);
-        }
-        if (stop_signal != 0) {
-            break; /* a read cut short by the signal (EINTR) is not an input error */
-        }
-        if (rc < 0) {
-            session_input_error(&s, errbuf);
-            status = EXIT_RUNTIME;
-            break;
-        }
+    /* the reader thread opens, reads and decodes; this one analyses (cli/reader.h) */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    struct progress progress;
+    uint64_t total_bytes = 0;
+    bool show_progress = !quiet && progress_wanted(&s, &argv[optind], argc - optind, &total_bytes);
+    struct reader_config rcfg = {
+        .paths = (const char *const *)&argv[optind],
+        .path_count = (size_t)(argc - optind),
+        .filter = filter,
+        .supported = link_supported,
+        .stop_flag = &stop_signal,
+        .reader_signals = &stop_signals,
+        .track_position = show_progress,
+        .threaded = true,
+    };
+    struct reader *reader = NULL;
+    if (reader_start(&reader, &rcfg) != 0) {
+        fputs("synscope: out of memory\n", stderr);
+        return session_finish(&s, EXIT_RUNTIME, false);
+    }
+    if (show_progress) {
+        progress_start(&progress, stderr, total_bytes);
+    }
+    analyse_records(&s, reader, show_progress ? &progress : NULL);
+    if (show_progress) {
+        progress_end(&progress);
+    }
+    enum reader_end end = reader_finish(reader, errbuf, sizeof(errbuf));
+    if (s.output_broken) {
+        /* reading stopped there: what the reader met beyond does not count */
+    } else if (end == READER_END_INPUT) {
+        session_input_error(&s, errbuf);
+        status = EXIT_RUNTIME;
+    } else if (end == READER_END_FILTER) {
+        fprintf(stderr, "synscope: %s\n", errbuf);
+        status = EXIT_USAGE;
     } /* nothing read and an error: the error line says it all */
     if (stop_signal != 0) {
         /* interrupted: the report of what was read, marked as such; exit 1 because the input

@@ -1,0 +1,408 @@
+/* reader.c - the read pipeline: a reader thread (libpcap and dec_packet) and the analysing
+ * thread, joined by a bounded single-producer, single-consumer ring of decoded records.
+ *
+ * The ring holds RING_RECORDS records of about 150 bytes (600 KiB: within the L2 cache of one
+ * core). The producer writes records in place (dec_packet decodes straight into the ring slot)
+ * and publishes its write index once per BATCH records, the consumer takes up to BATCH records
+ * at a time and publishes its read index after each: two shared-index stores per batch, none
+ * per packet. A side that finds the ring full (producer) or empty (consumer) spins briefly,
+ * then sleeps on a condition variable, and is woken only once the other side has made real
+ * progress (half the ring free; a quarter of it filled), so a slower consumer does not keep the
+ * reader thread spinning on the second core, nor waking for every batch. The sleeping flags
+ * and indices are stored and loaded with sequential consistency (Dekker's pattern): a side
+ * announces that it sleeps, then looks at the other side's index once more; the other side
+ * stores its index, then looks at the flag; one of them always sees the other. */
+#include "reader.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RING_RECORDS 4096u /* a power of two, a multiple of BATCH */
+#define RING_MASK (RING_RECORDS - 1)
+#define BATCH 64u            /* records per publication of the write index, and per reader_next */
+#define SPINS 200            /* looks at the other side's index before sleeping */
+#define POSITION_EVERY 4096u /* records between two updates of the position */
+
+/* cap_loop return values of the producer's callback */
+#define LOOP_STOP 1  /* stop reading: stop requested */
+#define LOOP_PAUSE 2 /* reading in the caller's thread: a batch is ready */
+
+struct reader {
+    /* written by the producer */
+    alignas(64) atomic_size_t head; /* records published */
+    atomic_int ended;               /* end and message are final; head is final */
+    atomic_uint_least64_t position; /* bytes consumed, all files */
+    /* written by the consumer */
+    alignas(64) atomic_size_t tail; /* records given back */
+    atomic_int stop_request;
+    atomic_int released; /* reader_finish: the parked producer may leave */
+    alignas(64) atomic_int producer_sleeping;
+    atomic_int consumer_sleeping;
+    pthread_mutex_t lock; /* only to sleep and wake */
+    pthread_cond_t producer_wake, consumer_wake;
+
+    /* the producer's own */
+    alignas(64) size_t write; /* records written (published or not) */
+    size_t tail_seen;         /* last tail loaded */
+    size_t publish_mask;      /* publish when (write & publish_mask) == 0 */
+    size_t wake_after;        /* records ahead of a sleeping consumer before waking it */
+    size_t pause_at;          /* in the caller's thread: stop the loop at this write count */
+    struct cap_source *src;   /* the file being read, or NULL */
+    size_t file_index;        /* next file to open */
+    uint64_t bytes_before;    /* sizes of the files read to their end */
+    enum reader_end end;
+    char message[CAP_ERRBUF_SIZE];
+
+    /* the consumer's own */
+    alignas(64) size_t read; /* records taken */
+    size_t head_seen;        /* last head loaded */
+    bool consumer_stopped;
+
+    struct reader_config cfg;
+    struct reader_record *ring;
+    pthread_t thread;
+    bool threaded; /* the reader thread exists */
+    bool masked;   /* saved_mask holds the caller's mask */
+    sigset_t saved_mask;
+};
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static void wake(struct reader *r, pthread_cond_t *cond, bool all)
+{
+    pthread_mutex_lock(&r->lock);
+    if (all) {
+        pthread_cond_broadcast(cond);
+    } else {
+        pthread_cond_signal(cond);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+static bool stop_wanted(const struct reader *r)
+{
+    return atomic_load_explicit(&r->stop_request, memory_order_relaxed) != 0 ||
+           (r->cfg.stop_flag != NULL &&
+            atomic_load_explicit(r->cfg.stop_flag, memory_order_relaxed) != 0);
+}
+
+/* ---- producer ------------------------------------------------------------------------ */
+
+/* Makes the records written so far visible, and wakes a sleeping consumer once there are
+ * enough of them (or always, at the end). */
+static void publish(struct reader *r, bool final)
+{
+    atomic_store_explicit(&r->head, r->write, memory_order_seq_cst);
+    /* ftello asks the kernel (lseek): once per POSITION_EVERY records is enough for a line
+     * redrawn four times a second */
+    if (r->cfg.track_position && r->src != NULL && (r->write & (POSITION_EVERY - 1)) == 0) {
+        atomic_store_explicit(&r->position, r->bytes_before + cap_position(r->src),
+                              memory_order_relaxed);
+    }
+    if (atomic_load_explicit(&r->consumer_sleeping, memory_order_seq_cst) != 0 &&
+        (final ||
+         r->write - atomic_load_explicit(&r->tail, memory_order_acquire) >= r->wake_after)) {
+        wake(r, &r->consumer_wake, false);
+    }
+}
+
+/* The ring is full: waits until the consumer has taken half of it. False: stop. */
+static bool wait_for_room(struct reader *r)
+{
+    if (atomic_load_explicit(&r->head, memory_order_relaxed) != r->write) {
+        publish(r, true); /* the consumer must see everything before we wait for it */
+    }
+    for (int spin = 0; spin < SPINS; spin++) {
+        r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (r->write - r->tail_seen < RING_RECORDS) {
+            return true;
+        }
+        cpu_relax();
+    }
+    pthread_mutex_lock(&r->lock);
+    atomic_store_explicit(&r->producer_sleeping, 1, memory_order_seq_cst);
+    for (;;) {
+        r->tail_seen = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+        if (r->write - r->tail_seen <= RING_RECORDS / 2 || stop_wanted(r)) {
+            break;
+        }
+        pthread_cond_wait(&r->producer_wake, &r->lock);
+    }
+    atomic_store_explicit(&r->producer_sleeping, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&r->lock);
+    return !stop_wanted(r);
+}
+
+static int on_packet(const struct cap_packet *pkt, void *user)
+{
+    struct reader *r = user;
+    if (r->write - r->tail_seen == RING_RECORDS && !wait_for_room(r)) {
+        return LOOP_STOP;
+    }
+    struct reader_record *rec = &r->ring[r->write & RING_MASK];
+    rec->status =
+        (uint8_t)dec_packet(pkt->data, pkt->caplen, pkt->wirelen, pkt->linktype, &rec->ev);
+    rec->ts_ns = pkt->ts_ns;
+    r->write++;
+    if ((r->write & r->publish_mask) == 0) {
+        publish(r, false);
+        if (stop_wanted(r)) {
+            return LOOP_STOP;
+        }
+    }
+    return r->write == r->pause_at ? LOOP_PAUSE : 0;
+}
+
+/* Opens the next file. False when the reading ends here (r->end set). */
+static bool open_next(struct reader *r)
+{
+    if (r->file_index == r->cfg.path_count) {
+        r->end = READER_END_DONE;
+        return false;
+    }
+    if (stop_wanted(r)) {
+        r->end = READER_END_STOPPED;
+        return false;
+    }
+    if (r->write != 0) {
+        publish(r, true); /* the next file may be a pipe that keeps us waiting */
+    }
+    int rc = cap_open_file(&r->src, r->cfg.paths[r->file_index], r->cfg.supported, r->message,
+                           sizeof(r->message));
+    if (rc != 0) {
+        r->src = NULL;
+        r->end = stop_wanted(r) ? READER_END_STOPPED : READER_END_INPUT;
+        return false;
+    }
+    if (r->cfg.filter != NULL &&
+        cap_set_filter(r->src, r->cfg.filter, r->message, sizeof(r->message)) != 0) {
+        cap_close(r->src);
+        r->src = NULL;
+        r->end = READER_END_FILTER;
+        return false;
+    }
+    /* a pipe or a terminal: every packet is handed over at once (it may be the last for a
+     * while); a regular file: in batches */
+    bool regular = cap_size(r->src) > 0;
+    r->publish_mask = regular ? BATCH - 1 : 0;
+    r->wake_after = regular ? RING_RECORDS / 4 : 1;
+    return true;
+}
+
+/* Reads until the end, an error or a stop (then r->end is set and true is returned), or, in
+ * the caller's thread, until r->pause_at records are written (false). */
+static bool produce(struct reader *r)
+{
+    for (;;) {
+        if (r->src == NULL && !open_next(r)) {
+            return true;
+        }
+        int rc = cap_loop(r->src, on_packet, r, r->message, sizeof(r->message));
+        if (rc == LOOP_PAUSE) {
+            return false;
+        }
+        uint64_t size = cap_size(r->src);
+        cap_close(r->src);
+        r->src = NULL;
+        r->file_index++;
+        r->bytes_before += size;
+        if (r->cfg.track_position) {
+            atomic_store_explicit(&r->position, r->bytes_before, memory_order_relaxed);
+        }
+        /* a read cut short by a signal (EINTR) is not an input error */
+        if (rc == LOOP_STOP || stop_wanted(r)) {
+            r->end = READER_END_STOPPED;
+            return true;
+        }
+        if (rc < 0) {
+            r->end = READER_END_INPUT;
+            return true;
+        }
+    }
+}
+
+static void *reader_main(void *arg)
+{
+    struct reader *r = arg;
+    produce(r);
+    publish(r, true);
+    atomic_store_explicit(&r->ended, 1, memory_order_seq_cst);
+    wake(r, &r->consumer_wake, true);
+    /* stay until reader_finish: the stop signals keep a thread that takes them */
+    pthread_mutex_lock(&r->lock);
+    while (atomic_load_explicit(&r->released, memory_order_acquire) == 0) {
+        pthread_cond_wait(&r->producer_wake, &r->lock);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+/* ---- consumer ------------------------------------------------------------------------ */
+
+int reader_start(struct reader **out, const struct reader_config *cfg)
+{
+    *out = NULL;
+    struct reader *r = aligned_alloc(alignof(struct reader), sizeof(struct reader));
+    struct reader_record *ring = malloc(RING_RECORDS * sizeof(*ring));
+    if (r == NULL || ring == NULL) {
+        free(r);
+        free(ring);
+        return -1;
+    }
+    memset(r, 0, sizeof(*r));
+    atomic_init(&r->head, 0);
+    atomic_init(&r->ended, 0);
+    atomic_init(&r->position, 0);
+    atomic_init(&r->tail, 0);
+    atomic_init(&r->stop_request, 0);
+    atomic_init(&r->released, 0);
+    atomic_init(&r->producer_sleeping, 0);
+    atomic_init(&r->consumer_sleeping, 0);
+    r->cfg = *cfg;
+    r->ring = ring;
+    r->pause_at = SIZE_MAX;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->producer_wake, NULL);
+    pthread_cond_init(&r->consumer_wake, NULL);
+    if (cfg->threaded && pthread_create(&r->thread, NULL, reader_main, r) == 0) {
+        r->threaded = true;
+        if (cfg->reader_signals != NULL &&
+            pthread_sigmask(SIG_BLOCK, cfg->reader_signals, &r->saved_mask) == 0) {
+            r->masked = true;
+        }
+    }
+    *out = r;
+    return 0;
+}
+
+/* Reading in the caller's thread: reads up to a batch. */
+static void produce_inline(struct reader *r)
+{
+    if (atomic_load_explicit(&r->ended, memory_order_relaxed) != 0) {
+        return;
+    }
+    r->pause_at = r->write + BATCH;
+    if (produce(r)) {
+        atomic_store_explicit(&r->ended, 1, memory_order_relaxed);
+    }
+    atomic_store_explicit(&r->head, r->write, memory_order_relaxed);
+}
+
+/* The ring is empty: waits until the producer has filled some of it or ended. */
+static void wait_for_records(struct reader *r)
+{
+    for (int spin = 0; spin < SPINS; spin++) {
+        r->head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
+        if (r->head_seen != r->read || atomic_load_explicit(&r->ended, memory_order_acquire)) {
+            break;
+        }
+        cpu_relax();
+    }
+    if (r->head_seen == r->read && atomic_load_explicit(&r->ended, memory_order_acquire) == 0) {
+        pthread_mutex_lock(&r->lock);
+        atomic_store_explicit(&r->consumer_sleeping, 1, memory_order_seq_cst);
+        while (atomic_load_explicit(&r->head, memory_order_seq_cst) == r->read &&
+               atomic_load_explicit(&r->ended, memory_order_seq_cst) == 0) {
+            pthread_cond_wait(&r->consumer_wake, &r->lock);
+        }
+        atomic_store_explicit(&r->consumer_sleeping, 0, memory_order_relaxed);
+        pthread_mutex_unlock(&r->lock);
+    }
+    /* ended is set after the last publication: head is final once ended is seen */
+    r->head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
+}
+
+size_t reader_next(struct reader *r, const struct reader_record **records)
+{
+    if (r->consumer_stopped) {
+        return 0;
+    }
+    if (r->head_seen == r->read) {
+        r->head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
+        if (r->head_seen == r->read) {
+            if (r->threaded) {
+                wait_for_records(r);
+            } else {
+                produce_inline(r);
+                r->head_seen = r->write;
+            }
+            if (r->head_seen == r->read) {
+                return 0;
+            }
+        }
+    }
+    size_t count = r->head_seen - r->read;
+    size_t to_wrap = RING_RECORDS - (r->read & RING_MASK);
+    count = count < BATCH ? count : BATCH;
+    count = count < to_wrap ? count : to_wrap;
+    *records = &r->ring[r->read & RING_MASK];
+    return count;
+}
+
+void reader_release(struct reader *r, size_t count)
+{
+    r->read += count;
+    atomic_store_explicit(&r->tail, r->read, memory_order_seq_cst);
+    if (atomic_load_explicit(&r->producer_sleeping, memory_order_seq_cst) != 0 &&
+        atomic_load_explicit(&r->head, memory_order_relaxed) - r->read <= RING_RECORDS / 2) {
+        wake(r, &r->producer_wake, false);
+    }
+}
+
+void reader_stop(struct reader *r)
+{
+    r->consumer_stopped = true;
+    atomic_store_explicit(&r->stop_request, 1, memory_order_seq_cst);
+    if (r->threaded) {
+        wake(r, &r->producer_wake, true);
+    }
+}
+
+uint64_t reader_position(const struct reader *r)
+{
+    return atomic_load_explicit(&r->position, memory_order_relaxed);
+}
+
+enum reader_end reader_finish(struct reader *r, char *errbuf, size_t errlen)
+{
+    int saved_errno = errno;
+    if (r->threaded) {
+        if (atomic_load_explicit(&r->ended, memory_order_acquire) == 0) {
+            reader_stop(r);
+        }
+        pthread_mutex_lock(&r->lock);
+        atomic_store_explicit(&r->released, 1, memory_order_release);
+        pthread_cond_broadcast(&r->producer_wake);
+        pthread_mutex_unlock(&r->lock);
+        pthread_join(r->thread, NULL);
+        if (r->masked) {
+            pthread_sigmask(SIG_SETMASK, &r->saved_mask, NULL);
+        }
+    } else if (atomic_load_explicit(&r->ended, memory_order_relaxed) == 0) {
+        cap_close(r->src); /* stopped by the consumer in the middle of a file */
+        r->src = NULL;
+        r->end = READER_END_STOPPED;
+    }
+    enum reader_end end = r->end;
+    if (end == READER_END_INPUT || end == READER_END_FILTER) {
+        snprintf(errbuf, errlen, "%s", r->message);
+    }
+    pthread_cond_destroy(&r->producer_wake);
+    pthread_cond_destroy(&r->consumer_wake);
+    pthread_mutex_destroy(&r->lock);
+    free(r->ring);
+    free(r);
+    errno = saved_errno;
+    return end;
+}

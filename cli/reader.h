@@ -1,0 +1,73 @@
+/* reader.h - the read pipeline of 'synscope read': a reader thread opens the capture files one
+ * after the other, reads them with libpcap and decodes every packet (dec_packet is pure), and
+ * hands one compact record per packet to the analysing thread through a bounded
+ * single-producer, single-consumer ring. */
+#ifndef SYNSCOPE_READER_H
+#define SYNSCOPE_READER_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture.h"
+#include "decode.h"
+
+/* One packet, as the analysis needs it: what the decoder said and, for DEC_OK_*, the event.
+ * The packet bytes are not kept. Packets are numbered by their order in the ring. */
+struct reader_record {
+    int64_t ts_ns;       /* capture time */
+    uint8_t status;      /* enum dec_status */
+    struct dec_event ev; /* filled when status is DEC_OK_TCP, DEC_OK_ICMP or DEC_OK_NEIGH */
+};
+
+/* How the reading ended. */
+enum reader_end {
+    READER_END_DONE = 0, /* every file was read to its end */
+    READER_END_STOPPED,  /* stopped: reader_stop(), or *stop_flag became non-zero */
+    READER_END_INPUT,    /* a file could not be opened or is damaged: the message says which */
+    READER_END_FILTER,   /* the BPF filter could not be set on a file: the message says why */
+};
+
+struct reader_config {
+    const char *const *paths; /* the files, in order; "-" is standard input */
+    size_t path_count;
+    const char *filter;             /* BPF expression set on every file, or NULL */
+    int (*supported)(int linktype); /* link types decode/ reads (see cap_open_file) */
+    const atomic_int *stop_flag;    /* non-zero: stop reading (a signal handler sets it) */
+    const sigset_t *reader_signals; /* delivered to the reader thread while it lives (so that
+                                     * a read waiting on a pipe is cut short), or NULL */
+    bool track_position;            /* keep reader_position() up to date */
+    bool threaded;                  /* false: read in the caller's thread, within reader_next */
+};
+
+struct reader;
+
+/* Starts reading. With cfg->threaded, starts the reader thread; when it cannot be created the
+ * reader silently reads in the caller's thread instead (same records, same end). The signals
+ * in cfg->reader_signals are blocked in the calling thread until reader_finish. cfg and the
+ * strings it points to must outlive the reader. Returns 0, or -1 when out of memory. */
+int reader_start(struct reader **out, const struct reader_config *cfg);
+
+/* The next records, in packet order: sets *records to up to a batch of them and returns how
+ * many, waiting for the reader if needed; 0 once the reading has ended and every record was
+ * taken. The records stay valid until reader_release. */
+size_t reader_next(struct reader *r, const struct reader_record **records);
+
+/* Gives back the records of the last reader_next, which the reader may then overwrite. */
+void reader_release(struct reader *r, size_t count);
+
+/* Asks the reader to stop (the consumer does not want more records); reader_next then returns
+ * what was already read and 0. */
+void reader_stop(struct reader *r);
+
+/* Bytes of the input consumed so far, all files together (cfg->track_position). Any thread. */
+uint64_t reader_position(const struct reader *r);
+
+/* Stops the reader if it still runs, waits for it, restores the caller's signal mask and frees
+ * it. Returns how the reading ended; for READER_END_INPUT and READER_END_FILTER the one-line
+ * message is in errbuf. errno is left as it was. */
+enum reader_end reader_finish(struct reader *r, char *errbuf, size_t errlen);
+
+#endif

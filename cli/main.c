@@ -390,29 +390,35 @@ static void analyse_records(struct session *s, struct reader *reader, struct pro
     const struct reader_record *records;
     size_t count;
     while ((count = reader_next(reader, &records)) > 0) {
+        /* a chunk goes to the flow table as one batch (its lookups overlap) */
+        struct flow_input in[READER_MAX_CHUNK];
+        size_t events = 0;
+        uint64_t before = s->input.packets;
         for (size_t i = 0; i < count; i++) {
             const struct reader_record *rec = &records[i];
-            s->input.packets++;
             s->decode_status[rec->status]++;
             if (rec->status == DEC_OK_TCP || rec->status == DEC_OK_ICMP ||
                 rec->status == DEC_OK_NEIGH) {
-                flow_event(s->flows, &rec->ev, rec->ts_ns, (uint32_t)s->input.packets);
-            }
-            if ((s->input.packets & 4095) == 0) {
-                if (ferror(s->out)) {
-                    s->output_broken = true;
-                    reader_stop(reader);
-                    return;
-                }
-                if (progress != NULL) {
-                    struct flow_stats fstats;
-                    flow_get_stats(s->flows, &fstats);
-                    progress_update(progress, reader_position(reader), s->input.packets,
-                                    fstats.tracked);
-                }
+                in[events++] =
+                    (struct flow_input){&rec->ev, rec->ts_ns, (uint32_t)(before + i + 1)};
             }
         }
+        flow_events(s->flows, in, events);
+        s->input.packets += count;
         reader_release(reader, count);
+        if ((s->input.packets >> 12) != (before >> 12)) { /* every 4096 packets */
+            if (ferror(s->out)) {
+                s->output_broken = true;
+                reader_stop(reader);
+                return;
+            }
+            if (progress != NULL) {
+                struct flow_stats fstats;
+                flow_get_stats(s->flows, &fstats);
+                progress_update(progress, reader_position(reader), s->input.packets,
+                                fstats.tracked);
+            }
+        }
     }
 }
 

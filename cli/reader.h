@@ -50,6 +50,9 @@ struct reader;
  * strings it points to must outlive the reader. Returns 0, or -1 when out of memory. */
 int reader_start(struct reader **out, const struct reader_config *cfg);
 
+/* Most records reader_next hands out at once. */
+#define READER_MAX_CHUNK 64u
+
 /* The next records, in packet order: sets *records to up to a batch of them and returns how
  * many, waiting for the reader if needed; 0 once the reading has ended and every record was
  * taken. The records stay valid until reader_release. */

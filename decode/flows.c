@@ -732,7 +732,14 @@ static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
     while (idx != NIL) {
         struct flow_node *n = node_at(t, idx);
         uint32_t next = n->timer_next;
+        if (next != NIL) {
+            __builtin_prefetch(node_at(t, next));
+        }
         if (n->deadline <= now) {
+            if (n->state == ST_CLOSED || n->state == ST_DONE) {
+                /* finish_node will walk its bucket: fetch it while the others are collected */
+                __builtin_prefetch(&t->buckets[node_hash(t, n) & t->bucket_mask]);
+            }
             if (due == t->due_cap) {
                 size_t cap = t->due_cap ? t->due_cap * 2 : 256;
                 struct flow_due *nd = realloc(t->due, cap * sizeof(*nd));
@@ -1210,14 +1217,13 @@ static void remember(struct flow_cold *c, const struct dec_event *ev, int64_t ts
 }
 
 /* The attempt of the tuple {a:aport, b:bport} in either direction (*forward: a is its client),
- * or NIL; *hash is the tuple's hash either way. */
+ * or NIL; hash is the tuple's (tuple_hash). */
 static uint32_t find_tuple(const struct flow_table *t, int family, const struct dec_addr *a,
-                           uint16_t aport, const struct dec_addr *b, uint16_t bport, uint64_t *hash,
+                           uint16_t aport, const struct dec_addr *b, uint16_t bport, uint64_t hash,
                            bool *forward)
 {
-    *hash = tuple_hash(t, family, a, aport, b, bport);
     *forward = false;
-    for (uint32_t idx = t->buckets[*hash & t->bucket_mask]; idx != NIL;) {
+    for (uint32_t idx = t->buckets[hash & t->bucket_mask]; idx != NIL;) {
         const struct flow_node *n = node_at(t, idx);
         if (node_matches(t, n, family, a, aport, b, bport, forward)) {
             return idx;
@@ -1273,12 +1279,12 @@ static void new_synack(struct flow_table *t, const struct dec_event *ev, uint64_
     rearm(t, idx);
 }
 
-static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts, uint32_t pkt)
+static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts, uint32_t pkt,
+                   uint64_t hash)
 {
-    uint64_t hash;
     bool forward;
     uint32_t idx =
-        find_tuple(t, ev->family, &ev->src, ev->sport, &ev->dst, ev->dport, &hash, &forward);
+        find_tuple(t, ev->family, &ev->src, ev->sport, &ev->dst, ev->dport, hash, &forward);
     uint8_t f = ev->tcp_flags;
     bool syn = (f & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) == DEC_TCP_SYN;
     bool synack = (f & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) == (DEC_TCP_SYN | DEC_TCP_ACK);
@@ -1364,14 +1370,14 @@ static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts,
     rearm(t, idx);
 }
 
-static void on_icmp(struct flow_table *t, const struct dec_event *ev, int64_t ts, uint32_t pkt)
+static void on_icmp(struct flow_table *t, const struct dec_event *ev, int64_t ts, uint32_t pkt,
+                    uint64_t hash)
 {
     /* RFC 5927 4.1: believe an ICMP error only if it quotes the tuple and a sequence number
      * we sent; for a SYN that is exactly the ISN. */
-    uint64_t hash;
     bool forward;
     uint32_t idx = find_tuple(t, ev->quoted_family, &ev->quoted_src, ev->quoted_sport,
-                              &ev->quoted_dst, ev->quoted_dport, &hash, &forward);
+                              &ev->quoted_dst, ev->quoted_dport, hash, &forward);
     if (idx == NIL) {
         t->stats.unmatched_icmp++;
         return;
@@ -1486,19 +1492,6 @@ static void on_neigh(struct flow_table *t, const struct dec_event *ev, int64_t t
     }
 }
 
-void flow_event(struct flow_table *t, const struct dec_event *ev, int64_t ts_ns, uint32_t pkt)
-{
-    advance(t, ts_ns);
-    int64_t ts = t->now; /* never earlier than what was already seen */
-    if (ev->kind == DEC_EV_TCP) {
-        on_tcp(t, ev, ts, pkt);
-    } else if (ev->kind == DEC_EV_ICMP) {
-        on_icmp(t, ev, ts, pkt);
-    } else if (ev->kind == DEC_EV_NEIGH) {
-        on_neigh(t, ev, ts, pkt);
-    }
-}
-
 /* The hash an event will be looked up with, and whether it is looked up at all. */
 static bool event_hash(const struct flow_table *t, const struct dec_event *ev, uint64_t *hash)
 {
@@ -1514,51 +1507,69 @@ static bool event_hash(const struct flow_table *t, const struct dec_event *ev, u
     return false;
 }
 
-#define PREFETCH_BUCKET 8 /* events ahead whose bucket is fetched */
-#define PREFETCH_NODE 4   /* events ahead whose first node is fetched */
-#define PREFETCH_COLD 2   /* events ahead whose detail record is fetched */
+/* One event whose lookup hash (event_hash) is known. */
+static void event_in(struct flow_table *t, const struct dec_event *ev, int64_t ts_ns, uint32_t pkt,
+                     uint64_t hash)
+{
+    advance(t, ts_ns);
+    int64_t ts = t->now; /* never earlier than what was already seen */
+    if (ev->kind == DEC_EV_TCP) {
+        on_tcp(t, ev, ts, pkt, hash);
+    } else if (ev->kind == DEC_EV_ICMP) {
+        on_icmp(t, ev, ts, pkt, hash);
+    } else if (ev->kind == DEC_EV_NEIGH) {
+        on_neigh(t, ev, ts, pkt);
+    }
+}
+
+void flow_event(struct flow_table *t, const struct dec_event *ev, int64_t ts_ns, uint32_t pkt)
+{
+    uint64_t hash = 0;
+    (void)event_hash(t, ev, &hash);
+    event_in(t, ev, ts_ns, pkt, hash);
+}
+
+#define GROUP 64 /* events whose memory is fetched together */
 
 /* Each packet's lookup is a few dependent cache misses (bucket, node, detail record) in a
- * table much larger than the caches; a batch lets the misses of the next events overlap the
- * work on this one. The fetches are hints only: the table may change before the event's
- * turn comes, and everything read here is valid memory whatever it holds. */
+ * table much larger than the caches. A batch is taken in groups: the buckets of the whole
+ * group are fetched, then the nodes they point to, then those nodes' detail records, and
+ * only then are the events fed, so the misses overlap instead of following one another.
+ * The fetches are hints only: the table may change before an event's turn comes, and
+ * everything read here is valid memory whatever it holds. */
 void flow_events(struct flow_table *t, const struct flow_input *in, size_t count)
 {
-    uint64_t hashes[PREFETCH_BUCKET + 1];
-    bool looked[PREFETCH_BUCKET + 1];
-    for (size_t i = 0; i < count && i < PREFETCH_BUCKET; i++) {
-        looked[i] = event_hash(t, in[i].ev, &hashes[i]);
-        if (looked[i]) {
-            __builtin_prefetch(&t->buckets[hashes[i] & t->bucket_mask]);
-        }
-    }
-    for (size_t i = 0; i < count; i++) {
-        size_t ahead = i + PREFETCH_BUCKET;
-        if (ahead < count) {
-            size_t r = ahead % (PREFETCH_BUCKET + 1);
-            looked[r] = event_hash(t, in[ahead].ev, &hashes[r]);
-            if (looked[r]) {
-                __builtin_prefetch(&t->buckets[hashes[r] & t->bucket_mask]);
+    uint64_t hashes[GROUP];
+    uint32_t first[GROUP];
+    for (size_t base = 0; base < count; base += GROUP) {
+        size_t n = count - base < GROUP ? count - base : GROUP;
+        for (size_t i = 0; i < n; i++) {
+            hashes[i] = 0;
+            first[i] = NIL;
+            if (event_hash(t, in[base + i].ev, &hashes[i])) {
+                __builtin_prefetch(&t->buckets[hashes[i] & t->bucket_mask]);
+                first[i] = 1;
             }
         }
-        ahead = i + PREFETCH_NODE;
-        if (ahead < count && looked[ahead % (PREFETCH_BUCKET + 1)]) {
-            uint32_t idx = t->buckets[hashes[ahead % (PREFETCH_BUCKET + 1)] & t->bucket_mask];
-            if (idx != NIL) {
-                __builtin_prefetch(node_at(t, idx));
+        for (size_t i = 0; i < n; i++) {
+            if (first[i] != NIL) {
+                first[i] = t->buckets[hashes[i] & t->bucket_mask];
+                if (first[i] != NIL) {
+                    __builtin_prefetch(node_at(t, first[i]));
+                }
             }
         }
-        ahead = i + PREFETCH_COLD;
-        if (ahead < count && looked[ahead % (PREFETCH_BUCKET + 1)]) {
-            uint32_t idx = t->buckets[hashes[ahead % (PREFETCH_BUCKET + 1)] & t->bucket_mask];
-            if (idx != NIL) {
-                uint32_t cold = node_at(t, idx)->cold;
+        for (size_t i = 0; i < n; i++) {
+            if (first[i] != NIL) {
+                uint32_t cold = node_at(t, first[i])->cold;
                 if (cold != NIL) {
                     __builtin_prefetch(cold_at(t, cold));
                 }
             }
         }
-        flow_event(t, in[i].ev, in[i].ts_ns, in[i].pkt);
+        for (size_t i = 0; i < n; i++) {
+            event_in(t, in[base + i].ev, in[base + i].ts_ns, in[base + i].pkt, hashes[i]);
+        }
     }
 }
 

@@ -23,6 +23,7 @@
 #include "progress.h"
 #include "reader.h"
 #include "report.h"
+#include "report_thread.h"
 
 #define EXIT_OK 0
 #define EXIT_RUNTIME 1
@@ -189,6 +190,7 @@ struct session {
 
     struct flow_table *flows;
     struct rep_report *report;
+    struct report_thread *report_thread; /* read: the report's own thread, or NULL */
     struct rep_input_stats input;
     uint64_t decode_status[DEC_P_COUNT];
     FILE *out;
@@ -309,13 +311,21 @@ static int bad_option(int opt, char **argv)
 static void on_attempt(const struct flow_attempt *attempt, void *user)
 {
     struct session *s = user;
-    rep_attempt(s->report, attempt);
+    if (s->report_thread != NULL) {
+        report_thread_attempt(s->report_thread, attempt);
+    } else {
+        rep_attempt(s->report, attempt);
+    }
 }
 
 static void on_neighbour(const struct flow_neighbour *neighbour, void *user)
 {
     struct session *s = user;
-    rep_neighbour(s->report, neighbour);
+    if (s->report_thread != NULL) {
+        report_thread_neighbour(s->report_thread, neighbour);
+    } else {
+        rep_neighbour(s->report, neighbour);
+    }
 }
 
 static void on_provisional(const struct flow_attempt *attempt, void *user)
@@ -503,6 +513,8 @@ static void session_report(struct session *s)
         flow_finish(s->flows);
         flow_get_stats(s->flows, &fstats);
     }
+    report_thread_finish(s->report_thread); /* every attempt is in the report */
+    s->report_thread = NULL;
     memcpy(s->input.decode_status, s->decode_status, sizeof(s->decode_status));
     if (s->report != NULL && !s->output_broken &&
         rep_finish(s->report, &s->input, &fstats, errbuf, sizeof(errbuf)) != 0) {
@@ -545,6 +557,8 @@ static int session_finish(struct session *s, int status, bool report)
             }
         }
     }
+    report_thread_finish(s->report_thread);
+    s->report_thread = NULL;
     flow_destroy(s->flows);
     rep_destroy(s->report);
     return status;
@@ -611,6 +625,9 @@ static int cmd_read(int argc, char **argv)
     }
     s.input.files = (const char *const *)&argv[optind];
     s.input.file_count = (size_t)(argc - optind);
+    if (report_thread_start(&s.report_thread, s.report) != 0) {
+        s.report_thread = NULL; /* no thread: the callbacks report directly */
+    }
 
     char errbuf[CAP_ERRBUF_SIZE];
     catch_stop_signals();

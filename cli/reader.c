@@ -23,10 +23,11 @@
 
 #define RING_RECORDS 4096u /* a power of two, a multiple of BATCH */
 #define RING_MASK (RING_RECORDS - 1)
-#define BATCH READER_MAX_CHUNK /* records per publication of the write index, and per reader_next  \
-                                */
-#define SPINS 200              /* looks at the other side's index before sleeping */
-#define POSITION_EVERY 4096u   /* records between two updates of the position */
+#define BATCH                                                                                      \
+    READER_MAX_CHUNK         /* records per publication of the write index, and per reader_next    \
+                              */
+#define SPINS 200            /* looks at the other side's index before sleeping */
+#define POSITION_EVERY 4096u /* records between two updates of the position */
 
 /* cap_loop return values of the producer's callback */
 #define LOOP_STOP 1  /* stop reading: stop requested */

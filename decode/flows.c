@@ -611,6 +611,24 @@ static uint32_t node_create(struct flow_table *t, uint64_t hash, int family,
     return idx;
 }
 
+/* The last packet seen from one side: the SYN itself while the node has no detail record. */
+static struct packet_sig last_sig(const struct flow_table *t, const struct flow_node *n,
+                                  bool from_client)
+{
+    struct packet_sig sig = {0};
+    if (n->cold != NIL) {
+        sig = cold_at(t, n->cold)->last[from_client];
+    } else if (from_client) {
+        sig.ts = n->first_ns;
+        sig.seq = n->isn;
+        sig.ack = n->syn_ack;
+        sig.ip_id = n->syn_ip_id;
+        sig.flags = n->syn_flags;
+        sig.ttl = n->syn_ttl;
+    }
+    return sig;
+}
+
 /* The node's detail record, created from the node (its one SYN) when it has none yet; NULL
  * when memory is exhausted: the attempt is then evicted (counted) rather than kept wrong. */
 static struct flow_cold *promote(struct flow_table *t, uint32_t idx)
@@ -638,15 +656,8 @@ static struct flow_cold *promote(struct flow_table *t, uint32_t idx)
         c->a.server_port = n->server_port;
     } else {
         node_attempt(t, n, &c->a);
-        /* the SYN the node stood for: the client's last packet */
-        struct packet_sig *last = &c->last[1];
-        last->ts = n->first_ns;
-        last->seq = n->isn;
-        last->ack = n->syn_ack;
-        last->ip_id = n->syn_ip_id;
-        last->flags = n->syn_flags;
-        last->ttl = n->syn_ttl;
-        c->history_seen = 1u; /* 'S' */
+        c->last[1] = last_sig(t, n, true); /* the SYN the node stood for */
+        c->history_seen = 1u;              /* 'S' */
     }
     n->cold = ci;
     return c;
@@ -1176,24 +1187,6 @@ static bool is_evidence(const struct dec_event *ev, const struct flow_node *n)
  * twice: once as it came in, once as it went out with the TTL one lower, microseconds apart.
  * A real retransmission keeps its TTL and comes at least a minimum RTO (200 ms) later. */
 #define DUPLICATE_WINDOW_NS 10000000LL
-
-/* The last packet seen from one side: the SYN itself while the node has no detail record. */
-static struct packet_sig last_sig(const struct flow_table *t, const struct flow_node *n,
-                                  bool from_client)
-{
-    struct packet_sig sig = {0};
-    if (n->cold != NIL) {
-        sig = cold_at(t, n->cold)->last[from_client];
-    } else if (from_client) {
-        sig.ts = n->first_ns;
-        sig.seq = n->isn;
-        sig.ack = n->syn_ack;
-        sig.ip_id = n->syn_ip_id;
-        sig.flags = n->syn_flags;
-        sig.ttl = n->syn_ttl;
-    }
-    return sig;
-}
 
 static bool is_duplicate(const struct flow_table *t, const struct flow_node *n,
                          const struct dec_event *ev, int64_t ts, bool from_client)

@@ -45,14 +45,14 @@ struct packet_sig {
     uint8_t flags, ttl;
 };
 
-/* The details of an attempt past its first SYN. */
+/* The details of an attempt past its first SYN. What every packet reads comes first. */
 struct flow_cold {
-    struct flow_attempt a;
-    int64_t syn_gap_ns;    /* gap between the last two SYNs (0: none yet) */
-    int64_t synack_gap_ns; /* gap between the last two SYN-ACKs (0: none yet) */
-    int64_t last_synack_ns;
     struct packet_sig last[2]; /* last packet from the server [0] and the client [1] */
-    uint32_t history_seen;     /* bit per history letter already recorded; free list link */
+    uint32_t history_seen;     /* bit per history letter already recorded */
+    int64_t syn_gap_ns;        /* gap between the last two SYNs (0: none yet) */
+    int64_t synack_gap_ns;     /* gap between the last two SYN-ACKs (0: none yet) */
+    int64_t last_synack_ns;
+    struct flow_attempt a;
 };
 
 /* The compact record of every attempt (and tombstone). While cold is NIL the attempt is one
@@ -1522,6 +1522,18 @@ void flow_event(struct flow_table *t, const struct dec_event *ev, int64_t ts_ns,
     event_in(t, ev, ts_ns, pkt, hash);
 }
 
+/* The cache lines of a detail record that a packet touches: the duplicate signatures and
+ * history bits, the byte counts, the times, the packet numbers and the history letters. */
+static void prefetch_cold(const struct flow_cold *c)
+{
+    __builtin_prefetch(c);
+    __builtin_prefetch((const char *)c + 64);
+    __builtin_prefetch(&c->a.client_bytes);
+    __builtin_prefetch(&c->a.last_ns);
+    __builtin_prefetch(&c->a.packets[0]);
+    __builtin_prefetch(&c->a.history[0]);
+}
+
 #define GROUP 64 /* events whose memory is fetched together */
 
 /* Each packet's lookup is a few dependent cache misses (bucket, node, detail record) in a
@@ -1556,7 +1568,7 @@ void flow_events(struct flow_table *t, const struct flow_input *in, size_t count
             if (first[i] != NIL) {
                 uint32_t cold = node_at(t, first[i])->cold;
                 if (cold != NIL) {
-                    __builtin_prefetch(cold_at(t, cold));
+                    prefetch_cold(cold_at(t, cold));
                 }
             }
         }

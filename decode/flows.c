@@ -713,8 +713,14 @@ static void fire_node(struct flow_table *t, uint32_t idx, int64_t now)
         n->state = ST_DONE;
         timer_set(t, idx, now + TOMBSTONE_NS);
     }
-    if ((n->bits & NODE_TIMER) && n->filed_slot != slot_of(n->deadline)) {
+    if (!(n->bits & NODE_TIMER)) {
+        return;
+    }
+    if (n->filed_slot != slot_of(n->deadline)) {
         timer_file(t, idx); /* still filed in the slot being fired: file it where it belongs */
+    } else if (n->deadline < t->wheel_min[n->filed_slot]) {
+        /* a turn (or more) later in the same slot: the slot must be walked again by then */
+        t->wheel_min[n->filed_slot] = n->deadline;
     }
 }
 

@@ -934,3 +934,38 @@ Test(flows, timeouts_are_emitted_in_deadline_order)
     cr_assert_eq(stats_of(&r).tracked, 0);
     rig_free(&r);
 }
+
+static void ignore_provisional(const struct flow_attempt *attempt, void *user)
+{
+    (void)attempt;
+    (void)user;
+}
+
+Test(flows, deadline_a_wheel_turn_later_in_the_same_slot_still_fires)
+{
+    /* live: an accepted attempt is announced 2 ms after its SYN-ACK (at 3 ms); its next
+     * deadline, the idle timeout after the client's ACK at 2 ms, falls exactly one turn of the
+     * timer wheel (2^36 ns) after the announcement: in the slot being fired */
+    const int64_t turn = (int64_t)1 << 36;
+    struct tuple t = tuple4(40000, 80);
+    struct rig r;
+    char errbuf[128];
+
+    memset(&r, 0, sizeof(r));
+    flow_config_default(&r.cfg);
+    r.cfg.idle_timeout_ns = turn + 1 * MS;
+    cr_assert_eq(flow_create(&r.table, &r.cfg, collect, &r.got, errbuf, sizeof(errbuf)), 0);
+    flow_set_provisional(r.table, ignore_provisional, 2 * MS);
+    feed(&r, syn(&t, 1000), 0);
+    feed(&r, synack(&t, 7000, 1001), 1 * MS);
+    feed(&r, ack_of(&t, true, 1001, 7001), 2 * MS);
+    advance_to(&r, 4 * MS);
+    cr_assert_eq(r.got.count, 0);
+    advance_to(&r, 3 * MS + turn - 1 * MS);
+    cr_assert_eq(r.got.count, 0, "idle for less than the timeout");
+    advance_to(&r, 3 * MS + turn + 5 * MS);
+    cr_assert_eq(r.got.count, 1, "the idle timeout fired");
+    cr_assert_eq(r.got.items[0].seen_until_ns, T0 + 3 * MS + turn);
+    cr_assert_eq(r.got.items[0].announced, FLOW_ANS_SYNACK, "it was announced first");
+    rig_free(&r);
+}

@@ -13,6 +13,7 @@
  * report/ decides what they mean. */
 #include "decode.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -647,9 +648,10 @@ static struct flow_cold *promote(struct flow_table *t, uint32_t idx)
         return NULL;
     }
     struct flow_cold *c = cold_at(t, ci);
-    memset(c, 0, sizeof(*c));
+    memset(c, 0, offsetof(struct flow_cold, a)); /* node_attempt clears the attempt */
     if (n->state == 0) {
         /* a node just created for a SYN-ACK: the caller fills the rest */
+        memset(&c->a, 0, sizeof(c->a));
         c->a.family = n->family;
         node_addrs(t, n, &c->a.client, &c->a.server);
         c->a.client_port = n->client_port;

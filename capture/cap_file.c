@@ -42,6 +42,8 @@ static void explain_open_error(const char *name, const char *pcap_msg, char *err
 static int open_pcap(struct cap_source **out, pcap_t *pcap, const char *pcap_err, const char *name,
                      uint64_t size, int (*supported)(int linktype), char *errbuf, size_t errlen);
 
+#define READ_BUFFER (1u << 16) /* stdio buffer of a capture being read */
+
 int cap_open_file(struct cap_source **out, const char *path, int (*supported)(int linktype),
                   char *errbuf, size_t errlen)
 {
@@ -68,9 +70,32 @@ int cap_open_file(struct cap_source **out, const char *path, int (*supported)(in
             }
         }
     }
+    /* opened here rather than by libpcap, to give the stream a larger buffer: with stdio's
+     * default (the 4 KiB block size) reading a big capture is one read() per 4 KiB; 64 KiB
+     * took the least system time on the 1M bench file (1 MiB took more: the copy then
+     * sweeps the whole L2 cache) */
+    static char stdin_buffer[READ_BUFFER]; /* standard input's, for the whole run */
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(pcap_err, sizeof(pcap_err), "%s: %s", path, strerror(errno)); /* as libpcap */
+        return open_pcap(out, NULL, pcap_err, name, size, supported, errbuf, errlen);
+    }
+    char *buffer = f == stdin ? stdin_buffer : malloc(READ_BUFFER); /* glibc ignores the size */
+    if (buffer != NULL) {                                           /* of a buffer it allocates */
+        (void)setvbuf(f, buffer, _IOFBF, READ_BUFFER);
+    }
     pcap_t *pcap =
-        pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, pcap_err);
-    return open_pcap(out, pcap, pcap_err, name, size, supported, errbuf, errlen);
+        pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, pcap_err);
+    if (pcap == NULL && f != stdin) {
+        fclose(f); /* libpcap leaves the stream to us when the open fails */
+    }
+    int rc = open_pcap(out, pcap, pcap_err, name, size, supported, errbuf, errlen);
+    if (rc == 0 && f != stdin) {
+        (*out)->buffer = buffer; /* freed by cap_close, after the stream */
+    } else if (f != stdin) {
+        free(buffer); /* the stream is closed */
+    }
+    return rc;
 }
 
 int cap_open_stream(struct cap_source **out, FILE *f, const char *name,
@@ -219,6 +244,7 @@ void cap_close(struct cap_source *src)
         pcap_dump_close(src->dumper);
     }
     pcap_close(src->pcap);
+    free(src->buffer);
     free(src->name);
     free(src);
 }

@@ -13,6 +13,7 @@ struct cap_source {
     uint64_t size;         /* file size, 0 for stdin and live */
     uint64_t count;        /* records read so far */
     int linktype;
+    char *buffer; /* the stream's stdio buffer (files we opened), freed after it */
 };
 
 /* Allocates a source for an open handle (which it then owns). NULL when out of memory. */

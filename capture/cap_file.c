@@ -80,8 +80,9 @@ int cap_open_file(struct cap_source **out, const char *path, int (*supported)(in
         snprintf(pcap_err, sizeof(pcap_err), "%s: %s", path, strerror(errno)); /* as libpcap */
         return open_pcap(out, NULL, pcap_err, name, size, supported, errbuf, errlen);
     }
-    char *buffer = f == stdin ? stdin_buffer : malloc(READ_BUFFER); /* glibc ignores the size */
-    if (buffer != NULL) {                                           /* of a buffer it allocates */
+    /* our own buffer: glibc ignores the size asked for a buffer it allocates itself */
+    char *buffer = f == stdin ? stdin_buffer : malloc(READ_BUFFER);
+    if (buffer != NULL) {
         (void)setvbuf(f, buffer, _IOFBF, READ_BUFFER);
     }
     pcap_t *pcap =

@@ -100,13 +100,6 @@ struct pool {
     size_t size;
 };
 
-/* A tombstone waiting to expire (see expire_tombstones). */
-struct tomb {
-    int64_t expires; /* when it was queued: TOMBSTONE_NS after its last packet */
-    uint32_t idx;
-    uint32_t first_pkt; /* tells the node from a later use of the same slot */
-};
-
 /* A node found due in fire_slot. */
 struct flow_due {
     int64_t deadline;
@@ -132,8 +125,6 @@ struct flow_table {
     int64_t wheel_tick;             /* last tick processed */
     struct flow_due *due;           /* fire_slot's due nodes */
     size_t due_cap;
-    struct tomb *tombs; /* tombstones in the order they expire: [tomb_head, tomb_len) */
-    size_t tomb_head, tomb_len, tomb_cap;
     int64_t now;
     bool started;
     struct flow_stats stats;
@@ -256,7 +247,6 @@ void flow_destroy(struct flow_table *t)
     free(t->buckets);
     free(t->neighbours);
     free(t->due);
-    free(t->tombs);
     free(t);
 }
 
@@ -546,7 +536,6 @@ static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end, i
     if (n->family == 6) {
         pool_free(&t->pairs, n->addr.v6);
     }
-    n->state = 0; /* free: a queued tombstone entry for it is stale */
     pool_free(&t->nodes, idx);
 }
 
@@ -707,58 +696,6 @@ static bool provisional_due(const struct flow_table *t, const struct flow_node *
     return provisional_time(t, n) <= now;
 }
 
-/* Tombstones all live TOMBSTONE_NS after they are made, so they expire in the order they were
- * made: a queue replaces the timer wheel for them (no links to mend in other nodes, no slot
- * to walk). A late packet moves a tombstone's deadline; the queue finds that when the entry
- * comes up and hands the node to the wheel. Returns false when the queue cannot grow. */
-static bool tomb_queue(struct flow_table *t, uint32_t idx, int64_t expires)
-{
-    struct flow_node *n = node_at(t, idx);
-    if (t->tomb_len == t->tomb_cap) {
-        if (t->tomb_head > 0) {
-            memmove(t->tombs, t->tombs + t->tomb_head,
-                    (t->tomb_len - t->tomb_head) * sizeof(*t->tombs));
-            t->tomb_len -= t->tomb_head;
-            t->tomb_head = 0;
-        }
-        if (t->tomb_len * 4 > t->tomb_cap * 3 || t->tomb_cap == 0) {
-            size_t cap = t->tomb_cap ? t->tomb_cap * 2 : 4096;
-            struct tomb *nt = realloc(t->tombs, cap * sizeof(*nt));
-            if (nt == NULL) {
-                return false;
-            }
-            t->tombs = nt;
-            t->tomb_cap = cap;
-        }
-    }
-    timer_unlink(t, idx);
-    n->deadline = expires;
-    t->tombs[t->tomb_len++] = (struct tomb){expires, idx, n->first_pkt};
-    return true;
-}
-
-/* Frees the tombstones whose deadline has passed (the clock is now). */
-static void expire_tombstones(struct flow_table *t, int64_t now)
-{
-    while (t->tomb_head < t->tomb_len && t->tombs[t->tomb_head].expires <= now) {
-        struct tomb e = t->tombs[t->tomb_head++];
-        struct flow_node *n = node_at(t, e.idx);
-        if (n->state != ST_DONE || n->first_pkt != e.first_pkt || (n->bits & NODE_TIMER)) {
-            continue; /* freed, or used again since */
-        }
-        if (n->deadline > now) {
-            /* a late packet kept it: to the wheel, since entries queued meanwhile may expire
-             * after its new deadline (the queue is in the order of the first deadlines) */
-            timer_set(t, e.idx, n->deadline);
-            continue;
-        }
-        finish_node(t, e.idx, FLOW_END_CLOSED, n->deadline); /* not emitted again */
-    }
-    if (t->tomb_head == t->tomb_len) {
-        t->tomb_head = t->tomb_len = 0;
-    }
-}
-
 /* A due node: announced (live), emitted and freed, or emitted and kept as a tombstone. */
 static void fire_node(struct flow_table *t, uint32_t idx, int64_t now)
 {
@@ -776,10 +713,7 @@ static void fire_node(struct flow_table *t, uint32_t idx, int64_t now)
         emit_node(t, n, FLOW_END_TIMEOUT, n->deadline);
         cold_release(t, n);
         n->state = ST_DONE;
-        if (tomb_queue(t, idx, now + TOMBSTONE_NS)) {
-            return; /* out of the wheel */
-        }
-        timer_set(t, idx, now + TOMBSTONE_NS); /* no memory for the queue: the wheel */
+        timer_set(t, idx, now + TOMBSTONE_NS);
     }
     if (!(n->bits & NODE_TIMER)) {
         return;
@@ -875,7 +809,6 @@ static void advance(struct flow_table *t, int64_t now)
         fire_slot(t, (uint32_t)((uint64_t)(tick - i) & (WHEEL_SLOTS - 1)), now);
     }
     t->wheel_tick = tick;
-    expire_tombstones(t, now);
 }
 
 void flow_advance(struct flow_table *t, int64_t now_ns)
@@ -1376,11 +1309,7 @@ static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts,
         if (!syn || same_syn) {
             /* a late retransmission or answer of an attempt already reported */
             t->stats.late_packets++;
-            if (n->bits & NODE_TIMER) {
-                timer_set(t, idx, t->now + TOMBSTONE_NS);
-            } else {
-                n->deadline = t->now + TOMBSTONE_NS; /* queued: found when its entry comes up */
-            }
+            timer_set(t, idx, t->now + TOMBSTONE_NS);
             return;
         }
         finish_node(t, idx, FLOW_END_CLOSED, ts); /* silent: a tombstone is not emitted again */
@@ -1690,6 +1619,5 @@ void flow_finish(struct flow_table *t)
         pools[i]->free_list = NIL;
     }
     t->age_head = t->age_tail = NIL;
-    t->tomb_head = t->tomb_len = 0;
     t->stats.tracked = 0;
 }

@@ -759,6 +759,13 @@ static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
                 /* finish_node will walk its bucket: fetch it while the others are collected */
                 __builtin_prefetch(&t->buckets[node_hash(t, n) & t->bucket_mask]);
             }
+            if (n->cold != NIL) {
+                /* its record is about to be emitted (read whole) */
+                const char *c = (const char *)cold_at(t, n->cold);
+                for (size_t off = 0; off < sizeof(struct flow_cold); off += 64) {
+                    __builtin_prefetch(c + off);
+                }
+            }
             if (due == t->due_cap) {
                 size_t cap = t->due_cap ? t->due_cap * 2 : 256;
                 struct flow_due *nd = realloc(t->due, cap * sizeof(*nd));

@@ -969,3 +969,37 @@ Test(flows, deadline_a_wheel_turn_later_in_the_same_slot_still_fires)
     cr_assert_eq(r.got.items[0].announced, FLOW_ANS_SYNACK, "it was announced first");
     rig_free(&r);
 }
+
+Test(flows, tombstone_kept_by_a_late_packet_lives_until_its_new_deadline)
+{
+    /* A times out at 5 s (tombstone until 65 s); a late retransmission at 30 s keeps it until
+     * 90 s; B becomes a tombstone at 40 s (until 100 s): A must go at 90 s, B at 100 s */
+    struct tuple ta = tuple4(41000, 80), tb = tuple4(41001, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, syn(&ta, 1000), 0);
+    advance_to(&r, 5 * SEC);
+    cr_assert_eq(r.got.count, 1, "A timed out");
+    feed(&r, syn(&ta, 1000), 30 * SEC);
+    cr_assert_eq(stats_of(&r).late_packets, 1);
+    feed(&r, syn(&tb, 2000), 35 * SEC);
+    advance_to(&r, 40 * SEC);
+    cr_assert_eq(r.got.count, 2, "B timed out");
+    cr_assert_eq(stats_of(&r).tracked, 2);
+    advance_to(&r, 66 * SEC);
+    cr_assert_eq(stats_of(&r).tracked, 2, "A was kept by its late packet");
+    advance_to(&r, 89 * SEC);
+    cr_assert_eq(stats_of(&r).tracked, 2);
+    advance_to(&r, 91 * SEC);
+    cr_assert_eq(stats_of(&r).tracked, 1, "A went 60 s after its late packet");
+    /* while it lasts, B still absorbs its retransmissions */
+    feed(&r, syn(&tb, 2000), 95 * SEC);
+    cr_assert_eq(stats_of(&r).late_packets, 2);
+    advance_to(&r, 154 * SEC);
+    cr_assert_eq(stats_of(&r).tracked, 1, "B was kept until 155 s");
+    advance_to(&r, 156 * SEC);
+    cr_assert_eq(stats_of(&r).tracked, 0);
+    cr_assert_eq(r.got.count, 2, "tombstones are not emitted again");
+    rig_free(&r);
+}

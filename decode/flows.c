@@ -866,22 +866,27 @@ void flow_set_provisional(struct flow_table *t, flow_emit_fn provisional, int64_
 
 /* ---- recording facts ----------------------------------------------------------------- */
 
-static const char history_letters[] = "SHFRDAshfrda^"; /* '^': Zeek flipped the direction */
+/* Bit + 1 of each Zeek history letter in history_seen ('^': Zeek flipped the direction). */
+static const uint8_t history_bits[128] = {
+    ['S'] = 1, ['H'] = 2, ['F'] = 3,  ['R'] = 4,  ['D'] = 5,  ['A'] = 6,  ['s'] = 7,
+    ['h'] = 8, ['f'] = 9, ['r'] = 10, ['d'] = 11, ['a'] = 12, ['^'] = 13,
+};
 
 /* Zeek's history: one letter per kind of packet and direction, upper case for the client
  * (originator), recorded the first time it is seen (base/protocols/conn/main.zeek). */
 static void add_history(struct flow_cold *c, char letter)
 {
-    const char *pos = strchr(history_letters, letter);
-    if (pos == NULL) {
+    unsigned char u = (unsigned char)letter;
+    if (u >= sizeof(history_bits) || history_bits[u] == 0) {
         return;
     }
-    uint32_t bit = 1u << (pos - history_letters);
+    uint32_t bit = 1u << (history_bits[u] - 1);
     if (c->history_seen & bit) {
         return;
     }
+    /* every letter is recorded once: the letters so far are the bits set */
+    int len = __builtin_popcount(c->history_seen);
     c->history_seen |= bit;
-    size_t len = strlen(c->a.history);
     if (len < FLOW_HISTORY_LEN) {
         c->a.history[len] = letter;
         c->a.history[len + 1] = '\0';

@@ -625,9 +625,8 @@ static int cmd_read(int argc, char **argv)
     }
     s.input.files = (const char *const *)&argv[optind];
     s.input.file_count = (size_t)(argc - optind);
-    if (report_thread_start(&s.report_thread, s.report) != 0) {
-        s.report_thread = NULL; /* no thread: the callbacks report directly */
-    }
+    /* without a thread (NULL) the callbacks report directly */
+    (void)report_thread_start(&s.report_thread, s.report);
 
     char errbuf[CAP_ERRBUF_SIZE];
     catch_stop_signals();

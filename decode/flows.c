@@ -195,6 +195,15 @@ static void pool_destroy(struct pool *p)
     free(p->slabs);
 }
 
+/* Empty slots, none with a deadline. */
+static void wheel_clear(struct flow_table *t)
+{
+    memset(t->wheel, 0, sizeof(t->wheel));
+    for (uint32_t i = 0; i < WHEEL_SLOTS; i++) {
+        t->wheel_min[i] = INT64_MAX;
+    }
+}
+
 void flow_config_default(struct flow_config *cfg)
 {
     cfg->syn_timeout_ns = 3000000000LL;
@@ -229,9 +238,7 @@ int flow_create(struct flow_table **out, const struct flow_config *cfg, flow_emi
         snprintf(errbuf, errlen, "out of memory");
         return -1;
     }
-    for (uint32_t i = 0; i < WHEEL_SLOTS; i++) {
-        t->wheel_min[i] = INT64_MAX;
-    }
+    wheel_clear(t);
     *out = t;
     return 0;
 }
@@ -1621,10 +1628,7 @@ void flow_finish(struct flow_table *t)
         }
     }
     memset(t->buckets, 0, (t->bucket_mask + 1) * sizeof(*t->buckets));
-    memset(t->wheel, 0, sizeof(t->wheel));
-    for (uint32_t i = 0; i < WHEEL_SLOTS; i++) {
-        t->wheel_min[i] = INT64_MAX;
-    }
+    wheel_clear(t);
     struct pool *pools[] = {&t->nodes, &t->colds, &t->pairs};
     for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
         pools[i]->next_fresh = 1;

@@ -409,8 +409,8 @@ static void analyse_records(struct session *s, struct reader *reader, struct pro
             s->decode_status[rec->status]++;
             if (rec->status == DEC_OK_TCP || rec->status == DEC_OK_ICMP ||
                 rec->status == DEC_OK_NEIGH) {
-                in[events++] =
-                    (struct flow_input){&rec->ev, rec->ts_ns, (uint32_t)(before + i + 1)};
+                in[events++] = (struct flow_input){&rec->ev, rec->ts_ns, (uint32_t)(before + i + 1),
+                                                   rec->hashed, rec->hash};
             }
         }
         flow_events(s->flows, in, events);
@@ -647,6 +647,7 @@ static int cmd_read(int argc, char **argv)
         .reader_signals = &stop_signals,
         .track_position = show_progress,
         .threaded = true,
+        .flows = &s.flow_cfg,
     };
     struct reader *reader = NULL;
     if (reader_start(&reader, &rcfg) != 0) {

@@ -156,6 +156,9 @@ static int on_packet(const struct cap_packet *pkt, void *user)
     rec->status =
         (uint8_t)dec_packet(pkt->data, pkt->caplen, pkt->wirelen, pkt->linktype, &rec->ev);
     rec->ts_ns = pkt->ts_ns;
+    rec->hashed = r->cfg.flows != NULL &&
+                  (rec->status == DEC_OK_TCP || rec->status == DEC_OK_ICMP) &&
+                  flow_event_hash(r->cfg.flows, &rec->ev, &rec->hash);
     r->write++;
     if ((r->write & r->publish_mask) == 0) {
         publish(r, false);

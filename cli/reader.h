@@ -17,8 +17,10 @@
 /* One packet, as the analysis needs it: what the decoder said and, for DEC_OK_*, the event.
  * The packet bytes are not kept. Packets are numbered by their order in the ring. */
 struct reader_record {
-    int64_t ts_ns;       /* capture time */
-    uint8_t status;      /* enum dec_status */
+    int64_t ts_ns;  /* capture time */
+    uint64_t hash;  /* flow_event_hash of ev, when hashed */
+    uint8_t status; /* enum dec_status */
+    bool hashed;
     struct dec_event ev; /* filled when status is DEC_OK_TCP, DEC_OK_ICMP or DEC_OK_NEIGH */
 };
 
@@ -33,13 +35,15 @@ enum reader_end {
 struct reader_config {
     const char *const *paths; /* the files, in order; "-" is standard input */
     size_t path_count;
-    const char *filter;             /* BPF expression set on every file, or NULL */
-    int (*supported)(int linktype); /* link types decode/ reads (see cap_open_file) */
-    const atomic_int *stop_flag;    /* non-zero: stop reading (a signal handler sets it) */
-    const sigset_t *reader_signals; /* delivered to the reader thread while it lives (so that
-                                     * a read waiting on a pipe is cut short), or NULL */
-    bool track_position;            /* keep reader_position() up to date */
-    bool threaded;                  /* false: read in the caller's thread, within reader_next */
+    const char *filter;              /* BPF expression set on every file, or NULL */
+    int (*supported)(int linktype);  /* link types decode/ reads (see cap_open_file) */
+    const atomic_int *stop_flag;     /* non-zero: stop reading (a signal handler sets it) */
+    const sigset_t *reader_signals;  /* delivered to the reader thread while it lives (so that
+                                      * a read waiting on a pipe is cut short), or NULL */
+    bool track_position;             /* keep reader_position() up to date */
+    bool threaded;                   /* false: read in the caller's thread, within reader_next */
+    const struct flow_config *flows; /* the flow table's: events are hashed for it (the hash
+                                      * costs the analysing thread nothing), or NULL */
 };
 
 struct reader;

@@ -298,7 +298,14 @@ struct flow_input {
     const struct dec_event *ev;
     int64_t ts_ns;
     uint32_t pkt;
+    bool hashed;   /* hash holds flow_event_hash of ev with the table's seed */
+    uint64_t hash; /* (else flow_events computes it) */
 };
+
+/* The hash the flow table looks ev up with, cfg->hash_seed being the table's seed; false
+ * for an event that is not looked up (address resolution). Pure: a reader thread computes
+ * it for flow_events (flow_input.hashed), so that the table's thread does not. */
+bool flow_event_hash(const struct flow_config *cfg, const struct dec_event *ev, uint64_t *hash);
 
 /* Feeds count events in order, exactly as that many flow_event calls would; faster, since the
  * memory each lookup needs is fetched a few events ahead. */

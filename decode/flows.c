@@ -49,7 +49,8 @@ struct packet_sig {
 /* The details of an attempt past its first SYN. What every packet reads comes first. */
 struct flow_cold {
     struct packet_sig last[2]; /* last packet from the server [0] and the client [1] */
-    uint32_t history_seen;     /* bit per history letter already recorded */
+    uint16_t history_seen;     /* bit per history letter already recorded */
+    uint8_t history_len;       /* letters recorded (bits set in history_seen) */
     int64_t syn_gap_ns;        /* gap between the last two SYNs (0: none yet) */
     int64_t synack_gap_ns;     /* gap between the last two SYN-ACKs (0: none yet) */
     int64_t last_synack_ns;
@@ -305,11 +306,16 @@ static uint64_t endpoint_hash(uint64_t seed, int family, const struct dec_addr *
 
 /* Hash of the unordered tuple, the same for both directions: the endpoints' hashes are
  * combined by a commutative sum, so no comparison is needed to put them in order. */
+static uint64_t seeded_tuple_hash(uint64_t seed, int family, const struct dec_addr *a,
+                                  uint16_t aport, const struct dec_addr *b, uint16_t bport)
+{
+    return mix64(endpoint_hash(seed, family, a, aport) + endpoint_hash(seed, family, b, bport));
+}
+
 static uint64_t tuple_hash(const struct flow_table *t, int family, const struct dec_addr *a,
                            uint16_t aport, const struct dec_addr *b, uint16_t bport)
 {
-    uint64_t seed = t->cfg.hash_seed;
-    return mix64(endpoint_hash(seed, family, a, aport) + endpoint_hash(seed, family, b, bport));
+    return seeded_tuple_hash(t->cfg.hash_seed, family, a, aport, b, bport);
 }
 
 static bool addr_eq(const struct dec_addr *x, const struct dec_addr *y)
@@ -667,6 +673,7 @@ static struct flow_cold *promote(struct flow_table *t, uint32_t idx)
         node_attempt(t, n, &c->a);
         c->last[1] = last_sig(t, n, true); /* the SYN the node stood for */
         c->history_seen = 1u;              /* 'S' */
+        c->history_len = 1;
     }
     n->cold = ci;
     return c;
@@ -887,12 +894,12 @@ static void add_history(struct flow_cold *c, char letter)
     if (u >= sizeof(history_bits) || history_bits[u] == 0) {
         return;
     }
-    uint32_t bit = 1u << (history_bits[u] - 1);
+    uint16_t bit = (uint16_t)(1u << (history_bits[u] - 1));
     if (c->history_seen & bit) {
         return;
     }
-    /* every letter is recorded once: the letters so far are the bits set */
-    int len = __builtin_popcount(c->history_seen);
+    /* every letter is recorded once: 13 letters at most */
+    int len = c->history_len++;
     c->history_seen |= bit;
     if (len < FLOW_HISTORY_LEN) {
         c->a.history[len] = letter;
@@ -1512,19 +1519,31 @@ static void on_neigh(struct flow_table *t, const struct dec_event *ev, int64_t t
     }
 }
 
-/* The hash an event will be looked up with, and whether it is looked up at all. */
-static bool event_hash(const struct flow_table *t, const struct dec_event *ev, uint64_t *hash)
+/* Events looked up in the table (by their tuple, or the tuple an ICMP error quotes). */
+static bool event_is_looked_up(const struct dec_event *ev)
+{
+    return ev->kind == DEC_EV_TCP || ev->kind == DEC_EV_ICMP;
+}
+
+bool flow_event_hash(const struct flow_config *cfg, const struct dec_event *ev, uint64_t *hash)
 {
     if (ev->kind == DEC_EV_TCP) {
-        *hash = tuple_hash(t, ev->family, &ev->src, ev->sport, &ev->dst, ev->dport);
+        *hash =
+            seeded_tuple_hash(cfg->hash_seed, ev->family, &ev->src, ev->sport, &ev->dst, ev->dport);
         return true;
     }
     if (ev->kind == DEC_EV_ICMP) {
-        *hash = tuple_hash(t, ev->quoted_family, &ev->quoted_src, ev->quoted_sport, &ev->quoted_dst,
-                           ev->quoted_dport);
+        *hash = seeded_tuple_hash(cfg->hash_seed, ev->quoted_family, &ev->quoted_src,
+                                  ev->quoted_sport, &ev->quoted_dst, ev->quoted_dport);
         return true;
     }
     return false;
+}
+
+/* The hash an event will be looked up with, and whether it is looked up at all. */
+static bool event_hash(const struct flow_table *t, const struct dec_event *ev, uint64_t *hash)
+{
+    return flow_event_hash(&t->cfg, ev, hash);
 }
 
 /* One event whose lookup hash (event_hash) is known. */
@@ -1576,9 +1595,11 @@ void flow_events(struct flow_table *t, const struct flow_input *in, size_t count
     for (size_t base = 0; base < count; base += GROUP) {
         size_t n = count - base < GROUP ? count - base : GROUP;
         for (size_t i = 0; i < n; i++) {
-            hashes[i] = 0;
+            hashes[i] = in[base + i].hash;
             first[i] = NIL;
-            if (event_hash(t, in[base + i].ev, &hashes[i])) {
+            bool looked_up = in[base + i].hashed ? event_is_looked_up(in[base + i].ev)
+                                                 : event_hash(t, in[base + i].ev, &hashes[i]);
+            if (looked_up) {
                 __builtin_prefetch(&t->buckets[hashes[i] & t->bucket_mask]);
                 first[i] = 1;
             }

@@ -880,7 +880,11 @@ Test(flows, batches_emit_what_single_events_emit)
         rig_init(&batch);
         for (size_t i = 0; i < N; i++) {
             flow_event(one.table, &evs[i], ts[i], (uint32_t)i + 1);
-            in[i] = (struct flow_input){&evs[i], ts[i], (uint32_t)i + 1};
+            in[i] = (struct flow_input){.ev = &evs[i], .ts_ns = ts[i], .pkt = (uint32_t)i + 1};
+            if (i % 3 != 0) {
+                /* hashed beforehand, as the reader thread does, for most of them */
+                in[i].hashed = flow_event_hash(&batch.cfg, &evs[i], &in[i].hash);
+            }
         }
         size_t done = 0;
         for (size_t size = 1; done < N; size = size * 3 % 301 + 1) {

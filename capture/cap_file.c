@@ -186,6 +186,7 @@ struct cap_file_reader {
     size_t start, end; /* unconsumed bytes */
     uint64_t offset;   /* file offset of buffer[end] */
     bool big_endian;   /* the byte order of the file's fields */
+    bool swapped;      /* not in this host's byte order: libpcap widens times unsigned */
     bool nanoseconds;  /* timestamps in ns (magic 0xa1b23c4d) rather than us */
     enum lengths_order lengths;
     uint32_t snapshot; /* pcap_snapshot(): caplen above it is cut to it */
@@ -232,11 +233,13 @@ static inline bool parse_record_header(const uint8_t *p, size_t left, bool big_e
     return true;
 }
 
-/* The file's fields are signed 32-bit (libpcap's struct pcap_timeval): sign-extends without
- * relying on the implementation-defined conversion of a large unsigned value. */
-static int64_t signed32(uint32_t v)
+/* A timestamp field as libpcap 1.10 widens it: its struct pcap_timeval has signed 32-bit
+ * fields, sign-extended into the timeval when the file is in this host's byte order; in the
+ * other order its SWAPLONG yields an unsigned int, zero-extended. (Sign extension without
+ * relying on the implementation-defined conversion of a large unsigned value.) */
+static int64_t widen_time(uint32_t v, bool swapped)
 {
-    return (int64_t)(v ^ 0x80000000u) - 0x80000000;
+    return swapped ? (int64_t)v : (int64_t)(v ^ 0x80000000u) - 0x80000000;
 }
 
 /* Takes the reading of src's records over from libpcap when the file is a classic pcap file
@@ -270,8 +273,8 @@ static void attach_reader(struct cap_source *src, FILE *f)
         return; /* libpcap also reads DG/UX's 543.0; 2.5 and later it refused to open */
     }
     int linktype = pcap_datalink(src->pcap);
-    /* the link types whose maximum caplen is not 262144 (and changed between libpcap
-     * versions) */
+    /* the link types whose maximum caplen is not 262144 (128 MiB, 8 MiB and 1 MiB in 1.10,
+     * other values in other versions): libpcap's, and our buffer stays under 257 KiB */
     if (linktype == DLT_DBUS || linktype == 279 /* DLT_EBHSCR */ ||
         linktype == 249 /* DLT_USBPCAP */) {
         return;
@@ -285,7 +288,9 @@ static void attach_reader(struct cap_source *src, FILE *f)
         return;
     }
     int snapshot = pcap_snapshot(src->pcap);
-    if (snapshot <= 0 || (uint32_t)snapshot > LIBPCAP_MAX_CAPLEN) {
+    /* libpcap 1.10 takes any snapshot length from 1 to INT_MAX (0 and "negative" ones become
+     * the maximum): one above the maximum caplen is allowed */
+    if (snapshot <= 0) {
         return;
     }
     struct cap_file_reader *rd = calloc(1, sizeof(*rd));
@@ -300,6 +305,7 @@ static void attach_reader(struct cap_source *src, FILE *f)
     rd->capacity = READER_BUFFER;
     rd->offset = PCAP_FILE_HEADER;
     rd->big_endian = big_endian;
+    rd->swapped = pcap_is_swapped(src->pcap) != 0;
     rd->nanoseconds = magic == PCAP_MAGIC_NS;
     rd->lengths = minor < 3 ? LENGTHS_SWAPPED : minor == 3 ? LENGTHS_MAYBE_SWAPPED : LENGTHS_AS_IS;
     rd->snapshot = (uint32_t)snapshot;
@@ -392,12 +398,13 @@ static int reader_next(struct cap_file_reader *rd, struct pcap_pkthdr *hdr, cons
         caplen = len;
         len = t;
     }
-    /* both fields are signed in the file; libpcap scales microseconds up in a long */
-    hdr->ts.tv_sec = (time_t)signed32(rh.sec);
-    hdr->ts.tv_usec = (suseconds_t)(signed32(rh.frac) * (rd->nanoseconds ? 1 : 1000));
+    /* libpcap scales microseconds up in a long */
+    hdr->ts.tv_sec = (time_t)widen_time(rh.sec, rd->swapped);
+    hdr->ts.tv_usec =
+        (suseconds_t)(widen_time(rh.frac, rd->swapped) * (rd->nanoseconds ? 1 : 1000));
     hdr->len = len;
     /* a damaged or fuzzed file: libpcap names the snapshot length when caplen is above it
-     * too, which for a pcap file is always (the snapshot length is at most the maximum) */
+     * too, the maximum when the file's snapshot length is itself above the maximum */
     if (caplen > LIBPCAP_MAX_CAPLEN) {
         if (caplen > rd->snapshot) {
             snprintf(msg, msglen, "invalid packet capture length %u, bigger than snaplen of %d",

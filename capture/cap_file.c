@@ -171,9 +171,10 @@ static int open_pcap(struct cap_source **out, pcap_t *pcap, const char *pcap_err
 /* libpcap's MAXIMUM_SNAPLEN: the largest caplen it accepts for all but the link types that
  * attach_reader leaves to it */
 #define LIBPCAP_MAX_CAPLEN 262144u
-#ifndef READER_BUFFER
-#define READER_BUFFER (1u << 18) /* bytes asked of each pread */
-#endif
+/* bytes asked of each pread: from 32 KiB to 1 MiB the bench file read in the same time (the
+ * kernel's copy dominates); 256 KiB makes few system calls and stays within L2 */
+#define READER_BUFFER (1u << 18)
+#define READ_ALIGN 64 /* see reader_fill */
 
 /* Versions 2.0 to 2.2 wrote caplen and len the other way round, and some 2.3 files too:
  * libpcap swaps them back (always, or when caplen > len), and so do we. */
@@ -294,7 +295,7 @@ static void attach_reader(struct cap_source *src, FILE *f)
         return;
     }
     struct cap_file_reader *rd = calloc(1, sizeof(*rd));
-    uint8_t *buffer = malloc(READER_BUFFER);
+    uint8_t *buffer = aligned_alloc(READ_ALIGN, READER_BUFFER);
     if (rd == NULL || buffer == NULL) {
         free(rd);
         free(buffer);
@@ -323,30 +324,38 @@ static void free_reader(struct cap_file_reader *rd)
 /* Makes at least `need` unconsumed bytes available at buffer + start. Returns 0 when they are,
  * 1 at the end of the file with fewer (end - start says how many), -1 on a read error (errno
  * set). The bytes left are moved to the front (fewer than one record, so it is cheap) and the
- * rest of the buffer is filled: one pread per buffer, whatever the record sizes. */
+ * rest of the buffer is filled: one pread per buffer, whatever the record sizes.
+ *
+ * Each pread lands at the same offset modulo READ_ALIGN in the buffer as in the file: the
+ * kernel's copy out of the page cache (most of the time spent reading) ran 3.5 times slower
+ * on this machine's AMD EPYC when the destination was 1 to 31 bytes past the source's
+ * alignment (a 16-byte malloc header and page-aligned reads did just that). */
 static int reader_fill(struct cap_file_reader *rd, size_t need)
 {
     size_t have = rd->end - rd->start;
     if (have >= need) {
         return 0;
     }
-    if (need > rd->capacity) {
+    uint64_t position = rd->offset - (uint64_t)have; /* file offset of buffer[start] */
+    size_t front = (size_t)(position % READ_ALIGN);
+    if (front + need > rd->capacity) {
         /* a record larger than the buffer (up to 16 + 262144 bytes): grow to hold it */
-        uint8_t *bigger = malloc(need);
+        size_t capacity = (front + need + READ_ALIGN - 1) / READ_ALIGN * READ_ALIGN;
+        uint8_t *bigger = aligned_alloc(READ_ALIGN, capacity);
         if (bigger == NULL) {
             errno = ENOMEM;
             return -1;
         }
-        memcpy(bigger, rd->buffer + rd->start, have);
+        memcpy(bigger + front, rd->buffer + rd->start, have);
         free(rd->buffer);
         rd->buffer = bigger;
-        rd->capacity = need;
-    } else if (rd->start != 0) {
-        memmove(rd->buffer, rd->buffer + rd->start, have);
+        rd->capacity = capacity;
+    } else if (rd->start != front) {
+        memmove(rd->buffer + front, rd->buffer + rd->start, have);
     }
-    rd->start = 0;
-    rd->end = have;
-    while (rd->end < need) {
+    rd->start = front;
+    rd->end = front + have;
+    while (rd->end - rd->start < need) {
         ssize_t got =
             pread(rd->fd, rd->buffer + rd->end, rd->capacity - rd->end, (off_t)rd->offset);
         if (got < 0) {

@@ -217,7 +217,9 @@ static void compare_readers(const char *path, const char *label, const char *fil
         cr_assert_eq(b->wirelen, a->wirelen, "%s: packet %zu wirelen %u, libpcap %u", label, i + 1,
                      b->wirelen, a->wirelen);
         cr_assert_eq(b->linktype, a->linktype, "%s: packet %zu linktype", label, i + 1);
-        cr_assert(memcmp(got.data.p + b->data_at, want.data.p + a->data_at, a->caplen) == 0,
+        /* (a capture of only empty packets leaves data.p NULL: no memcmp on it) */
+        cr_assert(a->caplen == 0 ||
+                      memcmp(got.data.p + b->data_at, want.data.p + a->data_at, a->caplen) == 0,
                   "%s: packet %zu bytes differ", label, i + 1);
     }
     cr_assert_eq(got.count, want.count, "%s: %zu packets, libpcap %zu", label, got.count,

@@ -172,7 +172,7 @@ static int open_pcap(struct cap_source **out, pcap_t *pcap, const char *pcap_err
  * attach_reader leaves to it */
 #define LIBPCAP_MAX_CAPLEN 262144u
 /* bytes asked of each pread: from 32 KiB to 1 MiB the bench file read in the same time (the
- * kernel's copy dominates); 256 KiB makes few system calls and stays within L2 */
+ * kernel's copy dominates); 256 KiB makes few system calls and fits in L2 */
 #define READER_BUFFER (1u << 18)
 #define READ_ALIGN 64 /* see reader_fill */
 
@@ -218,8 +218,8 @@ struct record_header {
 };
 
 /* Parses a record header from the left bytes at p; false when fewer than 16 are there. The
- * byte order is tested once per record rather than once per field (the hottest code of
- * `synscope read`). */
+ * byte order is tested once per record rather than once per field: this runs 5.7 million
+ * times for the bench file. */
 static inline bool parse_record_header(const uint8_t *p, size_t left, bool big_endian,
                                        struct record_header *rh)
 {
@@ -323,8 +323,8 @@ static void free_reader(struct cap_file_reader *rd)
 
 /* Makes at least `need` unconsumed bytes available at buffer + start. Returns 0 when they are,
  * 1 at the end of the file with fewer (end - start says how many), -1 on a read error (errno
- * set). The bytes left are moved to the front (fewer than one record, so it is cheap) and the
- * rest of the buffer is filled: one pread per buffer, whatever the record sizes.
+ * set), -2 out of memory. The bytes left are moved to the front (fewer than one record, so it is
+ * cheap) and the rest of the buffer is filled: one pread per buffer, whatever the record sizes.
  *
  * Each pread lands at the same offset modulo READ_ALIGN in the buffer as in the file: the
  * kernel's copy out of the page cache (most of the time spent reading) ran 3.5 times slower
@@ -343,8 +343,7 @@ static int reader_fill(struct cap_file_reader *rd, size_t need)
         size_t capacity = (front + need + READ_ALIGN - 1) / READ_ALIGN * READ_ALIGN;
         uint8_t *bigger = aligned_alloc(READ_ALIGN, capacity);
         if (bigger == NULL) {
-            errno = ENOMEM;
-            return -1;
+            return -2;
         }
         memcpy(bigger + front, rd->buffer + rd->start, have);
         free(rd->buffer);
@@ -373,6 +372,18 @@ static int reader_fill(struct cap_file_reader *rd, size_t need)
     return 0;
 }
 
+/* libpcap's messages for a failed read (pcap_fmt_errmsg_for_errno) and a failed buffer growth
+ * (grow_buffer); reader_fill's code rc. Returns -1. */
+static int read_failed(int rc, char *msg, size_t msglen)
+{
+    if (rc == -2) {
+        snprintf(msg, msglen, "out of memory");
+    } else {
+        snprintf(msg, msglen, "error reading dump file: %s", strerror(errno));
+    }
+    return -1;
+}
+
 /* Reads the next record as libpcap's pcap_next_packet does. Returns 1 with *hdr and *data
  * (valid until the next call), 0 at the end of the file, or -1 with libpcap's message. */
 static int reader_next(struct cap_file_reader *rd, struct pcap_pkthdr *hdr, const uint8_t **data,
@@ -382,8 +393,7 @@ static int reader_next(struct cap_file_reader *rd, struct pcap_pkthdr *hdr, cons
     if (!parse_record_header(rd->buffer + rd->start, rd->end - rd->start, rd->big_endian, &rh)) {
         int rc = reader_fill(rd, PCAP_RECORD_HEADER);
         if (rc < 0) {
-            snprintf(msg, msglen, "error reading dump file: %s", strerror(errno));
-            return -1;
+            return read_failed(rc, msg, msglen);
         }
         if (rc > 0) {
             size_t got = rd->end - rd->start;
@@ -397,7 +407,8 @@ static int reader_next(struct cap_file_reader *rd, struct pcap_pkthdr *hdr, cons
         }
         if (!parse_record_header(rd->buffer + rd->start, rd->end - rd->start, rd->big_endian,
                                  &rh)) {
-            return -1; /* not reached: the fill made 16 bytes available */
+            snprintf(msg, msglen, "record header out of the read buffer"); /* not reached */
+            return -1;
         }
     }
     uint32_t caplen = rh.caplen;
@@ -427,8 +438,7 @@ static int reader_next(struct cap_file_reader *rd, struct pcap_pkthdr *hdr, cons
     size_t record = PCAP_RECORD_HEADER + (size_t)caplen;
     int rc = rd->end - rd->start >= record ? 0 : reader_fill(rd, record);
     if (rc < 0) {
-        snprintf(msg, msglen, "error reading dump file: %s", strerror(errno));
-        return -1;
+        return read_failed(rc, msg, msglen);
     }
     if (rc > 0) {
         /* libpcap reads up to the snapshot length first and then the rest, and names the
@@ -549,7 +559,7 @@ static int reader_loop(struct cap_source *src, cap_packet_fn fn, void *user, cha
     char msg[PCAP_ERRBUF_SIZE];
     for (;;) {
         struct pcap_pkthdr hdr;
-        const uint8_t *data;
+        const uint8_t *data = NULL;
         int rc = reader_next(rd, &hdr, &data, msg, sizeof(msg));
         if (rc == 0) {
             return 0;

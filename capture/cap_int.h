@@ -2,19 +2,40 @@
 #ifndef SYNSCOPE_CAP_INT_H
 #define SYNSCOPE_CAP_INT_H
 
+#include <stdbool.h>
+
 #include <pcap/pcap.h>
 
 #include "capture.h"
+
+/* Our own reader of classic pcap records (cap_file.c); NULL in a source libpcap reads. */
+struct cap_file_reader;
 
 struct cap_source {
     pcap_t *pcap;
     pcap_dumper_t *dumper; /* live: the save file, or NULL */
     char *name;            /* path or interface, for messages */
     uint64_t size;         /* file size, 0 for stdin and live */
-    uint64_t count;        /* records read so far */
+    uint64_t count;        /* records delivered so far (those the filter passed) */
     int linktype;
     char *buffer; /* the stream's stdio buffer (files we opened), freed after it */
+    struct cap_file_reader *reader; /* reads the records of a classic pcap file, or NULL */
+    struct bpf_program filter;      /* the reader's filter (libpcap keeps its own copy) */
+    bool has_filter;
 };
+
+/* How cap_open_file_with reads a classic pcap file. */
+enum cap_file_reading {
+    CAP_READ_AUTO,    /* our reader when the file allows it (what cap_open_file does) */
+    CAP_READ_LIBPCAP, /* always libpcap's: the reference the tests compare our reader with */
+};
+
+/* cap_open_file, with the choice of reader. */
+int cap_open_file_with(struct cap_source **out, const char *path, int (*supported)(int linktype),
+                       enum cap_file_reading how, char *errbuf, size_t errlen);
+
+/* True when src's records are read by our reader rather than libpcap's. */
+bool cap_reads_itself(const struct cap_source *src);
 
 /* Allocates a source for an open handle (which it then owns). NULL when out of memory. */
 struct cap_source *cap_source_new(pcap_t *pcap, const char *name, uint64_t size);

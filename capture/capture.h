@@ -66,9 +66,10 @@ int cap_loop(struct cap_source *src, cap_packet_fn fn, void *user, char *errbuf,
 /* Input size in bytes: the size of a regular file, 0 when unknown (stdin, a pipe, live). */
 uint64_t cap_size(const struct cap_source *src);
 
-/* Bytes of an offline source consumed so far: the offset of libpcap's stream, which runs
- * ahead of the packet last delivered by at most one stdio buffer. 0 when unknown (live, or
- * a stream that cannot tell its offset such as a pipe). Only from the thread reading src. */
+/* Bytes of an offline source consumed so far: exactly the end of the record last delivered
+ * for a classic pcap file (read by capture/ itself), else the offset of libpcap's stream,
+ * which runs ahead by at most one stdio buffer. 0 when unknown (live, or a stream that
+ * cannot tell its offset such as a pipe). Only from the thread reading src. */
 uint64_t cap_position(const struct cap_source *src);
 
 /* ---- live capture ------------------------------------------------------------------------ */

@@ -106,8 +106,8 @@ static bool stop_wanted(const struct reader *r)
 static void publish(struct reader *r, bool final)
 {
     atomic_store_explicit(&r->head, r->write, memory_order_seq_cst);
-    /* ftello asks the kernel (lseek): once per POSITION_EVERY records is enough for a line
-     * redrawn four times a second */
+    /* the position may cost a system call (ftello on libpcap's stream): once per
+     * POSITION_EVERY records is enough for a line redrawn four times a second */
     if (r->cfg.track_position && r->src != NULL && (r->write & (POSITION_EVERY - 1)) == 0) {
         atomic_store_explicit(&r->position, r->bytes_before + cap_position(r->src),
                               memory_order_relaxed);

@@ -6,21 +6,23 @@
  * detail record (struct flow_cold: the full struct flow_attempt) taken from a pool when a second
  * packet arrives and given back when the attempt is emitted; a tombstone that absorbs late
  * packets is a node alone. IPv4 addresses live in the node, an IPv6 address pair in a third
- * pool. Every record lives in fixed-size slabs: no allocation per packet, only when the table
- * grows. Time comes from packet timestamps (offline) or flow_advance() (live); a hashed timer
- * wheel fires deadlines; a creation-order list gives oldest-first eviction when --max-flows
- * attempts are held. Every attempt is emitted exactly once, and only facts are recorded here:
- * report/ decides what they mean. */
+ * pool. Each pool is one array of fixed-size records that grows in place (mremap): no
+ * allocation per packet, only when the table grows, and a record is found by one multiply. Time
+ * comes from packet timestamps (offline) or flow_advance() (live); a hashed timer wheel fires
+ * deadlines; a creation-order list gives oldest-first eviction when --max-flows attempts are held.
+ * Every attempt is emitted exactly once, and only facts are recorded here: report/ decides what
+ * they mean. */
+#define _GNU_SOURCE /* mremap */
 #include "decode.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define NIL 0u
-#define SLAB_SHIFT 12
-#define SLAB_SIZE (1u << SLAB_SHIFT)
+#define POOL_FIRST 4096u /* records of a pool's first array */
 #define WHEEL_SLOTS 65536u
 #define WHEEL_TICK_SHIFT 20 /* 2^20 ns = 1 ms per slot, 69 s per turn */
 
@@ -92,10 +94,12 @@ struct addr_pair {
     struct dec_addr client, server; /* client.b[0..3] is the free list link when free */
 };
 
-/* A pool of fixed-size records in slabs of SLAB_SIZE; index 0 is never handed out. */
+/* A pool of fixed-size records in one mapping that grows; index 0 is never handed out.
+ * Records move when it grows: no pointer into a pool is kept across an allocation from it. */
 struct pool {
-    void **slabs;
-    uint32_t slab_count, slab_cap;
+    char *base;
+    size_t bytes;      /* mapped */
+    uint32_t capacity; /* records that fit */
     uint32_t next_fresh;
     uint32_t free_list;
     size_t size;
@@ -133,23 +137,48 @@ struct flow_table {
 
 static void *pool_at(const struct pool *p, uint32_t idx)
 {
-    return (char *)p->slabs[idx >> SLAB_SHIFT] + (size_t)(idx & (SLAB_SIZE - 1)) * p->size;
+    return p->base + (size_t)idx * p->size;
 }
 
 static struct flow_node *node_at(const struct flow_table *t, uint32_t idx)
 {
-    return &((struct flow_node *)t->nodes.slabs[idx >> SLAB_SHIFT])[idx & (SLAB_SIZE - 1)];
+    return &((struct flow_node *)t->nodes.base)[idx];
 }
 
 static struct flow_cold *cold_at(const struct flow_table *t, uint32_t idx)
 {
-    return &((struct flow_cold *)t->colds.slabs[idx >> SLAB_SHIFT])[idx & (SLAB_SIZE - 1)];
+    return &((struct flow_cold *)t->colds.base)[idx];
 }
 
 /* Free records are chained through their first 4 bytes. */
 static uint32_t *pool_link(const struct pool *p, uint32_t idx)
 {
     return (uint32_t *)pool_at(p, idx);
+}
+
+/* Doubles the pool's array. Anonymous memory grown with mremap: pages never touched cost
+ * nothing, and the records are not copied (a realloc through malloc might copy them, with
+ * both copies resident at once). */
+static bool pool_grow(struct pool *p)
+{
+    uint64_t capacity = p->capacity ? (uint64_t)p->capacity * 2 : POOL_FIRST;
+    if (capacity > UINT32_MAX) {
+        capacity = UINT32_MAX; /* indexes are 32-bit */
+    }
+    if (capacity <= p->capacity || capacity > SIZE_MAX / p->size) {
+        return false;
+    }
+    size_t bytes = (size_t)capacity * p->size;
+    void *m = p->base == NULL
+                  ? mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                  : mremap(p->base, p->bytes, bytes, MREMAP_MAYMOVE);
+    if (m == MAP_FAILED) {
+        return false;
+    }
+    p->base = m;
+    p->bytes = bytes;
+    p->capacity = (uint32_t)capacity;
+    return true;
 }
 
 /* A record's index, or NIL when memory is exhausted. */
@@ -163,21 +192,8 @@ static uint32_t pool_alloc(struct pool *p)
     if (p->next_fresh == 0) {
         p->next_fresh = 1; /* index 0 is NIL */
     }
-    if ((p->next_fresh >> SLAB_SHIFT) >= p->slab_count) {
-        if (p->slab_count == p->slab_cap) {
-            uint32_t cap = p->slab_cap ? p->slab_cap * 2 : 16;
-            void **ns = realloc(p->slabs, cap * sizeof(*ns));
-            if (ns == NULL) {
-                return NIL;
-            }
-            p->slabs = ns;
-            p->slab_cap = cap;
-        }
-        void *slab = malloc(SLAB_SIZE * p->size);
-        if (slab == NULL) {
-            return NIL;
-        }
-        p->slabs[p->slab_count++] = slab;
+    if (p->next_fresh >= p->capacity && !pool_grow(p)) {
+        return NIL;
     }
     return p->next_fresh++;
 }
@@ -190,10 +206,9 @@ static void pool_free(struct pool *p, uint32_t idx)
 
 static void pool_destroy(struct pool *p)
 {
-    for (uint32_t i = 0; i < p->slab_count; i++) {
-        free(p->slabs[i]);
+    if (p->base != NULL) {
+        munmap(p->base, p->bytes);
     }
-    free(p->slabs);
 }
 
 /* Empty slots, none with a deadline. */

@@ -900,6 +900,19 @@ static const uint8_t history_bits[128] = {
     ['S'] = 1, ['H'] = 2, ['F'] = 3,  ['R'] = 4,  ['D'] = 5,  ['A'] = 6,  ['s'] = 7,
     ['h'] = 8, ['f'] = 9, ['r'] = 10, ['d'] = 11, ['a'] = 12, ['^'] = 13,
 };
+static const char history_letters[] = "SHFRDAshfrda^"; /* by bit */
+
+/* Records the letter of bit b of history_seen after the letters so far. */
+static void append_history(struct flow_cold *c, int b)
+{
+    /* every letter is recorded once: 13 letters at most */
+    int len = c->history_len++;
+    c->history_seen |= (uint16_t)(1u << b);
+    if (len < FLOW_HISTORY_LEN) {
+        c->a.history[len] = history_letters[b];
+        c->a.history[len + 1] = '\0';
+    }
+}
 
 /* Zeek's history: one letter per kind of packet and direction, upper case for the client
  * (originator), recorded the first time it is seen (base/protocols/conn/main.zeek). */
@@ -909,41 +922,38 @@ static void add_history(struct flow_cold *c, char letter)
     if (u >= sizeof(history_bits) || history_bits[u] == 0) {
         return;
     }
-    uint16_t bit = (uint16_t)(1u << (history_bits[u] - 1));
-    if (c->history_seen & bit) {
-        return;
-    }
-    /* every letter is recorded once: 13 letters at most */
-    int len = c->history_len++;
-    c->history_seen |= bit;
-    if (len < FLOW_HISTORY_LEN) {
-        c->a.history[len] = letter;
-        c->a.history[len + 1] = '\0';
+    if (!(c->history_seen & (1u << (history_bits[u] - 1)))) {
+        append_history(c, history_bits[u] - 1);
     }
 }
+
+/* The server's letters a packet stands for, as history_seen bits, by its SYN, FIN, RST and ACK
+ * flags and whether it carries data (history_index): 's' or 'h', then 'f', 'r', and 'd' or a
+ * bare 'a', the order of their bits (the client's are the same 6 bits lower). */
+#define HISTORY_MASK(i)                                                                            \
+    ((((i)&2) ? (((i)&8) ? 1u << 7 : 1u << 6) : 0u) | (((i)&1) ? 1u << 8 : 0u) |                   \
+     (((i)&4) ? 1u << 9 : 0u) |                                                                    \
+     (((i)&16)        ? 1u << 10                                                                   \
+      : ((i)&15) == 8 ? 1u << 11                                                                   \
+                      : 0u))
+#define HISTORY_MASK4(i)                                                                           \
+    HISTORY_MASK(i), HISTORY_MASK((i) + 1), HISTORY_MASK((i) + 2), HISTORY_MASK((i) + 3)
+_Static_assert(DEC_TCP_FIN == 1 && DEC_TCP_SYN == 2 && DEC_TCP_RST == 4, "history_masks' index");
+static const uint16_t history_masks[32] = {
+    HISTORY_MASK4(0),  HISTORY_MASK4(4),  HISTORY_MASK4(8),  HISTORY_MASK4(12),
+    HISTORY_MASK4(16), HISTORY_MASK4(20), HISTORY_MASK4(24), HISTORY_MASK4(28),
+};
 
 static void record_history(struct flow_cold *c, const struct dec_event *ev, bool from_client)
 {
     uint8_t f = ev->tcp_flags;
-    char letters[4];
-    int count = 0;
-    if (f & DEC_TCP_SYN) {
-        letters[count++] = (f & DEC_TCP_ACK) ? 'h' : 's';
-    }
-    if (f & DEC_TCP_FIN) {
-        letters[count++] = 'f';
-    }
-    if (f & DEC_TCP_RST) {
-        letters[count++] = 'r';
-    }
-    if (ev->payload_len > 0) {
-        letters[count++] = 'd';
-    } else if ((f & (DEC_TCP_ACK | DEC_TCP_SYN | DEC_TCP_FIN | DEC_TCP_RST)) == DEC_TCP_ACK) {
-        letters[count++] = 'a';
-    }
-    for (int i = 0; i < count; i++) {
-        char letter = letters[i];
-        add_history(c, from_client ? (char)(letter - 'a' + 'A') : letter);
+    unsigned i = (f & (DEC_TCP_FIN | DEC_TCP_SYN | DEC_TCP_RST)) | ((f & DEC_TCP_ACK) ? 8u : 0u) |
+                 (ev->payload_len > 0 ? 16u : 0u);
+    uint32_t fresh = history_masks[i] >> (from_client ? 6 : 0);
+    fresh &= ~(uint32_t)c->history_seen;
+    while (fresh != 0) {
+        append_history(c, __builtin_ctz(fresh)); /* lowest bit first: the letters' order */
+        fresh &= fresh - 1;
     }
 }
 

@@ -13,6 +13,20 @@
 /* Room for rep_time_iso_sec's date and time. */
 #define REP_TIME_LEN 32
 
+/* An address as rep_addr_format writes it, with its length. */
+struct rep_addr_text {
+    size_t len;
+    char text[REP_ADDR_LEN];
+};
+
+/* An address's text kept to be written again for the same address. */
+struct rep_addr_memo {
+    bool valid;
+    uint8_t family;
+    struct dec_addr addr;
+    struct rep_addr_text text;
+};
+
 /* Totals for one server address:port. */
 struct rep_service {
     uint8_t family;
@@ -45,10 +59,11 @@ struct rep_report {
     uint32_t listed_count[REP_VERDICT_COUNT];
     int64_t first_ns, last_ns; /* time span of the attempts */
     bool alloc_failed;
-    bool ts_cached; /* JSON: the date and time of ts_cache_sec, formatted once */
-    int64_t ts_cache_sec;
-    char ts_cache[REP_TIME_LEN];
-    size_t ts_cache_len;
+    bool ts_cached;                      /* JSON: the date of ts_cache_day, formatted once */
+    bool ts_date_ok;                     /* ts_date holds it (a four-digit year) */
+    int64_t ts_cache_day;                /* days since 1970-01-01 */
+    char ts_date[11];                    /* "2026-11-26T" */
+    struct rep_addr_memo client_memo[2]; /* JSON: the last client address of IPv4, IPv6 */
     char *json_buf; /* JSON attempt lines not yet handed to stdio (rep_json_flush) */
     size_t json_len;
     uint32_t *failed_packets; /* --write-failed: packet numbers of failed attempts */
@@ -212,6 +227,9 @@ void rep_closing_notes(const struct rep_input_stats *input, const struct flow_st
 /* Formats "10.0.0.1:80" or "[fd00::1]:80" into buf (64 bytes). */
 const char *rep_endpoint_str(int family, const struct dec_addr *addr, uint16_t port, char *buf,
                              size_t buflen);
+
+/* "00", "01", ... "99": the two digits of n at rep_two_digits + 2 * n. */
+extern const char rep_two_digits[201];
 
 /* An address as dec_addr_str (inet_ntop) writes it, "?" for an unknown family, into out;
  * returns its length. By hand: it is written several times for every attempt. */

@@ -34,6 +34,7 @@ struct rep_service {
     uint16_t port;
     uint64_t total;
     uint64_t counts[REP_VERDICT_COUNT];
+    struct rep_addr_text addr_text; /* addr as text, for the JSON line of every attempt */
 };
 
 /* A failed attempt kept for the text listing. */
@@ -43,7 +44,7 @@ struct rep_listed {
 };
 
 /* Services with a row of their own: a scan of a large network must not grow the report
- * beyond any bound (--max-flows bounds the flow table only). 2^16 rows are 9 MiB. */
+ * beyond any bound (--max-flows bounds the flow table only). 2^16 rows are 12 MiB. */
 #define REP_MAX_SERVICES (1u << 16)
 
 struct rep_report {
@@ -140,9 +141,10 @@ static inline void rep_text_int(struct rep_text *t, int64_t v)
     }
 }
 
-/* Writers: one attempt as a JSON line; the service and summary objects; the text report. */
+/* Writers: one attempt as a JSON line (svc: its service row, or NULL when it has none); the
+ * service and summary objects; the text report. */
 void rep_json_attempt(struct rep_report *r, const struct flow_attempt *a,
-                      const struct rep_judgement *j);
+                      const struct rep_judgement *j, const struct rep_service *svc);
 void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
                      const struct flow_stats *flows);
 /* Hands the buffered attempt lines to stdio (before anything else is written to out). */

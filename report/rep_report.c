@@ -236,8 +236,9 @@ static void finalize_oldest(struct rep_report *r)
 
 void rep_attempt(struct rep_report *r, const struct flow_attempt *a)
 {
-    rep_diag_prefetch(r->diag, a);
-    rep_diag_observe(r->diag, a);
+    struct rep_diag_keys keys;
+    rep_diag_prefetch(r->diag, a, &keys);
+    rep_diag_observe(r->diag, a, &keys);
     if (a->last_ns > r->newest_ns) {
         r->newest_ns = a->last_ns;
     }

@@ -40,16 +40,17 @@ static void json_endpoint(FILE *out, int family, const struct dec_addr *addr, ui
 #define LINE_MAX 4096
 #define JSON_BUF_SIZE (256 * 1024)
 
-/* The longest reason, Zeek state, verdict or flag name written (they are static names of at most 20
+/* The longest reason, Zeek state, verdict or flag name written (static names of at most 20
  * characters; a longer one would be cut here, never overflow the line). */
 #define NAME_MAX_LEN 64
 /* Room taken by one address: its text is copied REP_ADDR_LEN bytes at a time. */
 #define ADDR_ROOM REP_ADDR_LEN
 /* "%.3f" of milliseconds: a sign, up to 20 digits, ".000". */
 #define MS_MAX (1 + 20 + 4)
-/* Everything but the parts counted below: the keys, quotes and punctuation (under 400 bytes)
- * and 19 numbers of at most 20 characters each. */
-#define FIXED_MAX (400 + 19 * 20)
+/* Everything but the parts counted below: the keys, quotes and punctuation (about 530 bytes
+ * with every optional field, the answer and end names included) and 19 numbers of at most 20
+ * characters each. */
+#define FIXED_MAX (640 + 19 * 20)
 /* The timestamp: rep_time_iso_sec's text and ".000000Z". */
 #define TIME_MAX (REP_TIME_LEN + 8)
 /* A JSON string of n bytes: each may become a 6-byte \u escape; and its two quotes. */

@@ -145,10 +145,16 @@ static bool make_room(void *array_ptr, uint32_t count, uint32_t *cap, size_t siz
     return true;
 }
 
-/* The host's number, a new one when add and there is room; UINT32_MAX when none. */
-static uint32_t host_number(struct rep_diag *d, int family, const struct dec_addr *addr, bool add)
+static uint32_t host_hash(const struct rep_diag *d, int family, const struct dec_addr *addr)
 {
-    uint32_t hash = rep_key_hash(d->seed, family, addr, 0);
+    return rep_key_hash(d->seed, family, addr, 0);
+}
+
+/* The host's number, a new one when add and there is room; UINT32_MAX when none. hash is
+ * host_hash(d, family, addr). */
+static uint32_t host_number(struct rep_diag *d, int family, const struct dec_addr *addr,
+                            uint32_t hash, bool add)
+{
     uint32_t pos = hash, e;
     while ((e = rep_index_next(&d->host_index, hash, &pos)) != UINT32_MAX) {
         const struct host_info *h = &d->hosts[e];
@@ -174,7 +180,7 @@ static uint32_t host_number(struct rep_diag *d, int family, const struct dec_add
 static struct host_info *find_host(const struct rep_diag *d, int family,
                                    const struct dec_addr *addr)
 {
-    uint32_t e = host_number((struct rep_diag *)d, family, addr, false);
+    uint32_t e = host_number((struct rep_diag *)d, family, addr, host_hash(d, family, addr), false);
     return e != UINT32_MAX ? &d->hosts[e] : NULL;
 }
 
@@ -306,35 +312,37 @@ static void prefetch_entry(const struct rep_index *x, uint32_t hash, const void 
     }
 }
 
-void rep_diag_prefetch(const struct rep_diag *d, const struct flow_attempt *a)
+void rep_diag_prefetch(const struct rep_diag *d, const struct flow_attempt *a,
+                       struct rep_diag_keys *keys)
 {
     if (d == NULL) {
         return;
     }
-    uint32_t server = rep_key_hash(d->seed, a->family, &a->server, 0);
-    uint32_t client = rep_key_hash(d->seed, a->family, &a->client, 0);
+    keys->server = host_hash(d, a->family, &a->server);
+    keys->client = host_hash(d, a->family, &a->client);
     uint32_t service = rep_key_hash(d->seed, a->family, &a->server, a->server_port);
     /* the three slots at once, then the three entries at once: two waits instead of six */
-    __builtin_prefetch(&d->host_index.slots[server & d->host_index.mask]);
-    __builtin_prefetch(&d->host_index.slots[client & d->host_index.mask]);
+    __builtin_prefetch(&d->host_index.slots[keys->server & d->host_index.mask]);
+    __builtin_prefetch(&d->host_index.slots[keys->client & d->host_index.mask]);
     __builtin_prefetch(&d->service_index.slots[service & d->service_index.mask]);
-    prefetch_entry(&d->host_index, server, d->hosts, sizeof(*d->hosts));
-    prefetch_entry(&d->host_index, client, d->hosts, sizeof(*d->hosts));
+    prefetch_entry(&d->host_index, keys->server, d->hosts, sizeof(*d->hosts));
+    prefetch_entry(&d->host_index, keys->client, d->hosts, sizeof(*d->hosts));
     prefetch_entry(&d->service_index, service, d->services, sizeof(*d->services));
 }
 
-void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a)
+void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a,
+                      const struct rep_diag_keys *keys)
 {
     if (d == NULL) {
         return;
     }
-    uint32_t server = host_number(d, a->family, &a->server, true);
+    uint32_t server = host_number(d, a->family, &a->server, keys->server, true);
     if (server == UINT32_MAX) {
         return;
     }
     d->hosts[server].attempts++;
     d->attempts++;
-    uint32_t client = host_number(d, a->family, &a->client, true);
+    uint32_t client = host_number(d, a->family, &a->client, keys->client, true);
     if (client != UINT32_MAX) {
         d->hosts[client].as_client++;
     }

@@ -26,14 +26,23 @@ struct rep_diag;
 struct rep_diag *rep_diag_create(void);
 void rep_diag_destroy(struct rep_diag *d);
 
+/* The index hashes of an attempt's server and client hosts: computed once, by
+ * rep_diag_prefetch, for rep_diag_observe's lookups. */
+struct rep_diag_keys {
+    uint32_t server, client;
+};
+
 /* Starts loading the index slots and entries of an attempt's server, client and service into
  * the cache, so that the lookups of rep_diag_observe and rep_diag_account overlap their cache
- * misses instead of waiting for each in turn. No effect on anything but time. */
-void rep_diag_prefetch(const struct rep_diag *d, const struct flow_attempt *a);
+ * misses instead of waiting for each in turn; fills keys. No effect on anything but time. */
+void rep_diag_prefetch(const struct rep_diag *d, const struct flow_attempt *a,
+                       struct rep_diag_keys *keys);
 
 /* Learns from an attempt's own packets what its server host looks like (hop distance and RTT
- * of its SYN-ACKs, its IP IDs). Called for every attempt before any is judged against it. */
-void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a);
+ * of its SYN-ACKs, its IP IDs). Called for every attempt before any is judged against it, with
+ * the keys rep_diag_prefetch filled for it. */
+void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a,
+                      const struct rep_diag_keys *keys);
 
 /* For a judged attempt: a RST answer whose hop distance, RTT or IP ID does not fit the server's
  * own packets becomes refused-by-middlebox; an established connection's RST that does not fit

@@ -13,6 +13,20 @@
 /* Room for rep_time_iso_sec's date and time. */
 #define REP_TIME_LEN 32
 
+/* An address as rep_addr_format writes it, with its length. */
+struct rep_addr_text {
+    size_t len;
+    char text[REP_ADDR_LEN];
+};
+
+/* An address's text kept to be written again for the same address. */
+struct rep_addr_memo {
+    bool valid;
+    uint8_t family;
+    struct dec_addr addr;
+    struct rep_addr_text text;
+};
+
 /* Totals for one server address:port. */
 struct rep_service {
     uint8_t family;
@@ -20,6 +34,7 @@ struct rep_service {
     uint16_t port;
     uint64_t total;
     uint64_t counts[REP_VERDICT_COUNT];
+    struct rep_addr_text addr_text; /* addr as text, for the JSON line of every attempt */
 };
 
 /* A failed attempt kept for the text listing. */
@@ -29,7 +44,7 @@ struct rep_listed {
 };
 
 /* Services with a row of their own: a scan of a large network must not grow the report
- * beyond any bound (--max-flows bounds the flow table only). 2^16 rows are 9 MiB. */
+ * beyond any bound (--max-flows bounds the flow table only). 2^16 rows are 12 MiB. */
 #define REP_MAX_SERVICES (1u << 16)
 
 struct rep_report {
@@ -45,10 +60,11 @@ struct rep_report {
     uint32_t listed_count[REP_VERDICT_COUNT];
     int64_t first_ns, last_ns; /* time span of the attempts */
     bool alloc_failed;
-    bool ts_cached; /* JSON: the date and time of ts_cache_sec, formatted once */
-    int64_t ts_cache_sec;
-    char ts_cache[REP_TIME_LEN];
-    size_t ts_cache_len;
+    bool ts_cached;                      /* JSON: the date of ts_cache_day, formatted once */
+    bool ts_date_ok;                     /* ts_date holds it (a four-digit year) */
+    int64_t ts_cache_day;                /* days since 1970-01-01 */
+    char ts_date[11];                    /* "2026-11-26T" */
+    struct rep_addr_memo client_memo[2]; /* JSON: the last client address of IPv4, IPv6 */
     char *json_buf; /* JSON attempt lines not yet handed to stdio (rep_json_flush) */
     size_t json_len;
     uint32_t *failed_packets; /* --write-failed: packet numbers of failed attempts */
@@ -125,9 +141,10 @@ static inline void rep_text_int(struct rep_text *t, int64_t v)
     }
 }
 
-/* Writers: one attempt as a JSON line; the service and summary objects; the text report. */
+/* Writers: one attempt as a JSON line (svc: its service row, or NULL when it has none); the
+ * service and summary objects; the text report. */
 void rep_json_attempt(struct rep_report *r, const struct flow_attempt *a,
-                      const struct rep_judgement *j);
+                      const struct rep_judgement *j, const struct rep_service *svc);
 void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
                      const struct flow_stats *flows);
 /* Hands the buffered attempt lines to stdio (before anything else is written to out). */
@@ -212,6 +229,9 @@ void rep_closing_notes(const struct rep_input_stats *input, const struct flow_st
 /* Formats "10.0.0.1:80" or "[fd00::1]:80" into buf (64 bytes). */
 const char *rep_endpoint_str(int family, const struct dec_addr *addr, uint16_t port, char *buf,
                              size_t buflen);
+
+/* "00", "01", ... "99": the two digits of n at rep_two_digits + 2 * n. */
+extern const char rep_two_digits[201];
 
 /* An address as dec_addr_str (inet_ntop) writes it, "?" for an unknown family, into out;
  * returns its length. By hand: it is written several times for every attempt. */

@@ -30,15 +30,37 @@ static void json_endpoint(FILE *out, int family, const struct dec_addr *addr, ui
 
 /* Attempt lines are built by hand in a buffer of the report's and handed to stdio in large
  * blocks: JSON lines of millions of attempts are the hot path of `read -f json`, and printf's
- * machinery and a write(2) per stdio buffer were most of it. A line is at most LINE_MAX - 1
- * bytes (what does not fit is left out, never split). */
+ * machinery and a write(2) per stdio buffer were most of it.
+ *
+ * A line is written through a bare cursor (char *p, returned by every put_ function) with no
+ * check of the room left per piece: write_attempt is only ever given LINE_MAX bytes of room,
+ * and ATTEMPT_LINE_MAX below, the longest line it can write, is smaller (checked when
+ * compiling). The per-piece checks and the reloads of a length kept in memory were a third of
+ * the instructions of `read -f json`. */
 #define LINE_MAX 4096
 #define JSON_BUF_SIZE (256 * 1024)
 
-struct line {
-    char *b;
-    size_t n;
-};
+/* The longest reason, Zeek state, verdict or flag name written (static names of at most 20
+ * characters; a longer one would be cut here, never overflow the line). */
+#define NAME_MAX_LEN 64
+/* Room taken by one address: its text is copied REP_ADDR_LEN bytes at a time. */
+#define ADDR_ROOM REP_ADDR_LEN
+/* "%.3f" of milliseconds: a sign, up to 20 digits, ".000". */
+#define MS_MAX (1 + 20 + 4)
+/* Everything but the parts counted below: the keys, quotes and punctuation (about 530 bytes
+ * with every optional field, the answer and end names included) and 19 numbers of at most 20
+ * characters each. */
+#define FIXED_MAX (640 + 19 * 20)
+/* The timestamp: rep_time_iso_sec's text and ".000000Z". */
+#define TIME_MAX (REP_TIME_LEN + 8)
+/* A JSON string of n bytes: each may become a 6-byte \u escape; and its two quotes. */
+#define JSON_STRING_MAX(n) (6 * (n) + 2)
+#define ATTEMPT_LINE_MAX                                                                           \
+    (FIXED_MAX + TIME_MAX + 3 * ADDR_ROOM + 3 * NAME_MAX_LEN + (2 + FLOW_MAX_SYN_TIMES) * MS_MAX + \
+     REP_FLAG_COUNT * (3 + NAME_MAX_LEN) +                                                         \
+     JSON_STRING_MAX(sizeof(((struct rep_judgement *)0)->evidence) - 1) +                          \
+     JSON_STRING_MAX(FLOW_HISTORY_LEN) + FLOW_MAX_PACKETS * (1 + 10))
+_Static_assert(ATTEMPT_LINE_MAX < LINE_MAX, "an attempt line must fit in LINE_MAX bytes");
 
 void rep_json_flush(struct rep_report *r)
 {
@@ -48,142 +70,202 @@ void rep_json_flush(struct rep_report *r)
     }
 }
 
-static inline void put_mem(struct line *l, const char *s, size_t len)
+/* A string literal (its length known when compiling: the copy is a few moves). */
+#define PUT_LIT(p, s) ((p) = (char *)memcpy((p), (s), sizeof(s) - 1) + sizeof(s) - 1)
+
+/* A static name, at most NAME_MAX_LEN bytes of it; copied byte by byte: names are short, and
+ * strlen and memcpy calls cost more than the copy. */
+static inline char *put_name(char *p, const char *s)
 {
-    if (l->n + len < LINE_MAX) {
-        memcpy(l->b + l->n, s, len);
-        l->n += len;
+    for (size_t i = 0; s[i] != '\0' && i < NAME_MAX_LEN; i++) {
+        *p++ = s[i];
     }
+    return p;
 }
 
-#define PUT_LIT(l, s) put_mem((l), (s), sizeof(s) - 1)
+/* 1, 10, ... 10^19: where the count of decimal digits goes up. */
+/* clang-format off */
+static const uint64_t powers_of_10[20] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+    1000000000000000000ULL, 10000000000000000000ULL};
+/* clang-format on */
 
-static inline void put_str(struct line *l, const char *s)
+/* How many decimal digits v has, from its bit length ("integer log base 10" of Bit Twiddling
+ * Hacks: bits * 1233 / 4096 is log10(2) * bits, at most one too small). v | 1 has as many
+ * digits as v (v + 1 gains one only when v is 99..9, odd) and a bit length of at least 1. */
+static inline size_t digit_count(uint64_t v)
 {
-    put_mem(l, s, strlen(s));
+    uint64_t w = v | 1;
+    unsigned t = (unsigned)(64 - __builtin_clzll(w)) * 1233 >> 12;
+    return t + (w >= powers_of_10[t]);
 }
 
-static const char two_digits[] = "00010203040506070809101112131415161718192021222324252627282930"
-                                 "31323334353637383940414243444546474849505152535455565758596061"
-                                 "6263646566676869707172737475767778798081828384858687888990919293"
-                                 "949596979899";
-
-/* v in decimal, written in place two digits at a time */
-static inline void put_u64(struct line *l, uint64_t v)
+/* v in decimal ("%llu"), written in place from its last digit, two digits at a time; in 32-bit
+ * arithmetic (cheaper divisions by 100) once it fits, which is at once for almost all. */
+static char *put_u64(char *p, uint64_t v)
 {
-    size_t len = 1;
-    for (uint64_t limit = 10; len < 20 && v >= limit; limit *= 10) {
-        len++;
-    }
-    if (l->n + len >= LINE_MAX) {
-        return;
-    }
-    char *p = l->b + l->n + len;
-    l->n += len;
-    while (v >= 100) {
-        unsigned pair = (unsigned)(v % 100);
+    char *end = p + digit_count(v);
+    char *q = end;
+    while (v > UINT32_MAX) {
+        q -= 2;
+        memcpy(q, rep_two_digits + 2 * (v % 100), 2);
         v /= 100;
-        p -= 2;
-        memcpy(p, two_digits + 2 * pair, 2);
     }
-    if (v >= 10) {
-        memcpy(p - 2, two_digits + 2 * v, 2);
+    uint32_t small = (uint32_t)v;
+    while (small >= 100) {
+        q -= 2;
+        memcpy(q, rep_two_digits + 2 * (small % 100), 2);
+        small /= 100;
+    }
+    if (small >= 10) {
+        memcpy(q - 2, rep_two_digits + 2 * small, 2);
     } else {
-        p[-1] = (char)('0' + v);
+        q[-1] = (char)('0' + small);
     }
+    return end;
 }
 
-static void put_i64(struct line *l, int64_t v)
+static char *put_i64(char *p, int64_t v)
 {
     if (v < 0) {
-        PUT_LIT(l, "-");
-        put_u64(l, (uint64_t)(-(v + 1)) + 1);
-    } else {
-        put_u64(l, (uint64_t)v);
+        *p++ = '-';
+        return put_u64(p, (uint64_t)(-(v + 1)) + 1);
     }
+    return put_u64(p, (uint64_t)v);
 }
 
 /* Nanoseconds as milliseconds with 3 decimals, rounded to the microsecond ("%.3f"). */
-static void put_ms(struct line *l, int64_t ns)
+static char *put_ms(char *p, int64_t ns)
 {
+    uint64_t magnitude = (uint64_t)ns;
     if (ns < 0) {
-        PUT_LIT(l, "-");
-        ns = -ns;
+        *p++ = '-';
+        magnitude = -magnitude;
     }
-    uint64_t us = ((uint64_t)ns + 500) / 1000;
-    put_u64(l, us / 1000);
-    char frac[4] = {'.', (char)('0' + us % 1000 / 100), (char)('0' + us % 100 / 10),
-                    (char)('0' + us % 10)};
-    put_mem(l, frac, sizeof(frac));
+    uint64_t us = (magnitude + 500) / 1000;
+    p = put_u64(p, us / 1000);
+    unsigned frac = (unsigned)(us % 1000);
+    p[0] = '.';
+    p[1] = (char)('0' + frac / 100);
+    memcpy(p + 2, rep_two_digits + 2 * (frac % 100), 2);
+    return p + 4;
 }
 
-/* A JSON string (RFC 8259 7): quotes, backslashes and control bytes escaped. Runs of plain
- * bytes are copied at once. */
-static void put_json_string(struct line *l, const char *s)
+/* The bytes a JSON string holds as they are (RFC 8259 7): printable ASCII but '"' and '\\', and
+ * everything from 0x80 on (UTF-8 is passed through). NUL is not: it ends the string. A table:
+ * one load per byte instead of four comparisons, for the evidence sentences of refusals. */
+/* clang-format off */
+static const uint8_t json_plain[256] = {
+    /* 0_ */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 1_ */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 2_ */ 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 3_ */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 4_ */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 5_ */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    /* 6_ */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 7_ */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+    /* 8_ */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 9_ */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* A_ */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* B_ */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* C_ */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* D_ */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* E_ */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* F_ */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+};
+/* clang-format on */
+
+/* A JSON string: quotes, backslashes and control bytes (and DEL) escaped. */
+static char *put_json_string(char *p, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    PUT_LIT(l, "\"");
-    const unsigned char *p = (const unsigned char *)s;
-    for (;;) {
-        const unsigned char *run = p;
-        while (*p >= 0x20 && *p != '"' && *p != '\\' && *p != 0x7f) {
-            p++;
-        }
-        put_mem(l, (const char *)run, (size_t)(p - run));
-        if (*p == '\0') {
+    *p++ = '"';
+    for (const unsigned char *c = (const unsigned char *)s;; c++) {
+        if (json_plain[*c]) {
+            *p++ = (char)*c;
+        } else if (*c == '\0') {
             break;
-        }
-        if (*p == '"' || *p == '\\') {
-            char esc[2] = {'\\', (char)*p};
-            put_mem(l, esc, 2);
+        } else if (*c == '"' || *c == '\\') {
+            p[0] = '\\';
+            p[1] = (char)*c;
+            p += 2;
         } else {
-            char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 0xf]};
-            put_mem(l, esc, sizeof(esc));
+            char esc[6] = {'\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 0xf]};
+            memcpy(p, esc, sizeof(esc));
+            p += sizeof(esc);
         }
-        p++;
     }
-    PUT_LIT(l, "\"");
+    *p++ = '"';
+    return p;
 }
 
-static void put_addr(struct line *l, int family, const struct dec_addr *addr)
+/* Copies an address's text: all of its buffer (a fixed-size copy is a few moves; the line has
+ * the room, ADDR_ROOM), then moves on by its length. */
+static char *put_addr_text(char *p, const struct rep_addr_text *t)
 {
-    if (l->n + REP_ADDR_LEN < LINE_MAX) {
-        l->n += rep_addr_format(family, addr, l->b + l->n); /* in place: it fits */
-        return;
-    }
-    char ip[REP_ADDR_LEN];
-    put_mem(l, ip, rep_addr_format(family, addr, ip));
+    memcpy(p, t->text, sizeof(t->text));
+    return p + t->len;
 }
 
-static void put_endpoint(struct line *l, int family, const struct dec_addr *addr, uint16_t port)
+static void format_addr(struct rep_addr_text *t, int family, const struct dec_addr *addr)
 {
-    PUT_LIT(l, "{\"ip\":\"");
-    put_addr(l, family, addr);
-    PUT_LIT(l, "\",\"port\":");
-    put_u64(l, port);
-    PUT_LIT(l, "}");
+    t->len = rep_addr_format(family, addr, t->text);
+}
+
+/* The client's address: most captures hold the attempts of a few clients, often one, so the
+ * text of the last client of each family is kept and written again when it is the same. */
+static const struct rep_addr_text *client_text(struct rep_report *r, const struct flow_attempt *a)
+{
+    struct rep_addr_memo *m = &r->client_memo[a->family == 6];
+    if (!m->valid || m->family != a->family || !rep_addr_equal(&m->addr, &a->client)) {
+        m->valid = true;
+        m->family = a->family;
+        m->addr = a->client;
+        format_addr(&m->text, a->family, &a->client);
+    }
+    return &m->text;
+}
+
+static char *put_endpoint(char *p, const struct rep_addr_text *addr, uint16_t port)
+{
+    PUT_LIT(p, "{\"ip\":\"");
+    p = put_addr_text(p, addr);
+    PUT_LIT(p, "\",\"port\":");
+    p = put_u64(p, port);
+    *p++ = '}';
+    return p;
 }
 
 /* ",\"key\":" and milliseconds, or null when ns < 0; key is a string literal */
-#define PUT_MS_FIELD(l, key, ns)                                                                   \
+#define PUT_MS_FIELD(p, key, ns)                                                                   \
     do {                                                                                           \
-        PUT_LIT((l), ",\"" key "\":");                                                             \
+        PUT_LIT((p), ",\"" key "\":");                                                             \
         if ((ns) < 0) {                                                                            \
-            PUT_LIT((l), "null");                                                                  \
+            PUT_LIT((p), "null");                                                                  \
         } else {                                                                                   \
-            put_ms((l), (ns));                                                                     \
+            (p) = put_ms((p), (ns));                                                               \
         }                                                                                          \
     } while (0)
 
 /* ",\"key\":value" for an unsigned count; key is a string literal */
-#define PUT_COUNT(l, key, v)                                                                       \
+#define PUT_COUNT(p, key, v)                                                                       \
     do {                                                                                           \
-        PUT_LIT((l), ",\"" key "\":");                                                             \
-        put_u64((l), (v));                                                                         \
+        PUT_LIT((p), ",\"" key "\":");                                                             \
+        (p) = put_u64((p), (v));                                                                   \
     } while (0)
 
-/* The timestamp, with the date and time of day formatted once per second. */
-static void put_time(struct rep_report *r, struct line *l, int64_t ns)
+static char *put2(char *p, unsigned v)
+{
+    memcpy(p, rep_two_digits + 2 * v, 2);
+    return p + 2;
+}
+
+/* The timestamp as rep_time_iso writes it. The date is formatted once per day and the time of
+ * day from the seconds: attempts are not written in time order (refusals wait for evidence),
+ * so a cache of the last second alone missed for more than half of them. */
+static char *put_time(struct rep_report *r, char *p, int64_t ns)
 {
     int64_t sec = ns / 1000000000;
     int64_t rem = ns % 1000000000;
@@ -191,26 +273,44 @@ static void put_time(struct rep_report *r, struct line *l, int64_t ns)
         rem += 1000000000;
         sec -= 1;
     }
-    if (!r->ts_cached || sec != r->ts_cache_sec) {
-        r->ts_cache_len = rep_time_iso_sec(sec, r->ts_cache);
-        if (r->ts_cache_len == 0) {
-            /* what rep_time_iso writes, without its last 8 characters */
-            memcpy(r->ts_cache, "inva", 4);
-            r->ts_cache_len = 4;
-        }
-        r->ts_cache_sec = sec;
+    int64_t day = sec / 86400, sod = sec % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        day -= 1;
+    }
+    if (!r->ts_cached || day != r->ts_cache_day) {
+        char full[REP_TIME_LEN];
+        size_t n = rep_time_iso_sec(day * 86400, full);
+        /* "YYYY-MM-DDThh:mm:ss" of a four-digit year; other years (never for int64_t
+         * nanoseconds) take the slow way below */
+        r->ts_date_ok = n == 19 && full[0] != '-';
+        memcpy(r->ts_date, full, sizeof(r->ts_date));
+        r->ts_cache_day = day;
         r->ts_cached = true;
     }
-    put_mem(l, r->ts_cache, r->ts_cache_len);
-    char frac[8];
-    uint64_t us = (uint64_t)rem / 1000;
-    frac[0] = '.';
-    for (int i = 6; i >= 1; i--) {
-        frac[i] = (char)('0' + us % 10);
-        us /= 10;
+    if (r->ts_date_ok) {
+        p = (char *)memcpy(p, r->ts_date, sizeof(r->ts_date)) + sizeof(r->ts_date);
+        p = put2(p, (unsigned)(sod / 3600));
+        *p++ = ':';
+        p = put2(p, (unsigned)(sod / 60 % 60));
+        *p++ = ':';
+        p = put2(p, (unsigned)(sod % 60));
+    } else {
+        char full[REP_TIME_LEN];
+        size_t n = rep_time_iso_sec(sec, full);
+        if (n == 0) {
+            PUT_LIT(p, "inva"); /* what rep_time_iso writes, without its last 8 characters */
+        } else {
+            p = (char *)memcpy(p, full, n) + n;
+        }
     }
-    frac[7] = 'Z';
-    put_mem(l, frac, sizeof(frac));
+    unsigned us = (unsigned)(rem / 1000);
+    *p++ = '.';
+    p = put2(p, us / 10000);
+    p = put2(p, us / 100 % 100);
+    p = put2(p, us % 100);
+    *p++ = 'Z';
+    return p;
 }
 
 /* Literal strings with their lengths, for the fields every line has. */
@@ -223,11 +323,10 @@ struct lit {
         (s), sizeof(s) - 1                                                                         \
     }
 
-static void put_lit(struct line *l, struct lit v)
+static char *put_lit(char *p, struct lit v)
 {
-    put_mem(l, v.s, v.n);
+    return (char *)memcpy(p, v.s, v.n) + v.n;
 }
-
 static struct lit answer_kind(enum flow_answer answer)
 {
     static const struct lit kinds[] = {
@@ -257,136 +356,150 @@ static struct lit end_name(enum flow_end end)
     return (struct lit)LIT("unknown");
 }
 
-static void write_attempt(struct rep_report *r, struct line *l, const struct flow_attempt *a,
-                          const struct rep_judgement *j);
+/* Writes an attempt's line at p, which has LINE_MAX bytes of room; returns its end. */
+static char *write_attempt(struct rep_report *r, char *p, const struct flow_attempt *a,
+                           const struct rep_judgement *j, const struct rep_service *svc)
+{
+    /* the service row's text of the server address, formatted once per service */
+    struct rep_addr_text formatted;
+    const struct rep_addr_text *server = &formatted;
+    if (svc != NULL) {
+        server = &svc->addr_text;
+    } else {
+        format_addr(&formatted, a->family, &a->server);
+    }
+    PUT_LIT(p, "{\"type\":\"attempt\",\"ts\":\"");
+    p = put_time(r, p, j->start_ns);
+    PUT_LIT(p, "\",\"client\":");
+    p = put_endpoint(p, client_text(r, a), a->client_port);
+    PUT_LIT(p, ",\"server\":");
+    p = put_endpoint(p, server, a->server_port);
+    PUT_COUNT(p, "family", a->family);
+    PUT_LIT(p, ",\"verdict\":\"");
+    p = put_name(p, rep_verdict_name(j->verdict));
+    PUT_LIT(p, "\",\"reason\":\"");
+    p = put_name(p, j->reason);
+    *p++ = '"';
+    PUT_COUNT(p, "syns", a->syn_count);
+    PUT_MS_FIELD(p, "rtt_ms", j->rtt_ns);
+    PUT_MS_FIELD(p, "waited_ms", j->waited_ns);
+    if (a->syn_count > 1) {
+        PUT_LIT(p, ",\"retries_ms\":[");
+        uint32_t kept = a->syn_count < FLOW_MAX_SYN_TIMES ? a->syn_count : FLOW_MAX_SYN_TIMES;
+        for (uint32_t i = 1; i < kept; i++) {
+            if (i > 1) {
+                *p++ = ',';
+            }
+            p = put_ms(p, a->syn_ns[i] - a->syn_ns[i - 1]);
+        }
+        *p++ = ']';
+    }
+    if (a->answer != FLOW_ANS_NONE) {
+        PUT_LIT(p, ",\"answer\":{\"kind\":\"");
+        p = put_lit(p, answer_kind(a->answer));
+        PUT_LIT(p, "\",\"from\":\"");
+        if (rep_addr_equal(&a->reply.from, &a->server)) {
+            p = put_addr_text(p, server); /* most answers are the server's own */
+        } else {
+            struct rep_addr_text from;
+            format_addr(&from, a->family, &a->reply.from);
+            p = put_addr_text(p, &from);
+        }
+        *p++ = '"';
+        PUT_COUNT(p, "ttl", a->reply.ttl);
+        PUT_LIT(p, ",\"hops\":");
+        p = put_i64(p, j->hops);
+        if (j->sender == REP_SENDER_ROUTER) {
+            PUT_LIT(p, ",\"sender\":\"router\"");
+        } else {
+            PUT_LIT(p, ",\"sender\":\"server\"");
+        }
+        PUT_COUNT(p, "packet", a->reply.pkt);
+        if (a->answer == FLOW_ANS_ICMP) {
+            PUT_COUNT(p, "icmp_type", a->reply.icmp_type);
+            PUT_COUNT(p, "icmp_code", a->reply.icmp_code);
+        }
+        if (a->reply.has_ip_id) {
+            PUT_COUNT(p, "ip_id", a->reply.ip_id);
+        }
+        *p++ = '}';
+    }
+    if (a->server_rst_count > 0 && a->answer != FLOW_ANS_RST) {
+        PUT_COUNT(p, "server_rsts", a->server_rst_count);
+    }
+    if (a->icmp_count > 0 && a->answer != FLOW_ANS_ICMP) {
+        PUT_COUNT(p, "icmp_errors", a->icmp_count);
+    }
+    if (a->synack_count > 1) {
+        PUT_COUNT(p, "synacks", a->synack_count);
+    }
+    if (j->flags != 0) {
+        PUT_LIT(p, ",\"flags\":[");
+        bool first = true;
+        for (unsigned bit = 0; bit < REP_FLAG_COUNT; bit++) {
+            if (j->flags & (1u << bit)) {
+                if (!first) {
+                    *p++ = ',';
+                }
+                *p++ = '"'; /* a static name like the verdict's: nothing to escape */
+                p = put_name(p, rep_flag_name(bit));
+                *p++ = '"';
+                first = false;
+            }
+        }
+        *p++ = ']';
+    }
+    if (j->evidence[0] != '\0') {
+        PUT_LIT(p, ",\"evidence\":");
+        p = put_json_string(p, j->evidence);
+    }
+    if (a->handshake_done) {
+        PUT_LIT(p, ",\"handshake\":true");
+    } else {
+        PUT_LIT(p, ",\"handshake\":false");
+    }
+    if (a->handshake_done || a->client_bytes || a->server_bytes) {
+        PUT_COUNT(p, "client_bytes", a->client_bytes);
+        PUT_COUNT(p, "server_bytes", a->server_bytes);
+    }
+    PUT_LIT(p, ",\"end\":\"");
+    p = put_lit(p, end_name(a->end));
+    PUT_LIT(p, "\",\"zeek_conn_state\":\"");
+    p = put_name(p, j->zeek_state);
+    PUT_LIT(p, "\",\"history\":");
+    p = put_json_string(p, a->history);
+    PUT_LIT(p, ",\"packets\":[");
+    uint32_t numbers = a->packet_count < FLOW_MAX_PACKETS ? a->packet_count : FLOW_MAX_PACKETS;
+    for (uint32_t i = 0; i < numbers; i++) {
+        if (i > 0) {
+            *p++ = ',';
+        }
+        p = put_u64(p, a->packets[i]);
+    }
+    *p++ = ']';
+    PUT_COUNT(p, "packet_total", a->packet_total);
+    PUT_LIT(p, "}\n");
+    return p;
+}
 
 void rep_json_attempt(struct rep_report *r, const struct flow_attempt *a,
-                      const struct rep_judgement *j)
+                      const struct rep_judgement *j, const struct rep_service *svc)
 {
     if (r->json_buf == NULL) {
         r->json_buf = malloc(JSON_BUF_SIZE);
         r->json_len = 0;
     }
     if (r->json_buf == NULL) {
-        char b[LINE_MAX];
-        struct line l = {b, 0};
-        write_attempt(r, &l, a, j);
-        fwrite(l.b, 1, l.n, r->opts.out);
+        char line[LINE_MAX];
+        char *end = write_attempt(r, line, a, j, svc);
+        fwrite(line, 1, (size_t)(end - line), r->opts.out);
         return;
     }
     if (JSON_BUF_SIZE - r->json_len < LINE_MAX) {
         rep_json_flush(r);
     }
-    struct line l = {r->json_buf + r->json_len, 0};
-    write_attempt(r, &l, a, j);
-    r->json_len += l.n;
-}
-
-static void write_attempt(struct rep_report *r, struct line *l, const struct flow_attempt *a,
-                          const struct rep_judgement *j)
-{
-    PUT_LIT(l, "{\"type\":\"attempt\",\"ts\":\"");
-    put_time(r, l, j->start_ns);
-    PUT_LIT(l, "\",\"client\":");
-    put_endpoint(l, a->family, &a->client, a->client_port);
-    PUT_LIT(l, ",\"server\":");
-    put_endpoint(l, a->family, &a->server, a->server_port);
-    PUT_COUNT(l, "family", a->family);
-    PUT_LIT(l, ",\"verdict\":\"");
-    put_str(l, rep_verdict_name(j->verdict));
-    PUT_LIT(l, "\",\"reason\":\"");
-    put_str(l, j->reason);
-    PUT_LIT(l, "\"");
-    PUT_COUNT(l, "syns", a->syn_count);
-    PUT_MS_FIELD(l, "rtt_ms", j->rtt_ns);
-    PUT_MS_FIELD(l, "waited_ms", j->waited_ns);
-    if (a->syn_count > 1) {
-        PUT_LIT(l, ",\"retries_ms\":[");
-        uint32_t kept = a->syn_count < FLOW_MAX_SYN_TIMES ? a->syn_count : FLOW_MAX_SYN_TIMES;
-        for (uint32_t i = 1; i < kept; i++) {
-            if (i > 1) {
-                PUT_LIT(l, ",");
-            }
-            put_ms(l, a->syn_ns[i] - a->syn_ns[i - 1]);
-        }
-        PUT_LIT(l, "]");
-    }
-    if (a->answer != FLOW_ANS_NONE) {
-        PUT_LIT(l, ",\"answer\":{\"kind\":\"");
-        put_lit(l, answer_kind(a->answer));
-        PUT_LIT(l, "\",\"from\":\"");
-        put_addr(l, a->family, &a->reply.from);
-        PUT_LIT(l, "\"");
-        PUT_COUNT(l, "ttl", a->reply.ttl);
-        PUT_LIT(l, ",\"hops\":");
-        put_i64(l, j->hops);
-        if (j->sender == REP_SENDER_ROUTER) {
-            PUT_LIT(l, ",\"sender\":\"router\"");
-        } else {
-            PUT_LIT(l, ",\"sender\":\"server\"");
-        }
-        PUT_COUNT(l, "packet", a->reply.pkt);
-        if (a->answer == FLOW_ANS_ICMP) {
-            PUT_COUNT(l, "icmp_type", a->reply.icmp_type);
-            PUT_COUNT(l, "icmp_code", a->reply.icmp_code);
-        }
-        if (a->reply.has_ip_id) {
-            PUT_COUNT(l, "ip_id", a->reply.ip_id);
-        }
-        PUT_LIT(l, "}");
-    }
-    if (a->server_rst_count > 0 && a->answer != FLOW_ANS_RST) {
-        PUT_COUNT(l, "server_rsts", a->server_rst_count);
-    }
-    if (a->icmp_count > 0 && a->answer != FLOW_ANS_ICMP) {
-        PUT_COUNT(l, "icmp_errors", a->icmp_count);
-    }
-    if (a->synack_count > 1) {
-        PUT_COUNT(l, "synacks", a->synack_count);
-    }
-    if (j->flags != 0) {
-        PUT_LIT(l, ",\"flags\":[");
-        bool first = true;
-        for (unsigned bit = 0; bit < REP_FLAG_COUNT; bit++) {
-            if (j->flags & (1u << bit)) {
-                if (!first) {
-                    PUT_LIT(l, ",");
-                }
-                put_json_string(l, rep_flag_name(bit));
-                first = false;
-            }
-        }
-        PUT_LIT(l, "]");
-    }
-    if (j->evidence[0] != '\0') {
-        PUT_LIT(l, ",\"evidence\":");
-        put_json_string(l, j->evidence);
-    }
-    if (a->handshake_done) {
-        PUT_LIT(l, ",\"handshake\":true");
-    } else {
-        PUT_LIT(l, ",\"handshake\":false");
-    }
-    if (a->handshake_done || a->client_bytes || a->server_bytes) {
-        PUT_COUNT(l, "client_bytes", a->client_bytes);
-        PUT_COUNT(l, "server_bytes", a->server_bytes);
-    }
-    PUT_LIT(l, ",\"end\":\"");
-    put_lit(l, end_name(a->end));
-    PUT_LIT(l, "\",\"zeek_conn_state\":\"");
-    put_str(l, j->zeek_state);
-    PUT_LIT(l, "\",\"history\":");
-    put_json_string(l, a->history);
-    PUT_LIT(l, ",\"packets\":[");
-    for (uint32_t i = 0; i < a->packet_count; i++) {
-        if (i > 0) {
-            PUT_LIT(l, ",");
-        }
-        put_u64(l, a->packets[i]);
-    }
-    PUT_LIT(l, "]");
-    PUT_COUNT(l, "packet_total", a->packet_total);
-    PUT_LIT(l, "}\n");
+    char *line = r->json_buf + r->json_len;
+    r->json_len += (size_t)(write_attempt(r, line, a, j, svc) - line);
 }
 
 static void json_verdict_map(FILE *out, const uint64_t *counts, bool all)

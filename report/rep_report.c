@@ -96,6 +96,7 @@ static struct rep_service *find_service(struct rep_report *r, const struct flow_
     svc->family = a->family;
     svc->addr = a->server;
     svc->port = a->server_port;
+    svc->addr_text.len = rep_addr_format(a->family, &a->server, svc->addr_text.text);
     if (!rep_index_add(&r->service_index, pos, hash, r->service_count++)) {
         r->alloc_failed = true;
     }
@@ -202,7 +203,7 @@ static void finalize(struct rep_report *r, const struct flow_attempt *a)
         keep_packets(r, a);
     }
     if (r->opts.format == REP_FORMAT_JSON) {
-        rep_json_attempt(r, a, &j);
+        rep_json_attempt(r, a, &j, svc);
         if (r->opts.live) {
             rep_json_flush(r);
             fflush(r->opts.out);
@@ -235,8 +236,9 @@ static void finalize_oldest(struct rep_report *r)
 
 void rep_attempt(struct rep_report *r, const struct flow_attempt *a)
 {
-    rep_diag_prefetch(r->diag, a);
-    rep_diag_observe(r->diag, a);
+    struct rep_diag_keys keys;
+    rep_diag_prefetch(r->diag, a, &keys);
+    rep_diag_observe(r->diag, a, &keys);
     if (a->last_ns > r->newest_ns) {
         r->newest_ns = a->last_ns;
     }

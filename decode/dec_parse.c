@@ -92,7 +92,7 @@ static void span_clamp(struct dec_span *span, size_t len)
     if (len < captured) {
         captured = len;
     }
-    span->cur = cur_sub(&span->cur, captured);
+    cur_limit(&span->cur, captured);
     span->uncaptured = len - captured;
 }
 
@@ -249,6 +249,7 @@ static void parse_tcp_options(struct dec_span *opts, struct dec_event *ev)
         uint8_t kind = cur_u8(cur);
         uint8_t len;
         enum span_need_result need;
+        struct dec_hdr data; /* the option's len - 2 bytes after kind and length */
 
         if (kind == TCPOPT_EOL) {
             return; /* the rest is padding */
@@ -272,13 +273,14 @@ static void parse_tcp_options(struct dec_span *opts, struct dec_event *ev)
             ev->notes |= need == NEED_CUT ? DEC_NOTE_OPT_TRUNCATED : DEC_NOTE_OPT_BAD;
             return;
         }
+        data = cur_hdr(cur, (size_t)len - 2);
         switch (kind) {
         case TCPOPT_MSS:
             if (len != 4) {
                 ev->notes |= DEC_NOTE_OPT_BAD;
                 return;
             }
-            ev->opts.mss = cur_be16(cur);
+            ev->opts.mss = hdr_be16(data, 0);
             ev->opts.present |= DEC_OPT_MSS;
             break;
         case TCPOPT_WSCALE:
@@ -286,7 +288,7 @@ static void parse_tcp_options(struct dec_span *opts, struct dec_event *ev)
                 ev->notes |= DEC_NOTE_OPT_BAD;
                 return;
             }
-            ev->opts.wscale = cur_u8(cur);
+            ev->opts.wscale = hdr_u8(data, 0);
             ev->opts.present |= DEC_OPT_WSCALE;
             break;
         case TCPOPT_SACK_OK:
@@ -302,7 +304,6 @@ static void parse_tcp_options(struct dec_span *opts, struct dec_event *ev)
                 ev->notes |= DEC_NOTE_OPT_BAD;
                 return;
             }
-            (void)cur_skip(cur, (size_t)len - 2);
             ev->opts.present |= DEC_OPT_SACK;
             break;
         case TCPOPT_TIMESTAMP:
@@ -310,13 +311,12 @@ static void parse_tcp_options(struct dec_span *opts, struct dec_event *ev)
                 ev->notes |= DEC_NOTE_OPT_BAD;
                 return;
             }
-            ev->opts.tsval = cur_be32(cur);
-            ev->opts.tsecr = cur_be32(cur);
+            ev->opts.tsval = hdr_be32(data, 0);
+            ev->opts.tsecr = hdr_be32(data, 4);
             ev->opts.present |= DEC_OPT_TIMESTAMP;
             break;
         default:
-            (void)cur_skip(cur, (size_t)len - 2);
-            break;
+            break; /* unknown kinds are skipped by their length */
         }
     }
 }
@@ -324,9 +324,9 @@ static void parse_tcp_options(struct dec_span *opts, struct dec_event *ev)
 /* The span holds the IP payload (clamped to the IP length). */
 static enum dec_status parse_tcp(struct dec_span *span, struct dec_event *ev)
 {
-    struct dec_cursor *cur = &span->cur;
     size_t wire = span_wire(span);
     size_t hdr_len;
+    struct dec_hdr tcp;
     struct dec_span opts;
 
     switch (span_need(span, TCP_HDR_MIN)) {
@@ -337,14 +337,15 @@ static enum dec_status parse_tcp(struct dec_span *span, struct dec_event *ev)
     case NEED_SHORT:
         return DEC_P_TCP_SHORT;
     }
-    ev->sport = cur_be16(cur);
-    ev->dport = cur_be16(cur);
-    ev->seq = cur_be32(cur);
-    ev->ack = cur_be32(cur);
-    hdr_len = (size_t)(cur_u8(cur) >> 4) * 4;
-    ev->tcp_flags = cur_u8(cur); /* the low 8 bits: CWR..FIN; AE/NS is not kept */
-    ev->window = cur_be16(cur);
-    (void)cur_skip(cur, 4); /* checksum, urgent pointer */
+    tcp = cur_hdr(&span->cur, TCP_HDR_MIN);
+    ev->sport = hdr_be16(tcp, 0);
+    ev->dport = hdr_be16(tcp, 2);
+    ev->seq = hdr_be32(tcp, 4);
+    ev->ack = hdr_be32(tcp, 8);
+    hdr_len = (size_t)(hdr_u8(tcp, 12) >> 4) * 4;
+    ev->tcp_flags = hdr_u8(tcp, 13); /* the low 8 bits: CWR..FIN; AE/NS is not kept */
+    ev->window = hdr_be16(tcp, 14);
+    /* 16: checksum, urgent pointer */
 
     if (hdr_len < TCP_HDR_MIN || hdr_len > wire) {
         return DEC_P_TCP_BAD_OFFSET;
@@ -373,13 +374,15 @@ static enum dec_status quote_short(enum span_need_result need)
 static enum dec_status parse_quoted_tcp(struct dec_span *quote, struct dec_event *ev)
 {
     enum span_need_result need = span_need(quote, QUOTED_TCP_BYTES);
+    struct dec_hdr tcp;
 
     if (need != NEED_OK) {
         return quote_short(need);
     }
-    ev->quoted_sport = cur_be16(&quote->cur);
-    ev->quoted_dport = cur_be16(&quote->cur);
-    ev->quoted_seq = cur_be32(&quote->cur);
+    tcp = cur_hdr(&quote->cur, QUOTED_TCP_BYTES);
+    ev->quoted_sport = hdr_be16(tcp, 0);
+    ev->quoted_dport = hdr_be16(tcp, 2);
+    ev->quoted_seq = hdr_be32(tcp, 4);
     ev->tcp_flags = 0;
     ev->kind = DEC_EV_ICMP;
     return DEC_OK_ICMP;
@@ -403,9 +406,8 @@ static enum dec_status parse_icmp_header(struct dec_span *span, struct dec_event
     if (need != NEED_OK) {
         return quote_short(need);
     }
-    (void)cur_skip(&span->cur, 1);
-    ev->icmp_code = cur_u8(&span->cur);
-    (void)cur_skip(&span->cur, ICMP_HDR_LEN - 2); /* checksum, unused / length / MTU */
+    /* then checksum, unused / length / MTU */
+    ev->icmp_code = hdr_u8(cur_hdr(&span->cur, ICMP_HDR_LEN), 1);
     return DEC_OK_ICMP;
 }
 
@@ -419,6 +421,7 @@ static enum dec_status parse_icmp4(struct dec_span *span, struct dec_event *ev)
     enum span_need_result need;
     uint8_t first;
     size_t ihl;
+    struct dec_hdr ip;
     uint16_t frag;
     uint8_t proto;
 
@@ -438,13 +441,11 @@ static enum dec_status parse_icmp4(struct dec_span *span, struct dec_event *ev)
     if (need != NEED_OK) {
         return quote_short(need);
     }
-    (void)cur_skip(cur, 6); /* version/IHL, TOS, total length, identification */
-    frag = cur_be16(cur);
-    (void)cur_skip(cur, 1); /* TTL */
-    proto = cur_u8(cur);
-    (void)cur_skip(cur, 2); /* checksum */
-    (void)cur_bytes(cur, ev->quoted_src.b, 4);
-    (void)cur_bytes(cur, ev->quoted_dst.b, 4);
+    ip = cur_hdr(cur, IP4_HDR_MIN);
+    frag = hdr_be16(ip, 6);
+    proto = hdr_u8(ip, 9);
+    hdr_bytes(ip, 12, ev->quoted_src.b, 4);
+    hdr_bytes(ip, 16, ev->quoted_dst.b, 4);
     (void)cur_skip(cur, ihl - IP4_HDR_MIN); /* inner options */
     if (proto != IPPROTO_NUM_TCP) {
         return DEC_SKIP_NOT_TCP;
@@ -554,6 +555,7 @@ static enum dec_status parse_icmp6(struct dec_span *span, struct dec_event *ev)
     struct dec_cursor *cur = &span->cur;
     enum dec_status status = parse_icmp_header(span, ev, 1, 3);
     enum span_need_result need;
+    struct dec_hdr ip6;
     uint8_t next;
     unsigned count = 0;
 
@@ -571,11 +573,10 @@ static enum dec_status parse_icmp6(struct dec_span *span, struct dec_event *ev)
     if (need != NEED_OK) {
         return quote_short(need);
     }
-    (void)cur_skip(cur, 6); /* version/class/flow label, payload length */
-    next = cur_u8(cur);
-    (void)cur_skip(cur, 1); /* hop limit */
-    (void)cur_bytes(cur, ev->quoted_src.b, 16);
-    (void)cur_bytes(cur, ev->quoted_dst.b, 16);
+    ip6 = cur_hdr(cur, IP6_HDR_LEN);
+    next = hdr_u8(ip6, 6);
+    hdr_bytes(ip6, 8, ev->quoted_src.b, 16);
+    hdr_bytes(ip6, 24, ev->quoted_dst.b, 16);
     switch (skip_ip6_ext(span, &next, &count)) {
     case EXT_DONE:
         break;
@@ -606,6 +607,7 @@ static enum dec_status parse_ip4(struct dec_span *span, struct dec_event *ev)
     enum span_need_result need = span_need(span, 1);
     uint8_t first;
     size_t hdr_len, total_len;
+    struct dec_hdr ip;
     uint16_t frag;
     uint8_t proto;
 
@@ -624,16 +626,16 @@ static enum dec_status parse_ip4(struct dec_span *span, struct dec_event *ev)
     if (need != NEED_OK) {
         return need == NEED_CUT ? DEC_P_IP4_TRUNCATED : DEC_P_IP4_BAD_LENGTH;
     }
-    (void)cur_skip(cur, 2); /* version/IHL, TOS */
-    total_len = cur_be16(cur);
-    ev->ip_id = cur_be16(cur);
+    ip = cur_hdr(cur, IP4_HDR_MIN);
+    total_len = hdr_be16(ip, 2);
+    ev->ip_id = hdr_be16(ip, 4);
     ev->has_ip_id = 1;
-    frag = cur_be16(cur);
-    ev->ttl = cur_u8(cur);
-    proto = cur_u8(cur);
-    (void)cur_skip(cur, 2); /* checksum: not verified, offloading often leaves it unset */
-    (void)cur_bytes(cur, ev->src.b, 4);
-    (void)cur_bytes(cur, ev->dst.b, 4);
+    frag = hdr_be16(ip, 6);
+    ev->ttl = hdr_u8(ip, 8);
+    proto = hdr_u8(ip, 9);
+    /* 10: checksum, not verified: offloading often leaves it unset */
+    hdr_bytes(ip, 12, ev->src.b, 4);
+    hdr_bytes(ip, 16, ev->dst.b, 4);
     ev->family = 4;
 
     /* Total length 0 is what Linux writes for IPv4 BIG TCP (GSO packets over 64 KiB, captured
@@ -671,6 +673,7 @@ static enum dec_status parse_ip6(struct dec_span *span, struct dec_event *ev)
     struct dec_cursor *cur = &span->cur;
     enum span_need_result need = span_need(span, 1);
     size_t payload_len;
+    struct dec_hdr ip6;
     uint8_t next;
     unsigned count = 0;
 
@@ -684,12 +687,12 @@ static enum dec_status parse_ip6(struct dec_span *span, struct dec_event *ev)
     if (need != NEED_OK) {
         return need == NEED_CUT ? DEC_P_IP6_TRUNCATED : DEC_P_IP6_BAD_LENGTH;
     }
-    (void)cur_skip(cur, 4); /* version, traffic class, flow label */
-    payload_len = cur_be16(cur);
-    next = cur_u8(cur);
-    ev->ttl = cur_u8(cur);
-    (void)cur_bytes(cur, ev->src.b, 16);
-    (void)cur_bytes(cur, ev->dst.b, 16);
+    ip6 = cur_hdr(cur, IP6_HDR_LEN); /* 0: version, traffic class, flow label */
+    payload_len = hdr_be16(ip6, 4);
+    next = hdr_u8(ip6, 6);
+    ev->ttl = hdr_u8(ip6, 7);
+    hdr_bytes(ip6, 8, ev->src.b, 16);
+    hdr_bytes(ip6, 24, ev->dst.b, 16);
     ev->family = 6;
     ev->has_ip_id = 0;
 
@@ -786,11 +789,11 @@ static enum dec_status parse_arp(struct dec_span *span, struct dec_event *ev)
     if (need != NEED_OK) {
         return need == NEED_CUT ? DEC_P_LINK_TRUNCATED : DEC_SKIP_NOT_IP;
     }
-    (void)cur_skip(cur, 2); /* hardware type */
-    uint16_t ptype = cur_be16(cur);
-    uint8_t hlen = cur_u8(cur);
-    uint8_t plen = cur_u8(cur);
-    uint16_t op = cur_be16(cur);
+    struct dec_hdr arp = cur_hdr(cur, 8); /* 0: hardware type */
+    uint16_t ptype = hdr_be16(arp, 2);
+    uint8_t hlen = hdr_u8(arp, 4);
+    uint8_t plen = hdr_u8(arp, 5);
+    uint16_t op = hdr_be16(arp, 6);
     if (ptype != ETHERTYPE_IPV4 || plen != 4 || (op != 1 && op != 2)) {
         return DEC_SKIP_NOT_IP;
     }
@@ -821,12 +824,12 @@ static enum dec_status parse_ethertype(struct dec_span *span, uint16_t ethertype
             return DEC_P_LINK_TOO_MANY_TAGS;
         }
         tags++;
-        if (!cur_has(&span->cur, 4)) {
+        struct dec_hdr tag = cur_hdr(&span->cur, 4); /* 0: priority, DEI, VLAN id */
+        if (tag.p == NULL) {
             return DEC_P_LINK_TRUNCATED;
         }
         ev->notes |= DEC_NOTE_VLAN;
-        (void)cur_skip(&span->cur, 2); /* priority, DEI, VLAN id */
-        ethertype = cur_be16(&span->cur);
+        ethertype = hdr_be16(tag, 2);
     }
     switch (ethertype) {
     case ETHERTYPE_ARP:
@@ -877,7 +880,7 @@ enum dec_status dec_packet(const uint8_t *bytes, size_t caplen, size_t wirelen, 
 {
     struct dec_event scratch;
     struct dec_span span;
-    uint16_t ethertype;
+    struct dec_hdr link;
 
     if (ev == NULL) {
         ev = &scratch; /* still decode: the status alone is worth counting */
@@ -898,32 +901,26 @@ enum dec_status dec_packet(const uint8_t *bytes, size_t caplen, size_t wirelen, 
     switch (linktype) {
     case DEC_LINK_EN10MB:
         /* destination, source, ethertype (IEEE 802.3 3.1.1) */
-        if (!cur_skip(&span.cur, 12)) {
+        link = cur_hdr(&span.cur, 14);
+        if (link.p == NULL) {
             return DEC_P_LINK_TRUNCATED;
         }
-        ethertype = cur_be16(&span.cur);
-        if (span.cur.bad) {
-            return DEC_P_LINK_TRUNCATED;
-        }
-        return parse_ethertype(&span, ethertype, ev);
+        return parse_ethertype(&span, hdr_be16(link, 12), ev);
     case DEC_LINK_LINUX_SLL:
         /* packet type, ARPHRD type, address length, 8 address bytes, protocol */
-        if (!cur_skip(&span.cur, 14)) {
+        link = cur_hdr(&span.cur, 16);
+        if (link.p == NULL) {
             return DEC_P_LINK_TRUNCATED;
         }
-        ethertype = cur_be16(&span.cur);
-        if (span.cur.bad) {
-            return DEC_P_LINK_TRUNCATED;
-        }
-        return parse_ethertype(&span, ethertype, ev);
+        return parse_ethertype(&span, hdr_be16(link, 14), ev);
     case DEC_LINK_LINUX_SLL2:
         /* protocol, reserved, interface index, ARPHRD type, packet type, address length,
          * 8 address bytes */
-        ethertype = cur_be16(&span.cur);
-        if (!cur_skip(&span.cur, 18)) {
+        link = cur_hdr(&span.cur, 20);
+        if (link.p == NULL) {
             return DEC_P_LINK_TRUNCATED;
         }
-        return parse_ethertype(&span, ethertype, ev);
+        return parse_ethertype(&span, hdr_be16(link, 0), ev);
     case DEC_LINK_NULL:
         return parse_bsd_af(&span, ev, true);
     case DEC_LINK_LOOP:

@@ -97,6 +97,41 @@ static void span_clamp(struct dec_span *span, size_t len)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Steps: how a link or IP layer hands the packet on.                                         */
+
+/* The layer to parse next, the span then being at its first byte. */
+enum layer {
+    LAYER_DONE, /* the packet is decided: see step.status */
+    LAYER_IP4,
+    LAYER_IP6,
+    LAYER_TCP,
+    LAYER_ICMP4,
+    LAYER_ICMP6,
+};
+
+/* What a link or IP layer found. The layers return the next one rather than call its parser, so
+ * that each parser has a single caller (dec_packet) and the compiler inlines the whole chain:
+ * no calls, no stack-protector checks and the span kept in registers, for every packet. */
+struct step {
+    enum layer next;
+    enum dec_status status; /* when next is LAYER_DONE */
+};
+
+static struct step step_done(enum dec_status status)
+{
+    struct step step = {LAYER_DONE, status};
+
+    return step;
+}
+
+static struct step step_to(enum layer next)
+{
+    struct step step = {next, DEC_SKIP_NOT_IP}; /* status unused */
+
+    return step;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Names.                                                                                     */
 
 static const char *const status_names[] = {
@@ -601,7 +636,7 @@ static enum dec_status parse_icmp6(struct dec_span *span, struct dec_event *ev)
 /* ------------------------------------------------------------------------------------------ */
 /* IPv4 (RFC 791) and IPv6 (RFC 8200).                                                        */
 
-static enum dec_status parse_ip4(struct dec_span *span, struct dec_event *ev)
+static struct step parse_ip4(struct dec_span *span, struct dec_event *ev)
 {
     struct dec_cursor *cur = &span->cur;
     enum span_need_result need = span_need(span, 1);
@@ -612,19 +647,19 @@ static enum dec_status parse_ip4(struct dec_span *span, struct dec_event *ev)
     uint8_t proto;
 
     if (need != NEED_OK) {
-        return need == NEED_CUT ? DEC_P_IP4_TRUNCATED : DEC_P_IP4_BAD_LENGTH;
+        return step_done(need == NEED_CUT ? DEC_P_IP4_TRUNCATED : DEC_P_IP4_BAD_LENGTH);
     }
     first = cur_peek_u8(cur);
     if ((first >> 4) != 4) {
-        return DEC_P_IP_BAD_VERSION;
+        return step_done(DEC_P_IP_BAD_VERSION);
     }
     hdr_len = (size_t)(first & 0x0f) * 4;
     if (hdr_len < IP4_HDR_MIN) {
-        return DEC_P_IP4_BAD_IHL;
+        return step_done(DEC_P_IP4_BAD_IHL);
     }
     need = span_need(span, IP4_HDR_MIN);
     if (need != NEED_OK) {
-        return need == NEED_CUT ? DEC_P_IP4_TRUNCATED : DEC_P_IP4_BAD_LENGTH;
+        return step_done(need == NEED_CUT ? DEC_P_IP4_TRUNCATED : DEC_P_IP4_BAD_LENGTH);
     }
     ip = cur_hdr(cur, IP4_HDR_MIN);
     total_len = hdr_be16(ip, 2);
@@ -645,30 +680,31 @@ static enum dec_status parse_ip4(struct dec_span *span, struct dec_event *ev)
         total_len = span_wire(span) + IP4_HDR_MIN;
     }
     if (total_len < hdr_len || total_len - IP4_HDR_MIN > span_wire(span)) {
-        return DEC_P_IP4_BAD_LENGTH;
+        return step_done(DEC_P_IP4_BAD_LENGTH);
     }
     if ((frag & 0x1fff) != 0) {
-        return DEC_SKIP_FRAGMENT; /* RFC 791: only offset 0 carries the TCP header */
+        return step_done(DEC_SKIP_FRAGMENT); /* RFC 791: only offset 0 carries the TCP header */
     }
     if (hdr_len > IP4_HDR_MIN) {
         ev->notes |= DEC_NOTE_IP4_OPTIONS;
         if (!cur_skip(cur, hdr_len - IP4_HDR_MIN)) {
-            return DEC_P_IP4_TRUNCATED; /* on the wire: total_len >= hdr_len was checked */
+            return step_done(
+                DEC_P_IP4_TRUNCATED); /* on the wire: total_len >= hdr_len was checked */
         }
     }
     span_clamp(span, total_len - hdr_len);
 
     switch (proto) {
     case IPPROTO_NUM_TCP:
-        return parse_tcp(span, ev);
+        return step_to(LAYER_TCP);
     case IPPROTO_NUM_ICMP:
-        return parse_icmp4(span, ev);
+        return step_to(LAYER_ICMP4);
     default:
-        return DEC_SKIP_NOT_TCP;
+        return step_done(DEC_SKIP_NOT_TCP);
     }
 }
 
-static enum dec_status parse_ip6(struct dec_span *span, struct dec_event *ev)
+static struct step parse_ip6(struct dec_span *span, struct dec_event *ev)
 {
     struct dec_cursor *cur = &span->cur;
     enum span_need_result need = span_need(span, 1);
@@ -678,14 +714,14 @@ static enum dec_status parse_ip6(struct dec_span *span, struct dec_event *ev)
     unsigned count = 0;
 
     if (need != NEED_OK) {
-        return need == NEED_CUT ? DEC_P_IP6_TRUNCATED : DEC_P_IP6_BAD_LENGTH;
+        return step_done(need == NEED_CUT ? DEC_P_IP6_TRUNCATED : DEC_P_IP6_BAD_LENGTH);
     }
     if ((cur_peek_u8(cur) >> 4) != 6) {
-        return DEC_P_IP_BAD_VERSION;
+        return step_done(DEC_P_IP_BAD_VERSION);
     }
     need = span_need(span, IP6_HDR_LEN);
     if (need != NEED_OK) {
-        return need == NEED_CUT ? DEC_P_IP6_TRUNCATED : DEC_P_IP6_BAD_LENGTH;
+        return step_done(need == NEED_CUT ? DEC_P_IP6_TRUNCATED : DEC_P_IP6_BAD_LENGTH);
     }
     ip6 = cur_hdr(cur, IP6_HDR_LEN); /* 0: version, traffic class, flow label */
     payload_len = hdr_be16(ip6, 4);
@@ -702,7 +738,7 @@ static enum dec_status parse_ip6(struct dec_span *span, struct dec_event *ev)
         payload_len = span_wire(span);
     }
     if (payload_len > span_wire(span)) {
-        return DEC_P_IP6_BAD_LENGTH;
+        return step_done(DEC_P_IP6_BAD_LENGTH);
     }
     span_clamp(span, payload_len);
 
@@ -710,44 +746,43 @@ static enum dec_status parse_ip6(struct dec_span *span, struct dec_event *ev)
     case EXT_DONE:
         break;
     case EXT_CUT:
-        return DEC_P_IP6_EXT_TRUNCATED;
+        return step_done(DEC_P_IP6_EXT_TRUNCATED);
     case EXT_SHORT:
-        return DEC_P_IP6_EXT_BAD;
+        return step_done(DEC_P_IP6_EXT_BAD);
     case EXT_TOO_MANY:
-        return DEC_P_IP6_EXT_TOO_MANY;
+        return step_done(DEC_P_IP6_EXT_TOO_MANY);
     case EXT_FRAGMENT:
-        return DEC_SKIP_FRAGMENT;
+        return step_done(DEC_SKIP_FRAGMENT);
     case EXT_NOT_TCP:
-        return DEC_SKIP_NOT_TCP;
+        return step_done(DEC_SKIP_NOT_TCP);
     }
     if (count > 0) {
         ev->notes |= DEC_NOTE_IP6_EXT;
     }
     switch (next) {
     case IPPROTO_NUM_TCP:
-        return parse_tcp(span, ev);
+        return step_to(LAYER_TCP);
     case IPPROTO_NUM_ICMPV6:
-        return parse_icmp6(span, ev);
+        return step_to(LAYER_ICMP6);
     default:
-        return DEC_SKIP_NOT_TCP;
+        return step_done(DEC_SKIP_NOT_TCP);
     }
 }
 
 /* The IP version nibble decides (raw links, and after an MPLS label stack). `other` is what
  * a nibble that is neither 4 nor 6 means for the caller. */
-static enum dec_status parse_ip_any(struct dec_span *span, struct dec_event *ev,
-                                    enum dec_status other)
+static struct step parse_ip_any(struct dec_span *span, enum dec_status other)
 {
     if (!cur_has(&span->cur, 1)) {
-        return DEC_P_LINK_TRUNCATED; /* not a byte to tell the version by */
+        return step_done(DEC_P_LINK_TRUNCATED); /* not a byte to tell the version by */
     }
     switch (cur_peek_u8(&span->cur) >> 4) {
     case 4:
-        return parse_ip4(span, ev);
+        return step_to(LAYER_IP4);
     case 6:
-        return parse_ip6(span, ev);
+        return step_to(LAYER_IP6);
     default:
-        return other;
+        return step_done(other);
     }
 }
 
@@ -758,7 +793,7 @@ static enum dec_status parse_ip_any(struct dec_span *span, struct dec_event *ev,
  * the one with the bottom-of-stack bit. The stack does not say what it carries: guess from the
  * version nibble, as tcpdump does. Anything else (a pseudowire control word, an Ethernet frame)
  * is not IP to us. */
-static enum dec_status parse_mpls(struct dec_span *span, struct dec_event *ev)
+static struct step parse_mpls(struct dec_span *span)
 {
     unsigned labels = 0;
 
@@ -766,18 +801,18 @@ static enum dec_status parse_mpls(struct dec_span *span, struct dec_event *ev)
         uint32_t entry;
 
         if (labels >= DEC_MAX_MPLS_LABELS) {
-            return DEC_P_LINK_TOO_MANY_TAGS;
+            return step_done(DEC_P_LINK_TOO_MANY_TAGS);
         }
         labels++;
         if (!cur_has(&span->cur, 4)) {
-            return DEC_P_LINK_TRUNCATED;
+            return step_done(DEC_P_LINK_TRUNCATED);
         }
         entry = cur_be32(&span->cur);
         if ((entry & 0x100) != 0) {
             break;
         }
     }
-    return parse_ip_any(span, ev, DEC_SKIP_NOT_IP);
+    return parse_ip_any(span, DEC_SKIP_NOT_IP);
 }
 
 /* ARP (RFC 826) for IPv4: hardware type, protocol type 0x0800, lengths, operation, then the
@@ -813,47 +848,53 @@ static enum dec_status parse_arp(struct dec_span *span, struct dec_event *ev)
 
 /* Follows VLAN tags (IEEE 802.1Q, 802.1ad, and the older 0x9100 QinQ) then dispatches on the
  * ethertype. Shared by Ethernet and the cooked captures, which may keep a tag in the payload. */
-static enum dec_status parse_ethertype(struct dec_span *span, uint16_t ethertype,
-                                       struct dec_event *ev)
+static struct step parse_ethertype(struct dec_span *span, uint16_t ethertype, struct dec_event *ev)
 {
     unsigned tags = 0;
 
-    while (ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ ||
-           ethertype == ETHERTYPE_QINQ_OLD) {
+    /* One switch for the tags and the payloads: a tagged frame is rare, and testing for a tag
+     * before dispatching would cost every untagged one the comparisons. */
+    for (;;) {
+        struct dec_hdr tag;
+
+        switch (ethertype) {
+        case ETHERTYPE_IPV4:
+            return step_to(LAYER_IP4);
+        case ETHERTYPE_IPV6:
+            return step_to(LAYER_IP6);
+        case ETHERTYPE_ARP:
+            return step_done(parse_arp(span, ev));
+        case ETHERTYPE_MPLS:
+        case ETHERTYPE_MPLS_MC:
+            return parse_mpls(span);
+        case ETHERTYPE_VLAN:
+        case ETHERTYPE_QINQ:
+        case ETHERTYPE_QINQ_OLD:
+            break; /* a tag: follow it below */
+        default:
+            return step_done(DEC_SKIP_NOT_IP); /* LLDP, 802.3 length field, ... */
+        }
         if (tags >= DEC_MAX_VLAN_TAGS) {
-            return DEC_P_LINK_TOO_MANY_TAGS;
+            return step_done(DEC_P_LINK_TOO_MANY_TAGS);
         }
         tags++;
-        struct dec_hdr tag = cur_hdr(&span->cur, 4); /* 0: priority, DEI, VLAN id */
+        tag = cur_hdr(&span->cur, 4); /* 0: priority, DEI, VLAN id */
         if (tag.p == NULL) {
-            return DEC_P_LINK_TRUNCATED;
+            return step_done(DEC_P_LINK_TRUNCATED);
         }
         ev->notes |= DEC_NOTE_VLAN;
         ethertype = hdr_be16(tag, 2);
     }
-    switch (ethertype) {
-    case ETHERTYPE_ARP:
-        return parse_arp(span, ev);
-    case ETHERTYPE_IPV4:
-        return parse_ip4(span, ev);
-    case ETHERTYPE_IPV6:
-        return parse_ip6(span, ev);
-    case ETHERTYPE_MPLS:
-    case ETHERTYPE_MPLS_MC:
-        return parse_mpls(span, ev);
-    default:
-        return DEC_SKIP_NOT_IP; /* ARP, LLDP, 802.3 length field, ... */
-    }
 }
 
 /* NULL and LOOP: a 4-byte BSD address family. */
-static enum dec_status parse_bsd_af(struct dec_span *span, struct dec_event *ev, bool any_order)
+static struct step parse_bsd_af(struct dec_span *span, bool any_order)
 {
     struct dec_cursor look = span->cur;
     uint32_t be, le;
 
     if (!cur_has(&span->cur, 4)) {
-        return DEC_P_LINK_TRUNCATED;
+        return step_done(DEC_P_LINK_TRUNCATED);
     }
     be = cur_be32(&look);
     le = cur_le32(&span->cur);
@@ -864,31 +905,78 @@ static enum dec_status parse_bsd_af(struct dec_span *span, struct dec_event *ev,
         le = be;
     }
     if (be == BSD_AF_INET || le == BSD_AF_INET) {
-        return parse_ip4(span, ev);
+        return step_to(LAYER_IP4);
     }
     if (be == BSD_AF_INET6_BSD || be == BSD_AF_INET6_FREEBSD || be == BSD_AF_INET6_DARWIN ||
         le == BSD_AF_INET6_BSD || le == BSD_AF_INET6_FREEBSD || le == BSD_AF_INET6_DARWIN) {
-        return parse_ip6(span, ev);
+        return step_to(LAYER_IP6);
     }
-    return DEC_SKIP_NOT_IP;
+    return step_done(DEC_SKIP_NOT_IP);
 }
 
-static const struct dec_event zero_event;
+/* The link header, up to the network layer. */
+static struct step parse_link(struct dec_span *span, int linktype, struct dec_event *ev)
+{
+    size_t hdr_len, type_at; /* Ethernet and cooked headers: length, offset of the ethertype */
+    struct dec_hdr link;
+
+    /* Ethernet is tested first, outside the switch: it is nearly every capture, and the switch
+     * over these sparse DLT numbers compiles to a tree of comparisons. */
+    if (linktype == DEC_LINK_EN10MB) {
+        /* destination, source, ethertype (IEEE 802.3 3.1.1) */
+        hdr_len = 14;
+        type_at = 12;
+    } else {
+        switch (linktype) {
+        case DEC_LINK_LINUX_SLL:
+            /* packet type, ARPHRD type, address length, 8 address bytes, protocol */
+            hdr_len = 16;
+            type_at = 14;
+            break;
+        case DEC_LINK_LINUX_SLL2:
+            /* protocol, reserved, interface index, ARPHRD type, packet type, address length,
+             * 8 address bytes */
+            hdr_len = 20;
+            type_at = 0;
+            break;
+        case DEC_LINK_NULL:
+            return parse_bsd_af(span, true);
+        case DEC_LINK_LOOP:
+            return parse_bsd_af(span, false);
+        case DEC_LINK_RAW:
+        case DEC_LINK_RAW_LT:
+        case DEC_LINK_RAW_OPENBSD:
+            return parse_ip_any(span, DEC_P_IP_BAD_VERSION);
+        case DEC_LINK_IPV4:
+            return step_to(LAYER_IP4);
+        case DEC_LINK_IPV6:
+            return step_to(LAYER_IP6);
+        default:
+            return step_done(DEC_P_LINK_UNSUPPORTED);
+        }
+    }
+    link = cur_hdr(&span->cur, hdr_len);
+    if (link.p == NULL) {
+        return step_done(DEC_P_LINK_TRUNCATED);
+    }
+    return parse_ethertype(span, hdr_be16(link, type_at), ev);
+}
 
 enum dec_status dec_packet(const uint8_t *bytes, size_t caplen, size_t wirelen, int linktype,
                            struct dec_event *ev)
 {
     struct dec_event scratch;
     struct dec_span span;
-    struct dec_hdr link;
+    struct step step;
 
     if (ev == NULL) {
         ev = &scratch; /* still decode: the status alone is worth counting */
     }
-    /* padding too: equal packets give byte-identical events. Copied from a zero object (C11
-     * 6.7.9: its padding is zero bits too) rather than memset: gcc makes a memset of this size
-     * a rep stos, slow to start, once per packet */
-    memcpy(ev, &zero_event, sizeof(*ev));
+    /* padding too: equal packets give byte-identical events. Two memsets, because gcc makes
+     * one memset of this size a rep stos (slow to start, once per packet) but these a few
+     * 16-byte stores of a zeroed register */
+    memset(ev, 0, 64);
+    memset((uint8_t *)ev + 64, 0, sizeof(*ev) - 64);
     if (bytes == NULL) {
         caplen = 0;
     }
@@ -898,42 +986,23 @@ enum dec_status dec_packet(const uint8_t *bytes, size_t caplen, size_t wirelen, 
     cur_init(&span.cur, bytes, caplen);
     span.uncaptured = wirelen - caplen;
 
-    switch (linktype) {
-    case DEC_LINK_EN10MB:
-        /* destination, source, ethertype (IEEE 802.3 3.1.1) */
-        link = cur_hdr(&span.cur, 14);
-        if (link.p == NULL) {
-            return DEC_P_LINK_TRUNCATED;
-        }
-        return parse_ethertype(&span, hdr_be16(link, 12), ev);
-    case DEC_LINK_LINUX_SLL:
-        /* packet type, ARPHRD type, address length, 8 address bytes, protocol */
-        link = cur_hdr(&span.cur, 16);
-        if (link.p == NULL) {
-            return DEC_P_LINK_TRUNCATED;
-        }
-        return parse_ethertype(&span, hdr_be16(link, 14), ev);
-    case DEC_LINK_LINUX_SLL2:
-        /* protocol, reserved, interface index, ARPHRD type, packet type, address length,
-         * 8 address bytes */
-        link = cur_hdr(&span.cur, 20);
-        if (link.p == NULL) {
-            return DEC_P_LINK_TRUNCATED;
-        }
-        return parse_ethertype(&span, hdr_be16(link, 0), ev);
-    case DEC_LINK_NULL:
-        return parse_bsd_af(&span, ev, true);
-    case DEC_LINK_LOOP:
-        return parse_bsd_af(&span, ev, false);
-    case DEC_LINK_RAW:
-    case DEC_LINK_RAW_LT:
-    case DEC_LINK_RAW_OPENBSD:
-        return parse_ip_any(&span, ev, DEC_P_IP_BAD_VERSION);
-    case DEC_LINK_IPV4:
-        return parse_ip4(&span, ev);
-    case DEC_LINK_IPV6:
-        return parse_ip6(&span, ev);
-    default:
-        return DEC_P_LINK_UNSUPPORTED;
+    step = parse_link(&span, linktype, ev);
+    if (step.next == LAYER_IP4) {
+        step = parse_ip4(&span, ev);
+    } else if (step.next == LAYER_IP6) {
+        step = parse_ip6(&span, ev);
     }
+    switch (step.next) {
+    case LAYER_TCP:
+        return parse_tcp(&span, ev);
+    case LAYER_ICMP4:
+        return parse_icmp4(&span, ev);
+    case LAYER_ICMP6:
+        return parse_icmp6(&span, ev);
+    case LAYER_IP4:
+    case LAYER_IP6: /* not from an IP layer: none carries IP in IP */
+    case LAYER_DONE:
+        break;
+    }
+    return step.status;
 }

@@ -853,13 +853,15 @@ static struct step parse_ethertype(struct dec_span *span, uint16_t ethertype, st
     unsigned tags = 0;
 
     /* One switch for the tags and the payloads: a tagged frame is rare, and testing for a tag
-     * before dispatching would cost every untagged one the comparisons. */
+     * before dispatching would cost every untagged one the comparisons. IPv4, most frames, is
+     * tested before it: the switch compiles to a tree of comparisons. */
     for (;;) {
         struct dec_hdr tag;
 
-        switch (ethertype) {
-        case ETHERTYPE_IPV4:
+        if (ethertype == ETHERTYPE_IPV4) {
             return step_to(LAYER_IP4);
+        }
+        switch (ethertype) {
         case ETHERTYPE_IPV6:
             return step_to(LAYER_IP6);
         case ETHERTYPE_ARP:
@@ -879,7 +881,7 @@ static struct step parse_ethertype(struct dec_span *span, uint16_t ethertype, st
         }
         tags++;
         tag = cur_hdr(&span->cur, 4); /* 0: priority, DEI, VLAN id */
-        if (tag.p == NULL) {
+        if (!tag.ok) {
             return step_done(DEC_P_LINK_TRUNCATED);
         }
         ev->notes |= DEC_NOTE_VLAN;
@@ -956,7 +958,7 @@ static struct step parse_link(struct dec_span *span, int linktype, struct dec_ev
         }
     }
     link = cur_hdr(&span->cur, hdr_len);
-    if (link.p == NULL) {
+    if (!link.ok) {
         return step_done(DEC_P_LINK_TRUNCATED);
     }
     return parse_ethertype(span, hdr_be16(link, type_at), ev);

@@ -111,7 +111,9 @@ enum layer {
 
 /* What a link or IP layer found. The layers return the next one rather than call its parser, so
  * that each parser has a single caller (dec_packet) and the compiler inlines the whole chain:
- * no calls, no stack-protector checks and the span kept in registers, for every packet. */
+ * no calls, no stack-protector checks and the span kept in registers, for every packet. That
+ * holds only while no function left out of line is given the span's address (or a local's): the
+ * one loop kept out of line, walk_ip6_ext, takes and returns values. */
 struct step {
     enum layer next;
     enum dec_status status; /* when next is LAYER_DONE */
@@ -405,8 +407,10 @@ static enum dec_status quote_short(enum span_need_result need)
     return need == NEED_CUT ? DEC_P_ICMP_TRUNCATED : DEC_P_ICMP_SHORT;
 }
 
-/* The first 8 bytes of the quoted TCP header: ports and sequence number. */
-static enum dec_status parse_quoted_tcp(struct dec_span *quote, struct dec_event *ev)
+/* The first 8 bytes of the quoted TCP header: ports and sequence number. `inline`, like the
+ * other parsers with two callers: one left out of line would take the span's address, which
+ * keeps the span in memory and adds a stack-protector check to dec_packet (see struct step). */
+static inline enum dec_status parse_quoted_tcp(struct dec_span *quote, struct dec_event *ev)
 {
     enum span_need_result need = span_need(quote, QUOTED_TCP_BYTES);
     struct dec_hdr tcp;
@@ -423,9 +427,10 @@ static enum dec_status parse_quoted_tcp(struct dec_span *quote, struct dec_event
     return DEC_OK_ICMP;
 }
 
-/* Reads the ICMP/ICMPv6 header. Returns DEC_OK_ICMP to go on to the quote. */
-static enum dec_status parse_icmp_header(struct dec_span *span, struct dec_event *ev,
-                                         uint8_t unreach_type, uint8_t exceeded_type)
+/* Reads the ICMP/ICMPv6 header. Returns DEC_OK_ICMP to go on to the quote. (inline: see
+ * parse_quoted_tcp) */
+static inline enum dec_status parse_icmp_header(struct dec_span *span, struct dec_event *ev,
+                                                uint8_t unreach_type, uint8_t exceeded_type)
 {
     enum span_need_result need = span_need(span, 1);
 
@@ -496,7 +501,7 @@ static enum dec_status parse_icmp4(struct dec_span *span, struct dec_event *ev)
 /* IPv6 extension headers (RFC 8200 4, RFC 4302 for AH).                                      */
 
 enum ext_result {
-    EXT_DONE,     /* *next is an upper-layer protocol; the span is at its first byte */
+    EXT_DONE,     /* next is an upper-layer protocol, len bytes on */
     EXT_CUT,      /* an extension header cut by the snap length */
     EXT_SHORT,    /* an extension header longer than the payload on the wire */
     EXT_TOO_MANY, /* more than DEC_MAX_IP6_EXT headers */
@@ -504,10 +509,23 @@ enum ext_result {
     EXT_NOT_TCP,  /* No Next Header, or ESP: nothing we can read follows */
 };
 
-/* Skips the extension headers starting with *next; on EXT_DONE *next is the upper layer. */
-static enum ext_result skip_ip6_ext(struct dec_span *span, uint8_t *next, unsigned *count)
+/* Where a walk over the extension headers ended. */
+struct ext_walk {
+    enum ext_result result;
+    uint8_t next;  /* the header that stopped the walk: on EXT_DONE, the upper layer */
+    uint8_t count; /* extension headers walked (at most DEC_MAX_IP6_EXT) */
+    size_t len;    /* their bytes, all captured: the caller skips them on EXT_DONE */
+};
+
+/* Walks the extension headers from the start of `from`, next being the first one's number.
+ * The walk (a loop, which the compiler keeps out of line) takes the span by value and returns
+ * by value: the address of the caller's span, or of any of its locals, would keep the span in
+ * memory and add a stack-protector check to dec_packet, for every packet of every kind. */
+static struct ext_walk walk_ip6_ext(struct dec_span from, uint8_t next)
 {
+    struct dec_span *span = &from;
     struct dec_cursor *cur = &span->cur;
+    struct ext_walk walk = {EXT_DONE, next, 0, 0};
 
     for (;;) {
         enum span_need_result need;
@@ -515,7 +533,7 @@ static enum ext_result skip_ip6_ext(struct dec_span *span, uint8_t *next, unsign
         uint8_t following;
         size_t len;
 
-        switch (*next) {
+        switch (walk.next) {
         case IPPROTO_NUM_HOPOPTS:
         case IPPROTO_NUM_ROUTING:
         case IPPROTO_NUM_FRAGMENT:
@@ -527,38 +545,44 @@ static enum ext_result skip_ip6_ext(struct dec_span *span, uint8_t *next, unsign
             break;
         case IPPROTO_NUM_NONE:
         case IPPROTO_NUM_ESP: /* encrypted: the TCP header, if any, is not readable */
-            return EXT_NOT_TCP;
+            walk.result = EXT_NOT_TCP;
+            return walk;
         default:
-            return EXT_DONE;
+            return walk; /* EXT_DONE */
         }
-        if (*count >= DEC_MAX_IP6_EXT) {
-            return EXT_TOO_MANY;
+        if (walk.count >= DEC_MAX_IP6_EXT) {
+            walk.result = EXT_TOO_MANY;
+            return walk;
         }
-        (*count)++;
+        walk.count++;
         need = span_need(span, 2);
         if (need != NEED_OK) {
-            return need == NEED_CUT ? EXT_CUT : EXT_SHORT;
+            walk.result = need == NEED_CUT ? EXT_CUT : EXT_SHORT;
+            return walk;
         }
         look = *cur;
         following = cur_u8(&look);
         len = cur_u8(&look);
-        if (*next == IPPROTO_NUM_FRAGMENT) {
+        if (walk.next == IPPROTO_NUM_FRAGMENT) {
             len = 8; /* fixed size; its second byte is reserved (RFC 8200 4.5) */
-        } else if (*next == IPPROTO_NUM_AH) {
+        } else if (walk.next == IPPROTO_NUM_AH) {
             len = (len + 2) * 4; /* RFC 4302 2.2: in 4-byte units, minus 2 */
         } else {
             len = (len + 1) * 8; /* in 8-byte units, not counting the first 8 */
         }
         need = span_need(span, len);
         if (need != NEED_OK) {
-            return need == NEED_CUT ? EXT_CUT : EXT_SHORT;
+            walk.result = need == NEED_CUT ? EXT_CUT : EXT_SHORT;
+            return walk;
         }
         /* fragment offset (13 bits) above 3 flag bits: only offset 0 holds the TCP header */
-        if (*next == IPPROTO_NUM_FRAGMENT && (cur_be16(&look) >> 3) != 0) {
-            return EXT_FRAGMENT;
+        if (walk.next == IPPROTO_NUM_FRAGMENT && (cur_be16(&look) >> 3) != 0) {
+            walk.result = EXT_FRAGMENT;
+            return walk;
         }
         (void)cur_skip(cur, len);
-        *next = following;
+        walk.len += len;
+        walk.next = following;
     }
 }
 
@@ -591,8 +615,7 @@ static enum dec_status parse_icmp6(struct dec_span *span, struct dec_event *ev)
     enum dec_status status = parse_icmp_header(span, ev, 1, 3);
     enum span_need_result need;
     struct dec_hdr ip6;
-    uint8_t next;
-    unsigned count = 0;
+    struct ext_walk walk;
 
     if (status != DEC_OK_ICMP) {
         return status;
@@ -609,10 +632,10 @@ static enum dec_status parse_icmp6(struct dec_span *span, struct dec_event *ev)
         return quote_short(need);
     }
     ip6 = cur_hdr(cur, IP6_HDR_LEN);
-    next = hdr_u8(ip6, 6);
+    walk = walk_ip6_ext(*span, hdr_u8(ip6, 6));
     hdr_bytes(ip6, 8, ev->quoted_src.b, 16);
     hdr_bytes(ip6, 24, ev->quoted_dst.b, 16);
-    switch (skip_ip6_ext(span, &next, &count)) {
+    switch (walk.result) {
     case EXT_DONE:
         break;
     case EXT_CUT:
@@ -626,7 +649,8 @@ static enum dec_status parse_icmp6(struct dec_span *span, struct dec_event *ev)
     case EXT_NOT_TCP:
         return DEC_SKIP_NOT_TCP;
     }
-    if (next != IPPROTO_NUM_TCP) {
+    (void)cur_skip(cur, walk.len); /* the walk checked they are captured */
+    if (walk.next != IPPROTO_NUM_TCP) {
         return DEC_SKIP_NOT_TCP;
     }
     ev->quoted_family = 6;
@@ -711,7 +735,7 @@ static struct step parse_ip6(struct dec_span *span, struct dec_event *ev)
     size_t payload_len;
     struct dec_hdr ip6;
     uint8_t next;
-    unsigned count = 0;
+    struct ext_walk walk;
 
     if (need != NEED_OK) {
         return step_done(need == NEED_CUT ? DEC_P_IP6_TRUNCATED : DEC_P_IP6_BAD_LENGTH);
@@ -742,7 +766,8 @@ static struct step parse_ip6(struct dec_span *span, struct dec_event *ev)
     }
     span_clamp(span, payload_len);
 
-    switch (skip_ip6_ext(span, &next, &count)) {
+    walk = walk_ip6_ext(*span, next);
+    switch (walk.result) {
     case EXT_DONE:
         break;
     case EXT_CUT:
@@ -756,10 +781,11 @@ static struct step parse_ip6(struct dec_span *span, struct dec_event *ev)
     case EXT_NOT_TCP:
         return step_done(DEC_SKIP_NOT_TCP);
     }
-    if (count > 0) {
+    (void)cur_skip(cur, walk.len); /* the walk checked they are captured */
+    if (walk.count > 0) {
         ev->notes |= DEC_NOTE_IP6_EXT;
     }
-    switch (next) {
+    switch (walk.next) {
     case IPPROTO_NUM_TCP:
         return step_to(LAYER_TCP);
     case IPPROTO_NUM_ICMPV6:
@@ -770,8 +796,8 @@ static struct step parse_ip6(struct dec_span *span, struct dec_event *ev)
 }
 
 /* The IP version nibble decides (raw links, and after an MPLS label stack). `other` is what
- * a nibble that is neither 4 nor 6 means for the caller. */
-static struct step parse_ip_any(struct dec_span *span, enum dec_status other)
+ * a nibble that is neither 4 nor 6 means for the caller. (inline: see parse_quoted_tcp) */
+static inline struct step parse_ip_any(struct dec_span *span, enum dec_status other)
 {
     if (!cur_has(&span->cur, 1)) {
         return step_done(DEC_P_LINK_TRUNCATED); /* not a byte to tell the version by */
@@ -941,10 +967,9 @@ static struct step parse_link(struct dec_span *span, int linktype, struct dec_ev
             hdr_len = 20;
             type_at = 0;
             break;
-        case DEC_LINK_NULL:
-            return parse_bsd_af(span, true);
-        case DEC_LINK_LOOP:
-            return parse_bsd_af(span, false);
+        case DEC_LINK_NULL: /* in the capturing host's byte order */
+        case DEC_LINK_LOOP: /* in network byte order */
+            return parse_bsd_af(span, linktype == DEC_LINK_NULL);
         case DEC_LINK_RAW:
         case DEC_LINK_RAW_LT:
         case DEC_LINK_RAW_OPENBSD:
@@ -964,15 +989,20 @@ static struct step parse_link(struct dec_span *span, int linktype, struct dec_ev
     return parse_ethertype(span, hdr_be16(link, type_at), ev);
 }
 
+/* dec_packet without an event: still decode, the status alone is worth counting. The scratch
+ * event is here, out of line, rather than in dec_packet, where it would add a stack-protector
+ * check (-fstack-protector-strong guards every function with a local array) to every packet. */
+static enum dec_status dec_packet_no_event(const uint8_t *bytes, size_t caplen, size_t wirelen,
+                                           int linktype) __attribute__((noinline));
+
 enum dec_status dec_packet(const uint8_t *bytes, size_t caplen, size_t wirelen, int linktype,
                            struct dec_event *ev)
 {
-    struct dec_event scratch;
     struct dec_span span;
     struct step step;
 
     if (ev == NULL) {
-        ev = &scratch; /* still decode: the status alone is worth counting */
+        return dec_packet_no_event(bytes, caplen, wirelen, linktype);
     }
     /* padding too: equal packets give byte-identical events. Two memsets, because gcc makes
      * one memset of this size a rep stos (slow to start, once per packet) but these a few
@@ -1007,4 +1037,12 @@ enum dec_status dec_packet(const uint8_t *bytes, size_t caplen, size_t wirelen, 
         break;
     }
     return step.status;
+}
+
+static enum dec_status dec_packet_no_event(const uint8_t *bytes, size_t caplen, size_t wirelen,
+                                           int linktype)
+{
+    struct dec_event scratch;
+
+    return dec_packet(bytes, caplen, wirelen, linktype, &scratch);
 }

@@ -446,7 +446,7 @@ static inline enum dec_status parse_icmp_header(struct dec_span *span, struct de
     if (need != NEED_OK) {
         return quote_short(need);
     }
-    /* then checksum, unused / length / MTU */
+    /* type, code, checksum, then unused / length / MTU */
     ev->icmp_code = hdr_u8(cur_hdr(&span->cur, ICMP_HDR_LEN), 1);
     return DEC_OK_ICMP;
 }

@@ -92,8 +92,45 @@ static void span_clamp(struct dec_span *span, size_t len)
     if (len < captured) {
         captured = len;
     }
-    span->cur = cur_sub(&span->cur, captured);
+    cur_limit(&span->cur, captured);
     span->uncaptured = len - captured;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Steps: how a link or IP layer hands the packet on.                                         */
+
+/* The layer to parse next, the span then being at its first byte. */
+enum layer {
+    LAYER_DONE, /* the packet is decided: see step.status */
+    LAYER_IP4,
+    LAYER_IP6,
+    LAYER_TCP,
+    LAYER_ICMP4,
+    LAYER_ICMP6,
+};
+
+/* What a link or IP layer found. The layers return the next one rather than call its parser, so
+ * that each parser has a single caller (dec_packet) and the compiler inlines the whole chain:
+ * no calls, no stack-protector checks and the span kept in registers, for every packet. That
+ * holds only while no function left out of line is given the span's address (or a local's): the
+ * one loop kept out of line, walk_ip6_ext, takes and returns values. */
+struct step {
+    enum layer next;
+    enum dec_status status; /* when next is LAYER_DONE */
+};
+
+static struct step step_done(enum dec_status status)
+{
+    struct step step = {LAYER_DONE, status};
+
+    return step;
+}
+
+static struct step step_to(enum layer next)
+{
+    struct step step = {next, DEC_SKIP_NOT_IP}; /* status unused */
+
+    return step;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -249,6 +286,7 @@ static void parse_tcp_options(struct dec_span *opts, struct dec_event *ev)
         uint8_t kind = cur_u8(cur);
         uint8_t len;
         enum span_need_result need;
+        struct dec_hdr data; /* the option's len - 2 bytes after kind and length */
 
         if (kind == TCPOPT_EOL) {
             return; /* the rest is padding */
@@ -272,13 +310,14 @@ static void parse_tcp_options(struct dec_span *opts, struct dec_event *ev)
             ev->notes |= need == NEED_CUT ? DEC_NOTE_OPT_TRUNCATED : DEC_NOTE_OPT_BAD;
             return;
         }
+        data = cur_hdr(cur, (size_t)len - 2);
         switch (kind) {
         case TCPOPT_MSS:
             if (len != 4) {
                 ev->notes |= DEC_NOTE_OPT_BAD;
                 return;
             }
-            ev->opts.mss = cur_be16(cur);
+            ev->opts.mss = hdr_be16(data, 0);
             ev->opts.present |= DEC_OPT_MSS;
             break;
         case TCPOPT_WSCALE:
@@ -286,7 +325,7 @@ static void parse_tcp_options(struct dec_span *opts, struct dec_event *ev)
                 ev->notes |= DEC_NOTE_OPT_BAD;
                 return;
             }
-            ev->opts.wscale = cur_u8(cur);
+            ev->opts.wscale = hdr_u8(data, 0);
             ev->opts.present |= DEC_OPT_WSCALE;
             break;
         case TCPOPT_SACK_OK:
@@ -302,7 +341,6 @@ static void parse_tcp_options(struct dec_span *opts, struct dec_event *ev)
                 ev->notes |= DEC_NOTE_OPT_BAD;
                 return;
             }
-            (void)cur_skip(cur, (size_t)len - 2);
             ev->opts.present |= DEC_OPT_SACK;
             break;
         case TCPOPT_TIMESTAMP:
@@ -310,13 +348,12 @@ static void parse_tcp_options(struct dec_span *opts, struct dec_event *ev)
                 ev->notes |= DEC_NOTE_OPT_BAD;
                 return;
             }
-            ev->opts.tsval = cur_be32(cur);
-            ev->opts.tsecr = cur_be32(cur);
+            ev->opts.tsval = hdr_be32(data, 0);
+            ev->opts.tsecr = hdr_be32(data, 4);
             ev->opts.present |= DEC_OPT_TIMESTAMP;
             break;
         default:
-            (void)cur_skip(cur, (size_t)len - 2);
-            break;
+            break; /* unknown kinds are skipped by their length */
         }
     }
 }
@@ -324,9 +361,9 @@ static void parse_tcp_options(struct dec_span *opts, struct dec_event *ev)
 /* The span holds the IP payload (clamped to the IP length). */
 static enum dec_status parse_tcp(struct dec_span *span, struct dec_event *ev)
 {
-    struct dec_cursor *cur = &span->cur;
     size_t wire = span_wire(span);
     size_t hdr_len;
+    struct dec_hdr tcp;
     struct dec_span opts;
 
     switch (span_need(span, TCP_HDR_MIN)) {
@@ -337,14 +374,15 @@ static enum dec_status parse_tcp(struct dec_span *span, struct dec_event *ev)
     case NEED_SHORT:
         return DEC_P_TCP_SHORT;
     }
-    ev->sport = cur_be16(cur);
-    ev->dport = cur_be16(cur);
-    ev->seq = cur_be32(cur);
-    ev->ack = cur_be32(cur);
-    hdr_len = (size_t)(cur_u8(cur) >> 4) * 4;
-    ev->tcp_flags = cur_u8(cur); /* the low 8 bits: CWR..FIN; AE/NS is not kept */
-    ev->window = cur_be16(cur);
-    (void)cur_skip(cur, 4); /* checksum, urgent pointer */
+    tcp = cur_hdr(&span->cur, TCP_HDR_MIN);
+    ev->sport = hdr_be16(tcp, 0);
+    ev->dport = hdr_be16(tcp, 2);
+    ev->seq = hdr_be32(tcp, 4);
+    ev->ack = hdr_be32(tcp, 8);
+    hdr_len = (size_t)(hdr_u8(tcp, 12) >> 4) * 4;
+    ev->tcp_flags = hdr_u8(tcp, 13); /* the low 8 bits: CWR..FIN; AE/NS is not kept */
+    ev->window = hdr_be16(tcp, 14);
+    /* 16: checksum, urgent pointer */
 
     if (hdr_len < TCP_HDR_MIN || hdr_len > wire) {
         return DEC_P_TCP_BAD_OFFSET;
@@ -369,25 +407,30 @@ static enum dec_status quote_short(enum span_need_result need)
     return need == NEED_CUT ? DEC_P_ICMP_TRUNCATED : DEC_P_ICMP_SHORT;
 }
 
-/* The first 8 bytes of the quoted TCP header: ports and sequence number. */
-static enum dec_status parse_quoted_tcp(struct dec_span *quote, struct dec_event *ev)
+/* The first 8 bytes of the quoted TCP header: ports and sequence number. `inline`, like the
+ * other parsers with two callers: one left out of line would take the span's address, which
+ * keeps the span in memory and adds a stack-protector check to dec_packet (see struct step). */
+static inline enum dec_status parse_quoted_tcp(struct dec_span *quote, struct dec_event *ev)
 {
     enum span_need_result need = span_need(quote, QUOTED_TCP_BYTES);
+    struct dec_hdr tcp;
 
     if (need != NEED_OK) {
         return quote_short(need);
     }
-    ev->quoted_sport = cur_be16(&quote->cur);
-    ev->quoted_dport = cur_be16(&quote->cur);
-    ev->quoted_seq = cur_be32(&quote->cur);
+    tcp = cur_hdr(&quote->cur, QUOTED_TCP_BYTES);
+    ev->quoted_sport = hdr_be16(tcp, 0);
+    ev->quoted_dport = hdr_be16(tcp, 2);
+    ev->quoted_seq = hdr_be32(tcp, 4);
     ev->tcp_flags = 0;
     ev->kind = DEC_EV_ICMP;
     return DEC_OK_ICMP;
 }
 
-/* Reads the ICMP/ICMPv6 header. Returns DEC_OK_ICMP to go on to the quote. */
-static enum dec_status parse_icmp_header(struct dec_span *span, struct dec_event *ev,
-                                         uint8_t unreach_type, uint8_t exceeded_type)
+/* Reads the ICMP/ICMPv6 header. Returns DEC_OK_ICMP to go on to the quote. (inline: see
+ * parse_quoted_tcp) */
+static inline enum dec_status parse_icmp_header(struct dec_span *span, struct dec_event *ev,
+                                                uint8_t unreach_type, uint8_t exceeded_type)
 {
     enum span_need_result need = span_need(span, 1);
 
@@ -403,9 +446,8 @@ static enum dec_status parse_icmp_header(struct dec_span *span, struct dec_event
     if (need != NEED_OK) {
         return quote_short(need);
     }
-    (void)cur_skip(&span->cur, 1);
-    ev->icmp_code = cur_u8(&span->cur);
-    (void)cur_skip(&span->cur, ICMP_HDR_LEN - 2); /* checksum, unused / length / MTU */
+    /* type, code, checksum, then unused / length / MTU */
+    ev->icmp_code = hdr_u8(cur_hdr(&span->cur, ICMP_HDR_LEN), 1);
     return DEC_OK_ICMP;
 }
 
@@ -419,6 +461,7 @@ static enum dec_status parse_icmp4(struct dec_span *span, struct dec_event *ev)
     enum span_need_result need;
     uint8_t first;
     size_t ihl;
+    struct dec_hdr ip;
     uint16_t frag;
     uint8_t proto;
 
@@ -438,13 +481,11 @@ static enum dec_status parse_icmp4(struct dec_span *span, struct dec_event *ev)
     if (need != NEED_OK) {
         return quote_short(need);
     }
-    (void)cur_skip(cur, 6); /* version/IHL, TOS, total length, identification */
-    frag = cur_be16(cur);
-    (void)cur_skip(cur, 1); /* TTL */
-    proto = cur_u8(cur);
-    (void)cur_skip(cur, 2); /* checksum */
-    (void)cur_bytes(cur, ev->quoted_src.b, 4);
-    (void)cur_bytes(cur, ev->quoted_dst.b, 4);
+    ip = cur_hdr(cur, IP4_HDR_MIN);
+    frag = hdr_be16(ip, 6);
+    proto = hdr_u8(ip, 9);
+    hdr_bytes(ip, 12, ev->quoted_src.b, 4);
+    hdr_bytes(ip, 16, ev->quoted_dst.b, 4);
     (void)cur_skip(cur, ihl - IP4_HDR_MIN); /* inner options */
     if (proto != IPPROTO_NUM_TCP) {
         return DEC_SKIP_NOT_TCP;
@@ -460,7 +501,7 @@ static enum dec_status parse_icmp4(struct dec_span *span, struct dec_event *ev)
 /* IPv6 extension headers (RFC 8200 4, RFC 4302 for AH).                                      */
 
 enum ext_result {
-    EXT_DONE,     /* *next is an upper-layer protocol; the span is at its first byte */
+    EXT_DONE,     /* next is an upper-layer protocol, len bytes on */
     EXT_CUT,      /* an extension header cut by the snap length */
     EXT_SHORT,    /* an extension header longer than the payload on the wire */
     EXT_TOO_MANY, /* more than DEC_MAX_IP6_EXT headers */
@@ -468,10 +509,23 @@ enum ext_result {
     EXT_NOT_TCP,  /* No Next Header, or ESP: nothing we can read follows */
 };
 
-/* Skips the extension headers starting with *next; on EXT_DONE *next is the upper layer. */
-static enum ext_result skip_ip6_ext(struct dec_span *span, uint8_t *next, unsigned *count)
+/* Where a walk over the extension headers ended. */
+struct ext_walk {
+    enum ext_result result;
+    uint8_t next;  /* the header that stopped the walk: on EXT_DONE, the upper layer */
+    uint8_t count; /* extension headers walked (at most DEC_MAX_IP6_EXT) */
+    size_t len;    /* their bytes, all captured: the caller skips them on EXT_DONE */
+};
+
+/* Walks the extension headers from the start of `from`, next being the first one's number.
+ * The walk (a loop, which the compiler keeps out of line) takes the span by value and returns
+ * by value: the address of the caller's span, or of any of its locals, would keep the span in
+ * memory and add a stack-protector check to dec_packet, for every packet of every kind. */
+static struct ext_walk walk_ip6_ext(struct dec_span from, uint8_t next)
 {
+    struct dec_span *span = &from;
     struct dec_cursor *cur = &span->cur;
+    struct ext_walk walk = {EXT_DONE, next, 0, 0};
 
     for (;;) {
         enum span_need_result need;
@@ -479,7 +533,7 @@ static enum ext_result skip_ip6_ext(struct dec_span *span, uint8_t *next, unsign
         uint8_t following;
         size_t len;
 
-        switch (*next) {
+        switch (walk.next) {
         case IPPROTO_NUM_HOPOPTS:
         case IPPROTO_NUM_ROUTING:
         case IPPROTO_NUM_FRAGMENT:
@@ -491,38 +545,44 @@ static enum ext_result skip_ip6_ext(struct dec_span *span, uint8_t *next, unsign
             break;
         case IPPROTO_NUM_NONE:
         case IPPROTO_NUM_ESP: /* encrypted: the TCP header, if any, is not readable */
-            return EXT_NOT_TCP;
+            walk.result = EXT_NOT_TCP;
+            return walk;
         default:
-            return EXT_DONE;
+            return walk; /* EXT_DONE */
         }
-        if (*count >= DEC_MAX_IP6_EXT) {
-            return EXT_TOO_MANY;
+        if (walk.count >= DEC_MAX_IP6_EXT) {
+            walk.result = EXT_TOO_MANY;
+            return walk;
         }
-        (*count)++;
+        walk.count++;
         need = span_need(span, 2);
         if (need != NEED_OK) {
-            return need == NEED_CUT ? EXT_CUT : EXT_SHORT;
+            walk.result = need == NEED_CUT ? EXT_CUT : EXT_SHORT;
+            return walk;
         }
         look = *cur;
         following = cur_u8(&look);
         len = cur_u8(&look);
-        if (*next == IPPROTO_NUM_FRAGMENT) {
+        if (walk.next == IPPROTO_NUM_FRAGMENT) {
             len = 8; /* fixed size; its second byte is reserved (RFC 8200 4.5) */
-        } else if (*next == IPPROTO_NUM_AH) {
+        } else if (walk.next == IPPROTO_NUM_AH) {
             len = (len + 2) * 4; /* RFC 4302 2.2: in 4-byte units, minus 2 */
         } else {
             len = (len + 1) * 8; /* in 8-byte units, not counting the first 8 */
         }
         need = span_need(span, len);
         if (need != NEED_OK) {
-            return need == NEED_CUT ? EXT_CUT : EXT_SHORT;
+            walk.result = need == NEED_CUT ? EXT_CUT : EXT_SHORT;
+            return walk;
         }
         /* fragment offset (13 bits) above 3 flag bits: only offset 0 holds the TCP header */
-        if (*next == IPPROTO_NUM_FRAGMENT && (cur_be16(&look) >> 3) != 0) {
-            return EXT_FRAGMENT;
+        if (walk.next == IPPROTO_NUM_FRAGMENT && (cur_be16(&look) >> 3) != 0) {
+            walk.result = EXT_FRAGMENT;
+            return walk;
         }
         (void)cur_skip(cur, len);
-        *next = following;
+        walk.len += len;
+        walk.next = following;
     }
 }
 
@@ -554,8 +614,8 @@ static enum dec_status parse_icmp6(struct dec_span *span, struct dec_event *ev)
     struct dec_cursor *cur = &span->cur;
     enum dec_status status = parse_icmp_header(span, ev, 1, 3);
     enum span_need_result need;
-    uint8_t next;
-    unsigned count = 0;
+    struct dec_hdr ip6;
+    struct ext_walk walk;
 
     if (status != DEC_OK_ICMP) {
         return status;
@@ -571,12 +631,11 @@ static enum dec_status parse_icmp6(struct dec_span *span, struct dec_event *ev)
     if (need != NEED_OK) {
         return quote_short(need);
     }
-    (void)cur_skip(cur, 6); /* version/class/flow label, payload length */
-    next = cur_u8(cur);
-    (void)cur_skip(cur, 1); /* hop limit */
-    (void)cur_bytes(cur, ev->quoted_src.b, 16);
-    (void)cur_bytes(cur, ev->quoted_dst.b, 16);
-    switch (skip_ip6_ext(span, &next, &count)) {
+    ip6 = cur_hdr(cur, IP6_HDR_LEN);
+    walk = walk_ip6_ext(*span, hdr_u8(ip6, 6));
+    hdr_bytes(ip6, 8, ev->quoted_src.b, 16);
+    hdr_bytes(ip6, 24, ev->quoted_dst.b, 16);
+    switch (walk.result) {
     case EXT_DONE:
         break;
     case EXT_CUT:
@@ -590,7 +649,8 @@ static enum dec_status parse_icmp6(struct dec_span *span, struct dec_event *ev)
     case EXT_NOT_TCP:
         return DEC_SKIP_NOT_TCP;
     }
-    if (next != IPPROTO_NUM_TCP) {
+    (void)cur_skip(cur, walk.len); /* the walk checked they are captured */
+    if (walk.next != IPPROTO_NUM_TCP) {
         return DEC_SKIP_NOT_TCP;
     }
     ev->quoted_family = 6;
@@ -600,40 +660,41 @@ static enum dec_status parse_icmp6(struct dec_span *span, struct dec_event *ev)
 /* ------------------------------------------------------------------------------------------ */
 /* IPv4 (RFC 791) and IPv6 (RFC 8200).                                                        */
 
-static enum dec_status parse_ip4(struct dec_span *span, struct dec_event *ev)
+static struct step parse_ip4(struct dec_span *span, struct dec_event *ev)
 {
     struct dec_cursor *cur = &span->cur;
     enum span_need_result need = span_need(span, 1);
     uint8_t first;
     size_t hdr_len, total_len;
+    struct dec_hdr ip;
     uint16_t frag;
     uint8_t proto;
 
     if (need != NEED_OK) {
-        return need == NEED_CUT ? DEC_P_IP4_TRUNCATED : DEC_P_IP4_BAD_LENGTH;
+        return step_done(need == NEED_CUT ? DEC_P_IP4_TRUNCATED : DEC_P_IP4_BAD_LENGTH);
     }
     first = cur_peek_u8(cur);
     if ((first >> 4) != 4) {
-        return DEC_P_IP_BAD_VERSION;
+        return step_done(DEC_P_IP_BAD_VERSION);
     }
     hdr_len = (size_t)(first & 0x0f) * 4;
     if (hdr_len < IP4_HDR_MIN) {
-        return DEC_P_IP4_BAD_IHL;
+        return step_done(DEC_P_IP4_BAD_IHL);
     }
     need = span_need(span, IP4_HDR_MIN);
     if (need != NEED_OK) {
-        return need == NEED_CUT ? DEC_P_IP4_TRUNCATED : DEC_P_IP4_BAD_LENGTH;
+        return step_done(need == NEED_CUT ? DEC_P_IP4_TRUNCATED : DEC_P_IP4_BAD_LENGTH);
     }
-    (void)cur_skip(cur, 2); /* version/IHL, TOS */
-    total_len = cur_be16(cur);
-    ev->ip_id = cur_be16(cur);
+    ip = cur_hdr(cur, IP4_HDR_MIN);
+    total_len = hdr_be16(ip, 2);
+    ev->ip_id = hdr_be16(ip, 4);
     ev->has_ip_id = 1;
-    frag = cur_be16(cur);
-    ev->ttl = cur_u8(cur);
-    proto = cur_u8(cur);
-    (void)cur_skip(cur, 2); /* checksum: not verified, offloading often leaves it unset */
-    (void)cur_bytes(cur, ev->src.b, 4);
-    (void)cur_bytes(cur, ev->dst.b, 4);
+    frag = hdr_be16(ip, 6);
+    ev->ttl = hdr_u8(ip, 8);
+    proto = hdr_u8(ip, 9);
+    /* 10: checksum, not verified: offloading often leaves it unset */
+    hdr_bytes(ip, 12, ev->src.b, 4);
+    hdr_bytes(ip, 16, ev->dst.b, 4);
     ev->family = 4;
 
     /* Total length 0 is what Linux writes for IPv4 BIG TCP (GSO packets over 64 KiB, captured
@@ -643,53 +704,55 @@ static enum dec_status parse_ip4(struct dec_span *span, struct dec_event *ev)
         total_len = span_wire(span) + IP4_HDR_MIN;
     }
     if (total_len < hdr_len || total_len - IP4_HDR_MIN > span_wire(span)) {
-        return DEC_P_IP4_BAD_LENGTH;
+        return step_done(DEC_P_IP4_BAD_LENGTH);
     }
     if ((frag & 0x1fff) != 0) {
-        return DEC_SKIP_FRAGMENT; /* RFC 791: only offset 0 carries the TCP header */
+        return step_done(DEC_SKIP_FRAGMENT); /* RFC 791: only offset 0 carries the TCP header */
     }
     if (hdr_len > IP4_HDR_MIN) {
         ev->notes |= DEC_NOTE_IP4_OPTIONS;
         if (!cur_skip(cur, hdr_len - IP4_HDR_MIN)) {
-            return DEC_P_IP4_TRUNCATED; /* on the wire: total_len >= hdr_len was checked */
+            return step_done(
+                DEC_P_IP4_TRUNCATED); /* on the wire: total_len >= hdr_len was checked */
         }
     }
     span_clamp(span, total_len - hdr_len);
 
     switch (proto) {
     case IPPROTO_NUM_TCP:
-        return parse_tcp(span, ev);
+        return step_to(LAYER_TCP);
     case IPPROTO_NUM_ICMP:
-        return parse_icmp4(span, ev);
+        return step_to(LAYER_ICMP4);
     default:
-        return DEC_SKIP_NOT_TCP;
+        return step_done(DEC_SKIP_NOT_TCP);
     }
 }
 
-static enum dec_status parse_ip6(struct dec_span *span, struct dec_event *ev)
+static struct step parse_ip6(struct dec_span *span, struct dec_event *ev)
 {
     struct dec_cursor *cur = &span->cur;
     enum span_need_result need = span_need(span, 1);
     size_t payload_len;
+    struct dec_hdr ip6;
     uint8_t next;
-    unsigned count = 0;
+    struct ext_walk walk;
 
     if (need != NEED_OK) {
-        return need == NEED_CUT ? DEC_P_IP6_TRUNCATED : DEC_P_IP6_BAD_LENGTH;
+        return step_done(need == NEED_CUT ? DEC_P_IP6_TRUNCATED : DEC_P_IP6_BAD_LENGTH);
     }
     if ((cur_peek_u8(cur) >> 4) != 6) {
-        return DEC_P_IP_BAD_VERSION;
+        return step_done(DEC_P_IP_BAD_VERSION);
     }
     need = span_need(span, IP6_HDR_LEN);
     if (need != NEED_OK) {
-        return need == NEED_CUT ? DEC_P_IP6_TRUNCATED : DEC_P_IP6_BAD_LENGTH;
+        return step_done(need == NEED_CUT ? DEC_P_IP6_TRUNCATED : DEC_P_IP6_BAD_LENGTH);
     }
-    (void)cur_skip(cur, 4); /* version, traffic class, flow label */
-    payload_len = cur_be16(cur);
-    next = cur_u8(cur);
-    ev->ttl = cur_u8(cur);
-    (void)cur_bytes(cur, ev->src.b, 16);
-    (void)cur_bytes(cur, ev->dst.b, 16);
+    ip6 = cur_hdr(cur, IP6_HDR_LEN); /* 0: version, traffic class, flow label */
+    payload_len = hdr_be16(ip6, 4);
+    next = hdr_u8(ip6, 6);
+    ev->ttl = hdr_u8(ip6, 7);
+    hdr_bytes(ip6, 8, ev->src.b, 16);
+    hdr_bytes(ip6, 24, ev->dst.b, 16);
     ev->family = 6;
     ev->has_ip_id = 0;
 
@@ -699,52 +762,53 @@ static enum dec_status parse_ip6(struct dec_span *span, struct dec_event *ev)
         payload_len = span_wire(span);
     }
     if (payload_len > span_wire(span)) {
-        return DEC_P_IP6_BAD_LENGTH;
+        return step_done(DEC_P_IP6_BAD_LENGTH);
     }
     span_clamp(span, payload_len);
 
-    switch (skip_ip6_ext(span, &next, &count)) {
+    walk = walk_ip6_ext(*span, next);
+    switch (walk.result) {
     case EXT_DONE:
         break;
     case EXT_CUT:
-        return DEC_P_IP6_EXT_TRUNCATED;
+        return step_done(DEC_P_IP6_EXT_TRUNCATED);
     case EXT_SHORT:
-        return DEC_P_IP6_EXT_BAD;
+        return step_done(DEC_P_IP6_EXT_BAD);
     case EXT_TOO_MANY:
-        return DEC_P_IP6_EXT_TOO_MANY;
+        return step_done(DEC_P_IP6_EXT_TOO_MANY);
     case EXT_FRAGMENT:
-        return DEC_SKIP_FRAGMENT;
+        return step_done(DEC_SKIP_FRAGMENT);
     case EXT_NOT_TCP:
-        return DEC_SKIP_NOT_TCP;
+        return step_done(DEC_SKIP_NOT_TCP);
     }
-    if (count > 0) {
+    (void)cur_skip(cur, walk.len); /* the walk checked they are captured */
+    if (walk.count > 0) {
         ev->notes |= DEC_NOTE_IP6_EXT;
     }
-    switch (next) {
+    switch (walk.next) {
     case IPPROTO_NUM_TCP:
-        return parse_tcp(span, ev);
+        return step_to(LAYER_TCP);
     case IPPROTO_NUM_ICMPV6:
-        return parse_icmp6(span, ev);
+        return step_to(LAYER_ICMP6);
     default:
-        return DEC_SKIP_NOT_TCP;
+        return step_done(DEC_SKIP_NOT_TCP);
     }
 }
 
 /* The IP version nibble decides (raw links, and after an MPLS label stack). `other` is what
- * a nibble that is neither 4 nor 6 means for the caller. */
-static enum dec_status parse_ip_any(struct dec_span *span, struct dec_event *ev,
-                                    enum dec_status other)
+ * a nibble that is neither 4 nor 6 means for the caller. (inline: see parse_quoted_tcp) */
+static inline struct step parse_ip_any(struct dec_span *span, enum dec_status other)
 {
     if (!cur_has(&span->cur, 1)) {
-        return DEC_P_LINK_TRUNCATED; /* not a byte to tell the version by */
+        return step_done(DEC_P_LINK_TRUNCATED); /* not a byte to tell the version by */
     }
     switch (cur_peek_u8(&span->cur) >> 4) {
     case 4:
-        return parse_ip4(span, ev);
+        return step_to(LAYER_IP4);
     case 6:
-        return parse_ip6(span, ev);
+        return step_to(LAYER_IP6);
     default:
-        return other;
+        return step_done(other);
     }
 }
 
@@ -755,7 +819,7 @@ static enum dec_status parse_ip_any(struct dec_span *span, struct dec_event *ev,
  * the one with the bottom-of-stack bit. The stack does not say what it carries: guess from the
  * version nibble, as tcpdump does. Anything else (a pseudowire control word, an Ethernet frame)
  * is not IP to us. */
-static enum dec_status parse_mpls(struct dec_span *span, struct dec_event *ev)
+static struct step parse_mpls(struct dec_span *span)
 {
     unsigned labels = 0;
 
@@ -763,18 +827,18 @@ static enum dec_status parse_mpls(struct dec_span *span, struct dec_event *ev)
         uint32_t entry;
 
         if (labels >= DEC_MAX_MPLS_LABELS) {
-            return DEC_P_LINK_TOO_MANY_TAGS;
+            return step_done(DEC_P_LINK_TOO_MANY_TAGS);
         }
         labels++;
         if (!cur_has(&span->cur, 4)) {
-            return DEC_P_LINK_TRUNCATED;
+            return step_done(DEC_P_LINK_TRUNCATED);
         }
         entry = cur_be32(&span->cur);
         if ((entry & 0x100) != 0) {
             break;
         }
     }
-    return parse_ip_any(span, ev, DEC_SKIP_NOT_IP);
+    return parse_ip_any(span, DEC_SKIP_NOT_IP);
 }
 
 /* ARP (RFC 826) for IPv4: hardware type, protocol type 0x0800, lengths, operation, then the
@@ -786,11 +850,11 @@ static enum dec_status parse_arp(struct dec_span *span, struct dec_event *ev)
     if (need != NEED_OK) {
         return need == NEED_CUT ? DEC_P_LINK_TRUNCATED : DEC_SKIP_NOT_IP;
     }
-    (void)cur_skip(cur, 2); /* hardware type */
-    uint16_t ptype = cur_be16(cur);
-    uint8_t hlen = cur_u8(cur);
-    uint8_t plen = cur_u8(cur);
-    uint16_t op = cur_be16(cur);
+    struct dec_hdr arp = cur_hdr(cur, 8); /* 0: hardware type */
+    uint16_t ptype = hdr_be16(arp, 2);
+    uint8_t hlen = hdr_u8(arp, 4);
+    uint8_t plen = hdr_u8(arp, 5);
+    uint16_t op = hdr_be16(arp, 6);
     if (ptype != ETHERTYPE_IPV4 || plen != 4 || (op != 1 && op != 2)) {
         return DEC_SKIP_NOT_IP;
     }
@@ -810,47 +874,55 @@ static enum dec_status parse_arp(struct dec_span *span, struct dec_event *ev)
 
 /* Follows VLAN tags (IEEE 802.1Q, 802.1ad, and the older 0x9100 QinQ) then dispatches on the
  * ethertype. Shared by Ethernet and the cooked captures, which may keep a tag in the payload. */
-static enum dec_status parse_ethertype(struct dec_span *span, uint16_t ethertype,
-                                       struct dec_event *ev)
+static struct step parse_ethertype(struct dec_span *span, uint16_t ethertype, struct dec_event *ev)
 {
     unsigned tags = 0;
 
-    while (ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ ||
-           ethertype == ETHERTYPE_QINQ_OLD) {
+    /* One switch for the tags and the payloads: a tagged frame is rare, and testing for a tag
+     * before dispatching would cost every untagged one the comparisons. IPv4, most frames, is
+     * tested before it: the switch compiles to a tree of comparisons. */
+    for (;;) {
+        struct dec_hdr tag;
+
+        if (ethertype == ETHERTYPE_IPV4) {
+            return step_to(LAYER_IP4);
+        }
+        switch (ethertype) {
+        case ETHERTYPE_IPV6:
+            return step_to(LAYER_IP6);
+        case ETHERTYPE_ARP:
+            return step_done(parse_arp(span, ev));
+        case ETHERTYPE_MPLS:
+        case ETHERTYPE_MPLS_MC:
+            return parse_mpls(span);
+        case ETHERTYPE_VLAN:
+        case ETHERTYPE_QINQ:
+        case ETHERTYPE_QINQ_OLD:
+            break; /* a tag: follow it below */
+        default:
+            return step_done(DEC_SKIP_NOT_IP); /* LLDP, 802.3 length field, ... */
+        }
         if (tags >= DEC_MAX_VLAN_TAGS) {
-            return DEC_P_LINK_TOO_MANY_TAGS;
+            return step_done(DEC_P_LINK_TOO_MANY_TAGS);
         }
         tags++;
-        if (!cur_has(&span->cur, 4)) {
-            return DEC_P_LINK_TRUNCATED;
+        tag = cur_hdr(&span->cur, 4); /* 0: priority, DEI, VLAN id */
+        if (!tag.ok) {
+            return step_done(DEC_P_LINK_TRUNCATED);
         }
         ev->notes |= DEC_NOTE_VLAN;
-        (void)cur_skip(&span->cur, 2); /* priority, DEI, VLAN id */
-        ethertype = cur_be16(&span->cur);
-    }
-    switch (ethertype) {
-    case ETHERTYPE_ARP:
-        return parse_arp(span, ev);
-    case ETHERTYPE_IPV4:
-        return parse_ip4(span, ev);
-    case ETHERTYPE_IPV6:
-        return parse_ip6(span, ev);
-    case ETHERTYPE_MPLS:
-    case ETHERTYPE_MPLS_MC:
-        return parse_mpls(span, ev);
-    default:
-        return DEC_SKIP_NOT_IP; /* ARP, LLDP, 802.3 length field, ... */
+        ethertype = hdr_be16(tag, 2);
     }
 }
 
 /* NULL and LOOP: a 4-byte BSD address family. */
-static enum dec_status parse_bsd_af(struct dec_span *span, struct dec_event *ev, bool any_order)
+static struct step parse_bsd_af(struct dec_span *span, bool any_order)
 {
     struct dec_cursor look = span->cur;
     uint32_t be, le;
 
     if (!cur_has(&span->cur, 4)) {
-        return DEC_P_LINK_TRUNCATED;
+        return step_done(DEC_P_LINK_TRUNCATED);
     }
     be = cur_be32(&look);
     le = cur_le32(&span->cur);
@@ -861,31 +933,82 @@ static enum dec_status parse_bsd_af(struct dec_span *span, struct dec_event *ev,
         le = be;
     }
     if (be == BSD_AF_INET || le == BSD_AF_INET) {
-        return parse_ip4(span, ev);
+        return step_to(LAYER_IP4);
     }
     if (be == BSD_AF_INET6_BSD || be == BSD_AF_INET6_FREEBSD || be == BSD_AF_INET6_DARWIN ||
         le == BSD_AF_INET6_BSD || le == BSD_AF_INET6_FREEBSD || le == BSD_AF_INET6_DARWIN) {
-        return parse_ip6(span, ev);
+        return step_to(LAYER_IP6);
     }
-    return DEC_SKIP_NOT_IP;
+    return step_done(DEC_SKIP_NOT_IP);
 }
 
-static const struct dec_event zero_event;
+/* The link header, up to the network layer. */
+static struct step parse_link(struct dec_span *span, int linktype, struct dec_event *ev)
+{
+    size_t hdr_len, type_at; /* Ethernet and cooked headers: length, offset of the ethertype */
+    struct dec_hdr link;
+
+    /* Ethernet is tested first, outside the switch: it is nearly every capture, and the switch
+     * over these sparse DLT numbers compiles to a tree of comparisons. */
+    if (linktype == DEC_LINK_EN10MB) {
+        /* destination, source, ethertype (IEEE 802.3 3.1.1) */
+        hdr_len = 14;
+        type_at = 12;
+    } else {
+        switch (linktype) {
+        case DEC_LINK_LINUX_SLL:
+            /* packet type, ARPHRD type, address length, 8 address bytes, protocol */
+            hdr_len = 16;
+            type_at = 14;
+            break;
+        case DEC_LINK_LINUX_SLL2:
+            /* protocol, reserved, interface index, ARPHRD type, packet type, address length,
+             * 8 address bytes */
+            hdr_len = 20;
+            type_at = 0;
+            break;
+        case DEC_LINK_NULL: /* in the capturing host's byte order */
+        case DEC_LINK_LOOP: /* in network byte order */
+            return parse_bsd_af(span, linktype == DEC_LINK_NULL);
+        case DEC_LINK_RAW:
+        case DEC_LINK_RAW_LT:
+        case DEC_LINK_RAW_OPENBSD:
+            return parse_ip_any(span, DEC_P_IP_BAD_VERSION);
+        case DEC_LINK_IPV4:
+            return step_to(LAYER_IP4);
+        case DEC_LINK_IPV6:
+            return step_to(LAYER_IP6);
+        default:
+            return step_done(DEC_P_LINK_UNSUPPORTED);
+        }
+    }
+    link = cur_hdr(&span->cur, hdr_len);
+    if (!link.ok) {
+        return step_done(DEC_P_LINK_TRUNCATED);
+    }
+    return parse_ethertype(span, hdr_be16(link, type_at), ev);
+}
+
+/* dec_packet without an event: still decode, the status alone is worth counting. The scratch
+ * event is here, out of line, rather than in dec_packet, where it would add a stack-protector
+ * check (-fstack-protector-strong guards every function with a local array) to every packet. */
+static enum dec_status dec_packet_no_event(const uint8_t *bytes, size_t caplen, size_t wirelen,
+                                           int linktype) __attribute__((noinline));
 
 enum dec_status dec_packet(const uint8_t *bytes, size_t caplen, size_t wirelen, int linktype,
                            struct dec_event *ev)
 {
-    struct dec_event scratch;
     struct dec_span span;
-    uint16_t ethertype;
+    struct step step;
 
     if (ev == NULL) {
-        ev = &scratch; /* still decode: the status alone is worth counting */
+        return dec_packet_no_event(bytes, caplen, wirelen, linktype);
     }
-    /* padding too: equal packets give byte-identical events. Copied from a zero object (C11
-     * 6.7.9: its padding is zero bits too) rather than memset: gcc makes a memset of this size
-     * a rep stos, slow to start, once per packet */
-    memcpy(ev, &zero_event, sizeof(*ev));
+    /* padding too: equal packets give byte-identical events. Two memsets, because gcc makes
+     * one memset of this size a rep stos (slow to start, once per packet) but these a few
+     * 16-byte stores of a zeroed register */
+    memset(ev, 0, 64);
+    memset((uint8_t *)ev + 64, 0, sizeof(*ev) - 64);
     if (bytes == NULL) {
         caplen = 0;
     }
@@ -895,48 +1018,31 @@ enum dec_status dec_packet(const uint8_t *bytes, size_t caplen, size_t wirelen, 
     cur_init(&span.cur, bytes, caplen);
     span.uncaptured = wirelen - caplen;
 
-    switch (linktype) {
-    case DEC_LINK_EN10MB:
-        /* destination, source, ethertype (IEEE 802.3 3.1.1) */
-        if (!cur_skip(&span.cur, 12)) {
-            return DEC_P_LINK_TRUNCATED;
-        }
-        ethertype = cur_be16(&span.cur);
-        if (span.cur.bad) {
-            return DEC_P_LINK_TRUNCATED;
-        }
-        return parse_ethertype(&span, ethertype, ev);
-    case DEC_LINK_LINUX_SLL:
-        /* packet type, ARPHRD type, address length, 8 address bytes, protocol */
-        if (!cur_skip(&span.cur, 14)) {
-            return DEC_P_LINK_TRUNCATED;
-        }
-        ethertype = cur_be16(&span.cur);
-        if (span.cur.bad) {
-            return DEC_P_LINK_TRUNCATED;
-        }
-        return parse_ethertype(&span, ethertype, ev);
-    case DEC_LINK_LINUX_SLL2:
-        /* protocol, reserved, interface index, ARPHRD type, packet type, address length,
-         * 8 address bytes */
-        ethertype = cur_be16(&span.cur);
-        if (!cur_skip(&span.cur, 18)) {
-            return DEC_P_LINK_TRUNCATED;
-        }
-        return parse_ethertype(&span, ethertype, ev);
-    case DEC_LINK_NULL:
-        return parse_bsd_af(&span, ev, true);
-    case DEC_LINK_LOOP:
-        return parse_bsd_af(&span, ev, false);
-    case DEC_LINK_RAW:
-    case DEC_LINK_RAW_LT:
-    case DEC_LINK_RAW_OPENBSD:
-        return parse_ip_any(&span, ev, DEC_P_IP_BAD_VERSION);
-    case DEC_LINK_IPV4:
-        return parse_ip4(&span, ev);
-    case DEC_LINK_IPV6:
-        return parse_ip6(&span, ev);
-    default:
-        return DEC_P_LINK_UNSUPPORTED;
+    step = parse_link(&span, linktype, ev);
+    if (step.next == LAYER_IP4) {
+        step = parse_ip4(&span, ev);
+    } else if (step.next == LAYER_IP6) {
+        step = parse_ip6(&span, ev);
     }
+    switch (step.next) {
+    case LAYER_TCP:
+        return parse_tcp(&span, ev);
+    case LAYER_ICMP4:
+        return parse_icmp4(&span, ev);
+    case LAYER_ICMP6:
+        return parse_icmp6(&span, ev);
+    case LAYER_IP4:
+    case LAYER_IP6: /* not from an IP layer: none carries IP in IP */
+    case LAYER_DONE:
+        break;
+    }
+    return step.status;
+}
+
+static enum dec_status dec_packet_no_event(const uint8_t *bytes, size_t caplen, size_t wirelen,
+                                           int linktype)
+{
+    struct dec_event scratch;
+
+    return dec_packet(bytes, caplen, wirelen, linktype, &scratch);
 }

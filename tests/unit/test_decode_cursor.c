@@ -283,3 +283,122 @@ Test(cursor, every_reader_at_every_length)
         free(bytes);
     }
 }
+
+Test(cursor, bad_cursor_is_empty_even_for_zero_bytes)
+{
+    /* The invariant the one-comparison bounds checks rely on: bad means left == 0, and a bad
+     * cursor cannot even take 0 bytes. */
+    struct dec_cursor cur;
+
+    cur_init(&cur, sample, 3);
+    (void)cur_be32(&cur);
+    cr_assert(cur.bad);
+    cr_assert_eq(cur.left, 0);
+    cr_assert_not(cur_has(&cur, 0));
+    cr_assert_not(cur_has(&cur, 1));
+    cr_assert_not(cur_hdr(&cur, 0).ok);
+    cr_assert_not(cur_skip(&cur, 0));
+    cur_limit(&cur, 5);
+    cr_assert(cur.bad);
+    cr_assert_eq(cur_left(&cur), 0, "a limit never makes a bad cursor readable");
+}
+
+Test(cursor, header_fields_by_offset)
+{
+    uint8_t *bytes = exact_copy(sample, sizeof(sample));
+    struct dec_cursor cur;
+    struct dec_hdr hdr;
+    uint8_t out[4];
+
+    cur_init(&cur, bytes, sizeof(sample));
+    hdr = cur_hdr(&cur, 6);
+    cr_assert(hdr.ok);
+    cr_assert_eq(cur_left(&cur), 2, "the header is consumed whole");
+    cr_assert_eq(hdr_u8(hdr, 0), 0x12);
+    cr_assert_eq(hdr_u8(hdr, 5), 0xbc);
+    cr_assert_eq(hdr_be16(hdr, 4), 0x9abc);
+    cr_assert_eq(hdr_be32(hdr, 2), 0x56789abcu);
+    hdr_bytes(hdr, 1, out, 4);
+    cr_assert_eq(memcmp(out, sample + 1, 4), 0);
+    /* fields reaching past the header read 0, even though the bytes exist in the buffer */
+    cr_assert_eq(hdr_u8(hdr, 6), 0);
+    cr_assert_eq(hdr_be16(hdr, 5), 0);
+    cr_assert_eq(hdr_be32(hdr, 3), 0);
+    cr_assert_eq(hdr_be32(hdr, SIZE_MAX - 1), 0, "no overflow in the offset check");
+    memset(out, 0xff, sizeof(out));
+    hdr_bytes(hdr, 4, out, 4);
+    cr_assert_eq(out[0] | out[1] | out[2] | out[3], 0, "a short copy zeroes its output");
+    free(bytes);
+}
+
+Test(cursor, header_short_take_reads_zero)
+{
+    uint8_t *bytes = exact_copy(sample, 3);
+    struct dec_cursor cur;
+    struct dec_hdr hdr;
+    uint8_t out[2] = {0xff, 0xff};
+
+    cur_init(&cur, bytes, 3);
+    hdr = cur_hdr(&cur, 4);
+    cr_assert_not(hdr.ok);
+    cr_assert(cur.bad);
+    cr_assert_eq(hdr_u8(hdr, 0), 0);
+    cr_assert_eq(hdr_be16(hdr, 0), 0);
+    cr_assert_eq(hdr_be32(hdr, 0), 0);
+    hdr_bytes(hdr, 0, out, 2);
+    cr_assert_eq(out[0] | out[1], 0);
+    free(bytes);
+}
+
+Test(cursor, header_every_length)
+{
+    /* A header of every size on every prefix: ok exactly when it fits. */
+    for (size_t len = 0; len <= sizeof(sample); len++) {
+        uint8_t *bytes = exact_copy(sample, len);
+
+        for (size_t n = 0; n <= sizeof(sample) + 1; n++) {
+            struct dec_cursor cur;
+            struct dec_hdr hdr;
+
+            cur_init(&cur, bytes, len);
+            hdr = cur_hdr(&cur, n);
+            cr_assert_eq(hdr.ok, n <= len, "header %zu of %zu", n, len);
+            cr_assert_eq(cur.bad, n > len);
+            cr_assert_eq(cur_left(&cur), n <= len ? len - n : 0);
+            for (size_t off = 0; off < n; off++) {
+                cr_assert_eq(hdr_u8(hdr, off), n <= len ? sample[off] : 0);
+            }
+        }
+        free(bytes);
+    }
+}
+
+Test(cursor, null_bytes_header)
+{
+    struct dec_cursor cur;
+    struct dec_hdr hdr;
+
+    cur_init(&cur, NULL, 20);
+    hdr = cur_hdr(&cur, 0);
+    cr_assert(hdr.ok, "0 bytes of an empty cursor can be taken");
+    cr_assert_eq(hdr_u8(hdr, 0), 0, "but nothing read from them");
+    hdr = cur_hdr(&cur, 1);
+    cr_assert_not(hdr.ok);
+    cr_assert(cur.bad);
+}
+
+Test(cursor, limit_clamps_in_place)
+{
+    struct dec_cursor cur;
+
+    cur_init(&cur, sample, sizeof(sample));
+    (void)cur_u8(&cur);
+    cur_limit(&cur, 3);
+    cr_assert_eq(cur_left(&cur), 3);
+    cr_assert_eq(cur_u8(&cur), 0x34, "the limit keeps the position");
+    cur_limit(&cur, 10);
+    cr_assert_eq(cur_left(&cur), 2, "a limit beyond what is left changes nothing");
+    cr_assert_eq(cur_be16(&cur), 0x5678);
+    cr_assert_eq(cur_u8(&cur), 0, "nothing past the limit is read");
+    cr_assert(cur.bad);
+}

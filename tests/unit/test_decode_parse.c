@@ -1924,3 +1924,33 @@ Test(properties, mutated_fixtures_never_crash)
         decode_and_check(frame.bytes, frame.len, frame.len, fixture->linktype);
     }
 }
+
+Test(properties, status_without_event_is_the_same)
+{
+    /* ev == NULL decodes into a scratch event of its own (dec_packet_no_event): the status must
+     * be the one an event would get, for every fixture cut at every length, on every link type
+     * as well as its own. */
+    static const int links[] = {DEC_LINK_NULL, DEC_LINK_EN10MB,     DEC_LINK_RAW,
+                                DEC_LINK_LOOP, DEC_LINK_LINUX_SLL,  DEC_LINK_IPV4,
+                                DEC_LINK_IPV6, DEC_LINK_LINUX_SLL2, 9999};
+
+    for (size_t i = 0; i < FIXTURE_COUNT; i++) {
+        const struct fixture *fixture = &valid_fixtures[i];
+        struct frame frame;
+
+        frame_build(&frame, fixture->parts);
+        for (size_t caplen = 0; caplen <= frame.len; caplen++) {
+            for (size_t l = 0; l <= sizeof(links) / sizeof(links[0]); l++) {
+                int linktype = l < sizeof(links) / sizeof(links[0]) ? links[l] : fixture->linktype;
+                struct dec_event ev;
+                enum dec_status with_event =
+                    decode_cut(frame.bytes, caplen, frame.len, linktype, &ev);
+                enum dec_status without =
+                    decode_cut(frame.bytes, caplen, frame.len, linktype, NULL);
+
+                cr_assert_eq(without, with_event, "%s cut at %zu, link %d: %s without an event",
+                             fixture->name, caplen, linktype, dec_status_name(without));
+            }
+        }
+    }
+}

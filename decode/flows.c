@@ -309,13 +309,19 @@ static uint32_t load32(const uint8_t *p)
     return v;
 }
 
+/* One IPv4 endpoint's share of the tuple hash (addr: its 4 bytes as load32 reads them). */
+static uint64_t endpoint_hash4(uint64_t seed, uint32_t addr, uint16_t port)
+{
+    return mix64(seed ^ ((uint64_t)port << 8 | 4u) ^ (uint64_t)addr << 24);
+}
+
 /* One endpoint's share of the tuple hash. */
 static uint64_t endpoint_hash(uint64_t seed, int family, const struct dec_addr *addr, uint16_t port)
 {
-    uint64_t h = seed ^ ((uint64_t)port << 8 | (uint64_t)family);
     if (family == 4) {
-        return mix64(h ^ (uint64_t)load32(addr->b) << 24);
+        return endpoint_hash4(seed, load32(addr->b), port);
     }
+    uint64_t h = seed ^ ((uint64_t)port << 8 | (uint64_t)family);
     return mix64(h ^ mix64(load64(addr->b)) ^ load64(addr->b + 8));
 }
 
@@ -361,6 +367,12 @@ static void node_addrs(const struct flow_table *t, const struct flow_node *n,
 
 static uint64_t node_hash(const struct flow_table *t, const struct flow_node *n)
 {
+    if (n->family == 4) {
+        /* tuple_hash of the node's tuple, from its bytes: no struct dec_addr to fill */
+        uint64_t seed = t->cfg.hash_seed;
+        return mix64(endpoint_hash4(seed, load32(n->addr.v4), n->client_port) +
+                     endpoint_hash4(seed, load32(n->addr.v4 + 4), n->server_port));
+    }
     struct dec_addr client, server;
     node_addrs(t, n, &client, &server);
     return tuple_hash(t, n->family, &client, n->client_port, &server, n->server_port);

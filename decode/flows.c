@@ -551,10 +551,12 @@ static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end, i
     struct flow_node *n = node_at(t, idx);
     /* hash chain */
     uint32_t *link = &t->buckets[node_hash(t, n) & t->bucket_mask];
-    while (*link != idx) {
+    while (*link != idx && *link != NIL) {
         link = &node_at(t, *link)->hash_next;
     }
-    *link = n->hash_next;
+    if (*link == idx) { /* always, unless an event came with a hash not its own */
+        *link = n->hash_next;
+    }
     /* age list */
     if (n->age_prev != NIL) {
         node_at(t, n->age_prev)->age_next = n->age_next;

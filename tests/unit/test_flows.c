@@ -746,7 +746,7 @@ Test(flows, cap_evicts_oldest_first)
 
 Test(flows, many_attempts_grow_the_table)
 {
-    enum { N = 6000 }; /* more than one slab of nodes and the first bucket array */
+    enum { N = 6000 }; /* more than a pool's first array (it moves) and the first bucket array */
     struct rig r;
 
     rig_init(&r);

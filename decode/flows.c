@@ -309,34 +309,33 @@ static uint32_t load32(const uint8_t *p)
     return v;
 }
 
-/* One IPv4 endpoint's share of the tuple hash (addr: its 4 bytes as load32 reads them). */
+/* One endpoint's share of the tuple hash; an IPv4 address as load32 reads its 4 bytes. */
 static uint64_t endpoint_hash4(uint64_t seed, uint32_t addr, uint16_t port)
 {
     return mix64(seed ^ ((uint64_t)port << 8 | 4u) ^ (uint64_t)addr << 24);
 }
 
-/* One endpoint's share of the tuple hash. */
-static uint64_t endpoint_hash(uint64_t seed, int family, const struct dec_addr *addr, uint16_t port)
+static uint64_t endpoint_hash6(uint64_t seed, const struct dec_addr *addr, uint16_t port)
 {
-    if (family == 4) {
-        return endpoint_hash4(seed, load32(addr->b), port);
-    }
-    uint64_t h = seed ^ ((uint64_t)port << 8 | (uint64_t)family);
+    uint64_t h = seed ^ ((uint64_t)port << 8 | 6u);
     return mix64(h ^ mix64(load64(addr->b)) ^ load64(addr->b + 8));
 }
 
 /* Hash of the unordered tuple, the same for both directions: the endpoints' hashes are
- * combined by a commutative sum, so no comparison is needed to put them in order. */
-static uint64_t seeded_tuple_hash(uint64_t seed, int family, const struct dec_addr *a,
-                                  uint16_t aport, const struct dec_addr *b, uint16_t bport)
+ * combined by a commutative sum, so no comparison is needed to put them in order. The IPv4
+ * form takes the addresses as numbers, so that a node hashes its own bytes. */
+static uint64_t tuple_hash4(uint64_t seed, uint32_t a, uint16_t aport, uint32_t b, uint16_t bport)
 {
-    return mix64(endpoint_hash(seed, family, a, aport) + endpoint_hash(seed, family, b, bport));
+    return mix64(endpoint_hash4(seed, a, aport) + endpoint_hash4(seed, b, bport));
 }
 
-static uint64_t tuple_hash(const struct flow_table *t, int family, const struct dec_addr *a,
-                           uint16_t aport, const struct dec_addr *b, uint16_t bport)
+static uint64_t tuple_hash(uint64_t seed, int family, const struct dec_addr *a, uint16_t aport,
+                           const struct dec_addr *b, uint16_t bport)
 {
-    return seeded_tuple_hash(t->cfg.hash_seed, family, a, aport, b, bport);
+    if (family == 4) {
+        return tuple_hash4(seed, load32(a->b), aport, load32(b->b), bport);
+    }
+    return mix64(endpoint_hash6(seed, a, aport) + endpoint_hash6(seed, b, bport));
 }
 
 static bool addr_eq(const struct dec_addr *x, const struct dec_addr *y)
@@ -368,14 +367,12 @@ static void node_addrs(const struct flow_table *t, const struct flow_node *n,
 static uint64_t node_hash(const struct flow_table *t, const struct flow_node *n)
 {
     if (n->family == 4) {
-        /* tuple_hash of the node's tuple, from its bytes: no struct dec_addr to fill */
-        uint64_t seed = t->cfg.hash_seed;
-        return mix64(endpoint_hash4(seed, load32(n->addr.v4), n->client_port) +
-                     endpoint_hash4(seed, load32(n->addr.v4 + 4), n->server_port));
+        /* from the node's bytes: no struct dec_addr to fill */
+        return tuple_hash4(t->cfg.hash_seed, load32(n->addr.v4), n->client_port,
+                           load32(n->addr.v4 + 4), n->server_port);
     }
-    struct dec_addr client, server;
-    node_addrs(t, n, &client, &server);
-    return tuple_hash(t, n->family, &client, n->client_port, &server, n->server_port);
+    const struct addr_pair *p = pair_at(t, n);
+    return tuple_hash(t->cfg.hash_seed, 6, &p->client, n->client_port, &p->server, n->server_port);
 }
 
 /* Does the node's address pair equal {x, y} in this order? */
@@ -1567,22 +1564,15 @@ static bool event_is_looked_up(const struct dec_event *ev)
 bool flow_event_hash(const struct flow_config *cfg, const struct dec_event *ev, uint64_t *hash)
 {
     if (ev->kind == DEC_EV_TCP) {
-        *hash =
-            seeded_tuple_hash(cfg->hash_seed, ev->family, &ev->src, ev->sport, &ev->dst, ev->dport);
+        *hash = tuple_hash(cfg->hash_seed, ev->family, &ev->src, ev->sport, &ev->dst, ev->dport);
         return true;
     }
     if (ev->kind == DEC_EV_ICMP) {
-        *hash = seeded_tuple_hash(cfg->hash_seed, ev->quoted_family, &ev->quoted_src,
-                                  ev->quoted_sport, &ev->quoted_dst, ev->quoted_dport);
+        *hash = tuple_hash(cfg->hash_seed, ev->quoted_family, &ev->quoted_src, ev->quoted_sport,
+                           &ev->quoted_dst, ev->quoted_dport);
         return true;
     }
     return false;
-}
-
-/* The hash an event will be looked up with, and whether it is looked up at all. */
-static bool event_hash(const struct flow_table *t, const struct dec_event *ev, uint64_t *hash)
-{
-    return flow_event_hash(&t->cfg, ev, hash);
 }
 
 /* One event whose lookup hash (event_hash) is known. */
@@ -1603,7 +1593,7 @@ static void event_in(struct flow_table *t, const struct dec_event *ev, int64_t t
 void flow_event(struct flow_table *t, const struct dec_event *ev, int64_t ts_ns, uint32_t pkt)
 {
     uint64_t hash = 0;
-    (void)event_hash(t, ev, &hash);
+    (void)flow_event_hash(&t->cfg, ev, &hash);
     event_in(t, ev, ts_ns, pkt, hash);
 }
 
@@ -1636,8 +1626,9 @@ void flow_events(struct flow_table *t, const struct flow_input *in, size_t count
         for (size_t i = 0; i < n; i++) {
             hashes[i] = in[base + i].hash;
             first[i] = NIL;
-            bool looked_up = in[base + i].hashed ? event_is_looked_up(in[base + i].ev)
-                                                 : event_hash(t, in[base + i].ev, &hashes[i]);
+            bool looked_up = in[base + i].hashed
+                                 ? event_is_looked_up(in[base + i].ev)
+                                 : flow_event_hash(&t->cfg, in[base + i].ev, &hashes[i]);
             if (looked_up) {
                 __builtin_prefetch(&t->buckets[hashes[i] & t->bucket_mask]);
                 first[i] = 1;

@@ -207,6 +207,17 @@ struct flow_reply {
 /* Everything seen for one connection attempt. Owned by the flow table; valid only during the
  * emit callback. Direction: client = sender of the SYN (or inferred from a SYN-ACK). */
 struct flow_attempt {
+    /* first what every packet of a connection updates: the flow table's cache lines */
+    int64_t last_ns;                     /* last packet of the attempt */
+    uint32_t packet_total;               /* packets of this attempt (handshake and beyond) */
+    uint32_t packet_count;               /* packet numbers stored in packets[] */
+    uint64_t client_bytes, server_bytes; /* TCP payload on the wire */
+    int64_t server_first_data_ns;        /* 0 when the server sent no data */
+    int64_t client_first_data_ns;
+    uint32_t server_max_segment;        /* largest TCP payload the server sent */
+    char history[FLOW_HISTORY_LEN + 1]; /* Zeek history letters, NUL-terminated */
+    uint32_t packets[FLOW_MAX_PACKETS];
+
     uint8_t family;
     struct dec_addr client, server;
     uint16_t client_port, server_port;
@@ -236,22 +247,14 @@ struct flow_attempt {
     int64_t handshake_ns;
 
     /* after the handshake, or in place of it */
-    uint64_t client_bytes, server_bytes; /* TCP payload on the wire */
-    int64_t server_first_data_ns;        /* 0 when the server sent no data */
-    uint32_t server_max_segment;         /* largest TCP payload the server sent */
-    int64_t client_first_data_ns;
     int64_t client_fin_ns, server_fin_ns; /* 0 when not seen */
     int64_t client_rst_ns, server_rst_ns; /* first RST after the answer; 0 when not seen */
     struct flow_reply server_end;         /* the server's RST or FIN that ended it, if any */
     bool client_acked_unseen;             /* client ACKed although no SYN-ACK was seen */
     bool server_acked_unseen;             /* server ACKed the SYN without a SYN-ACK seen */
 
-    int64_t first_ns, last_ns; /* first and last packet of the attempt */
-    int64_t seen_until_ns;     /* the clock when the record was closed (timeout or end) */
-    uint32_t packet_total;     /* packets of this attempt (handshake and beyond) */
-    uint32_t packet_count;     /* packet numbers stored in packets[] */
-    uint32_t packets[FLOW_MAX_PACKETS];
-    char history[FLOW_HISTORY_LEN + 1]; /* Zeek history letters, NUL-terminated */
+    int64_t first_ns;      /* first packet of the attempt */
+    int64_t seen_until_ns; /* the clock when the record was closed (timeout or end) */
 };
 
 struct flow_config {

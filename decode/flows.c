@@ -48,15 +48,17 @@ struct packet_sig {
     uint8_t flags, ttl;
 };
 
-/* The details of an attempt past its first SYN. What every packet reads comes first. */
+/* The details of an attempt past its first SYN. What every packet of a connection reads or
+ * writes comes first: the signatures, the history bits and the attempt's own per-packet fields
+ * (struct flow_attempt begins with them) lie within its first 192 bytes. */
 struct flow_cold {
     struct packet_sig last[2]; /* last packet from the server [0] and the client [1] */
     uint16_t history_seen;     /* bit per history letter already recorded */
     uint8_t history_len;       /* letters recorded (bits set in history_seen) */
-    int64_t syn_gap_ns;        /* gap between the last two SYNs (0: none yet) */
-    int64_t synack_gap_ns;     /* gap between the last two SYN-ACKs (0: none yet) */
-    int64_t last_synack_ns;
     struct flow_attempt a;
+    int64_t syn_gap_ns;    /* gap between the last two SYNs (0: none yet) */
+    int64_t synack_gap_ns; /* gap between the last two SYN-ACKs (0: none yet) */
+    int64_t last_synack_ns;
 };
 
 /* The compact record of every attempt (and tombstone). While cold is NIL the attempt is one
@@ -688,6 +690,7 @@ static struct flow_cold *promote(struct flow_table *t, uint32_t idx)
     }
     struct flow_cold *c = cold_at(t, ci);
     memset(c, 0, offsetof(struct flow_cold, a)); /* node_attempt clears the attempt */
+    c->syn_gap_ns = c->synack_gap_ns = c->last_synack_ns = 0;
     if (n->state == 0) {
         /* a node just created for a SYN-ACK: the caller fills the rest */
         memset(&c->a, 0, sizeof(c->a));
@@ -1597,16 +1600,14 @@ void flow_event(struct flow_table *t, const struct dec_event *ev, int64_t ts_ns,
     event_in(t, ev, ts_ns, pkt, hash);
 }
 
-/* The cache lines of a detail record that a packet touches: the duplicate signatures and
- * history bits, the byte counts, the times, the packet numbers and the history letters. */
+/* The cache lines of a detail record that a packet touches: its first 192 bytes (struct
+ * flow_cold), over four lines since records are not aligned to them. */
 static void prefetch_cold(const struct flow_cold *c)
 {
     __builtin_prefetch(c);
     __builtin_prefetch((const char *)c + 64);
-    __builtin_prefetch(&c->a.client_bytes);
-    __builtin_prefetch(&c->a.last_ns);
-    __builtin_prefetch(&c->a.packets[0]);
-    __builtin_prefetch(&c->a.history[0]);
+    __builtin_prefetch((const char *)c + 128);
+    __builtin_prefetch((const char *)c + 191);
 }
 
 #define GROUP 64 /* events whose memory is fetched together */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -200,10 +201,24 @@ struct session {
     char input_error[CAP_ERRBUF_SIZE];
 };
 
+/* The flow table's hash seed, drawn for each run. With a seed known in advance, a capture
+ * could be crafted (or a flood sent to a host being captured) whose tuples all fall in one
+ * bucket, and every lookup would walk all of them. Nothing synscope prints depends on the
+ * seed. Without the kernel's generator: the fixed seed, changed by the time and the pid. */
+static uint64_t draw_hash_seed(uint64_t fixed)
+{
+    uint64_t seed;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed)) {
+        return seed;
+    }
+    return fixed ^ (uint64_t)time(NULL) ^ (uint64_t)getpid() << 40;
+}
+
 static void session_defaults(struct session *s)
 {
     memset(s, 0, sizeof(*s));
     flow_config_default(&s->flow_cfg);
+    s->flow_cfg.hash_seed = draw_hash_seed(s->flow_cfg.hash_seed);
     s->rep_opts.format = REP_FORMAT_TEXT;
     s->out = stdout;
 }

@@ -261,7 +261,8 @@ struct flow_config {
     int64_t syn_timeout_ns;  /* minimum wait after the last SYN before "dropped" (3 s) */
     int64_t idle_timeout_ns; /* an established connection idle this long is written (300 s) */
     uint32_t max_attempts;   /* hard cap on attempts tracked at once (1,000,000) */
-    uint64_t hash_seed;      /* hash seed; fixed for reproducible tests */
+    uint64_t hash_seed;      /* hash seed (the command line draws it at random; no output
+                              * depends on it) */
 };
 
 /* Fills cfg with the defaults above. */

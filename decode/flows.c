@@ -1657,14 +1657,52 @@ void flow_events(struct flow_table *t, const struct flow_input *in, size_t count
     }
 }
 
+/* First asked for first; the same packet (never, but cheap to rule out) by address. */
+static int neighbour_cmp(const void *x, const void *y)
+{
+    const struct flow_neighbour *a = *(const struct flow_neighbour *const *)x;
+    const struct flow_neighbour *b = *(const struct flow_neighbour *const *)y;
+    if (a->first_pkt != b->first_pkt) {
+        return a->first_pkt < b->first_pkt ? -1 : 1;
+    }
+    if (a->family != b->family) {
+        return a->family < b->family ? -1 : 1;
+    }
+    return memcmp(a->addr.b, b->addr.b, sizeof(a->addr.b));
+}
+
+/* The addresses asked for, in the order of their first request: the table's slots follow the
+ * hash seed, which the output must not depend on (the command line draws it at random). Out
+ * of memory for the order: slot order, the same neighbours. */
+static void emit_neighbours(struct flow_table *t)
+{
+    const struct flow_neighbour **order = malloc(NEIGHBOUR_SLOTS * sizeof(*order));
+    size_t count = 0;
+    for (uint32_t i = 0; i < NEIGHBOUR_SLOTS; i++) {
+        const struct flow_neighbour *n = &t->neighbours[i];
+        if (n->family == 0 || n->requests == 0) {
+            continue;
+        }
+        if (order != NULL) {
+            order[count++] = n;
+        } else {
+            t->on_neighbour(n, t->user);
+        }
+    }
+    if (order == NULL) {
+        return;
+    }
+    qsort(order, count, sizeof(*order), neighbour_cmp);
+    for (size_t i = 0; i < count; i++) {
+        t->on_neighbour(order[i], t->user);
+    }
+    free(order);
+}
+
 void flow_finish(struct flow_table *t)
 {
     if (t->on_neighbour != NULL && t->neighbours != NULL) {
-        for (uint32_t i = 0; i < NEIGHBOUR_SLOTS; i++) {
-            if (t->neighbours[i].family != 0 && t->neighbours[i].requests > 0) {
-                t->on_neighbour(&t->neighbours[i], t->user);
-            }
-        }
+        emit_neighbours(t);
         t->on_neighbour = NULL; /* once */
     }
     /* every attempt still held is emitted, oldest first; then the table is emptied at once

@@ -1687,51 +1687,91 @@ static void prefetch_cold(const struct flow_cold *c)
     __builtin_prefetch((const char *)c + 191);
 }
 
-#define GROUP 64 /* events whose memory is fetched together */
+#define GROUP 16 /* events per step of the fetch pipeline */
+#define STAGES 4 /* groups in flight: buckets, nodes, detail records, fed */
 
-/* Each packet's lookup is a few dependent cache misses (bucket, node, detail record) in a
- * table much larger than the caches. A batch is taken in groups: the buckets of the whole
- * group are fetched, then the nodes they point to, then those nodes' detail records, and
- * only then are the events fed, so the misses overlap instead of following one another.
- * The fetches are hints only: the table may change before an event's turn comes, and
- * everything read here is valid memory whatever it holds. */
-void flow_events(struct flow_table *t, const struct flow_input *in, size_t count)
+/* What the fetch pipeline knows of one group of events. */
+struct fetch_group {
+    uint64_t hash[GROUP];
+    uint32_t node[GROUP]; /* the first node of the event's bucket, or NIL */
+    bool looked_up[GROUP];
+};
+
+static void fetch_buckets(const struct flow_table *t, const struct flow_input *in, size_t n,
+                          struct fetch_group *g)
 {
-    uint64_t hashes[GROUP];
-    uint32_t first[GROUP];
-    for (size_t base = 0; base < count; base += GROUP) {
-        size_t n = count - base < GROUP ? count - base : GROUP;
-        for (size_t i = 0; i < n; i++) {
-            hashes[i] = in[base + i].hash;
-            first[i] = NIL;
-            bool looked_up = in[base + i].hashed
-                                 ? event_is_looked_up(in[base + i].ev)
-                                 : flow_event_hash(&t->cfg, in[base + i].ev, &hashes[i]);
-            if (looked_up) {
-                __builtin_prefetch(&t->buckets[hashes[i] & t->bucket_mask]);
-                first[i] = 1;
-            }
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (first[i] != NIL) {
-                first[i] = t->buckets[hashes[i] & t->bucket_mask];
-                if (first[i] != NIL) {
-                    __builtin_prefetch(node_at(t, first[i]));
-                }
-            }
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (first[i] != NIL) {
-                uint32_t cold = node_at(t, first[i])->cold;
-                if (cold != NIL) {
-                    prefetch_cold(cold_at(t, cold));
-                }
-            }
-        }
-        for (size_t i = 0; i < n; i++) {
-            event_in(t, in[base + i].ev, in[base + i].ts_ns, in[base + i].pkt, hashes[i]);
+    for (size_t i = 0; i < n; i++) {
+        g->hash[i] = in[i].hash;
+        g->looked_up[i] = in[i].hashed ? event_is_looked_up(in[i].ev)
+                                       : flow_event_hash(&t->cfg, in[i].ev, &g->hash[i]);
+        if (g->looked_up[i]) {
+            __builtin_prefetch(&t->buckets[g->hash[i] & t->bucket_mask]);
         }
     }
+}
+
+static void fetch_nodes(const struct flow_table *t, size_t n, struct fetch_group *g)
+{
+    for (size_t i = 0; i < n; i++) {
+        g->node[i] = g->looked_up[i] ? t->buckets[g->hash[i] & t->bucket_mask] : NIL;
+        if (g->node[i] != NIL && g->node[i] < t->nodes.capacity) {
+            const char *node = (const char *)node_at(t, g->node[i]);
+            __builtin_prefetch(node);
+            __builtin_prefetch(node + sizeof(struct flow_node) - 1);
+        }
+    }
+}
+
+static void fetch_colds(const struct flow_table *t, size_t n, const struct fetch_group *g)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (g->node[i] != NIL && g->node[i] < t->nodes.capacity) {
+            uint32_t cold = node_at(t, g->node[i])->cold;
+            if (cold != NIL && cold < t->colds.capacity) {
+                prefetch_cold(cold_at(t, cold));
+            }
+        }
+    }
+}
+
+/* Each packet's lookup is a few dependent cache misses (bucket, node, detail record) in a
+ * table much larger than the caches. A batch is taken in groups, through a pipeline: while
+ * one group is fed, the detail records of the next are fetched, the nodes of the one after,
+ * and the buckets of the one after that, so every fetch has a group's time to arrive and the
+ * misses overlap instead of following one another. The fetches are hints only: the table
+ * changes while they are in flight, so an index read is checked against its pool before it
+ * makes an address, and what is read decides nothing but what is fetched. */
+void flow_events(struct flow_table *t, const struct flow_input *in, size_t count)
+{
+    struct fetch_group groups[STAGES];
+    size_t ngroups = (count + GROUP - 1) / GROUP;
+#define GROUP_SIZE(k) (count - (k)*GROUP < GROUP ? count - (k)*GROUP : GROUP)
+    for (size_t k = 0; k < ngroups && k < STAGES - 1; k++) {
+        fetch_buckets(t, &in[k * GROUP], GROUP_SIZE(k), &groups[k]);
+    }
+    for (size_t k = 0; k < ngroups && k < STAGES - 2; k++) {
+        fetch_nodes(t, GROUP_SIZE(k), &groups[k]);
+    }
+    if (ngroups > 0) {
+        fetch_colds(t, GROUP_SIZE(0), &groups[0]);
+    }
+    for (size_t k = 0; k < ngroups; k++) {
+        if (k + 3 < ngroups) {
+            fetch_buckets(t, &in[(k + 3) * GROUP], GROUP_SIZE(k + 3), &groups[(k + 3) % STAGES]);
+        }
+        if (k + 2 < ngroups) {
+            fetch_nodes(t, GROUP_SIZE(k + 2), &groups[(k + 2) % STAGES]);
+        }
+        if (k + 1 < ngroups) {
+            fetch_colds(t, GROUP_SIZE(k + 1), &groups[(k + 1) % STAGES]);
+        }
+        const struct fetch_group *g = &groups[k % STAGES];
+        const struct flow_input *batch = &in[k * GROUP];
+        for (size_t i = 0; i < GROUP_SIZE(k); i++) {
+            event_in(t, batch[i].ev, batch[i].ts_ns, batch[i].pkt, g->hash[i]);
+        }
+    }
+#undef GROUP_SIZE
 }
 
 /* First asked for first; the same packet (never, but cheap to rule out) by address. */

@@ -55,7 +55,7 @@ struct reader;
 int reader_start(struct reader **out, const struct reader_config *cfg);
 
 /* Most records reader_next hands out at once. */
-#define READER_MAX_CHUNK 64u
+#define READER_MAX_CHUNK 256u
 
 /* The next records, in packet order: sets *records to up to a batch of them and returns how
  * many, waiting for the reader if needed; 0 once the reading has ended and every record was

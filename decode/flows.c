@@ -128,13 +128,13 @@ struct flow_table {
     uint64_t bucket_mask;
     uint32_t age_head, age_tail;
     uint32_t wheel[WHEEL_SLOTS];
-    int64_t wheel_min[WHEEL_SLOTS]; /* no deadline in the slot is earlier (may be too low) */
-    int64_t wheel_tick;             /* last tick processed */
-    int64_t ahead_tick;             /* the tick whose slot walk_ahead is going through */
-    uint32_t ahead;                 /* walk_ahead's next node in that slot, or NIL */
-    uint32_t ahead_cold, ahead_off; /* a detail record it is fetching, the next line's offset */
-    bool ahead_rest;                /* walk_ahead goes no further at this packet */
-    struct flow_due *due;           /* fire_slot's due nodes */
+    int64_t wheel_min[WHEEL_SLOTS];  /* no deadline in the slot is earlier (may be too low) */
+    int64_t wheel_tick;              /* last tick processed */
+    int64_t ahead_tick;              /* the tick whose slot walk_ahead is going through */
+    uint32_t ahead;                  /* walk_ahead's next node in that slot, or NIL */
+    uint32_t ahead_cold, ahead_line; /* a detail record it is fetching, its next line */
+    bool ahead_rest;                 /* walk_ahead goes no further at this packet */
+    struct flow_due *due;            /* fire_slot's due nodes */
     size_t due_cap;
     int64_t now;
     bool started;
@@ -773,6 +773,23 @@ static void fire_node(struct flow_table *t, uint32_t idx, int64_t now)
     }
 }
 
+/* Fetches at most max_lines of the cache lines holding c's attempt (what emitting it reads),
+ * from the line `line` on (0: the one where it starts); returns the next line to fetch, or
+ * 0 when none is left. The record's other fields are not read then. */
+static uint32_t prefetch_attempt(const struct flow_cold *c, uint32_t line, uint32_t max_lines)
+{
+    const char *a = (const char *)&c->a;
+    const char *first = (const char *)((uintptr_t)a & ~(uintptr_t)63);
+    const char *end = a + sizeof(c->a);
+    for (const char *p = first + (size_t)line * 64; max_lines > 0; max_lines--, line++, p += 64) {
+        if (p >= end) {
+            return 0;
+        }
+        __builtin_prefetch(p);
+    }
+    return first + (size_t)line * 64 < end ? line : 0;
+}
+
 /* Due nodes fire in the order of their deadlines (then of their first packets), whatever the
  * order they were filed in: the output does not depend on how timers are kept. */
 static int due_cmp(const void *x, const void *y)
@@ -807,11 +824,8 @@ static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
                 __builtin_prefetch(&t->buckets[node_hash(t, n) & t->bucket_mask]);
             }
             if (n->cold != NIL) {
-                /* its record is about to be emitted (read whole) */
-                const char *c = (const char *)cold_at(t, n->cold);
-                for (size_t off = 0; off < sizeof(struct flow_cold); off += 64) {
-                    __builtin_prefetch(c + off);
-                }
+                /* its attempt is about to be emitted (read whole) */
+                (void)prefetch_attempt(cold_at(t, n->cold), 0, sizeof(struct flow_attempt));
             }
             if (due == t->due_cap) {
                 size_t cap = t->due_cap ? t->due_cap * 2 : 256;
@@ -866,13 +880,14 @@ static void advance(struct flow_table *t, int64_t now)
 }
 
 /* Fetches ahead what the next ticks' slots will need when they fire: their nodes and, for a
- * node due by then, its detail record (read whole when it is emitted) and its bucket. A walk
- * in fire_slot otherwise meets one cache miss after another, each node (filed seconds ago)
- * being reached through the one before: the table's costliest wait, a third of its time.
+ * node due by then, its attempt (the part of its detail record that emitting it reads, whole)
+ * and its bucket. A walk in fire_slot otherwise meets one cache miss after another, each node
+ * (filed seconds ago) being reached through the one before: the table's costliest wait, a
+ * third of its time.
  *
  * walk_ahead is called once per packet. It goes one node further every other packet (the
- * node it reads was fetched two packets before), and fetches a detail record AHEAD_LINES lines
- * per packet (all its lines at once would fill the queue of pending fetches and stall). It
+ * node it reads was fetched two packets before), and fetches an attempt AHEAD_LINES lines per
+ * packet (all its lines at once would fill the queue of pending fetches and stall). It
  * walks a slot to its end, then the next one, at most AHEAD_TICKS ticks ahead of the clock.
  * "Due by then" includes the tick after the slot's: a node whose deadline moved a little later
  * is filed again, in the next slot, only when its own slot fires.
@@ -887,15 +902,11 @@ static void advance(struct flow_table *t, int64_t now)
 static void walk_ahead(struct flow_table *t)
 {
     if (t->ahead_cold != NIL) {
-        uint32_t off = t->ahead_off;
-        if (t->ahead_cold < t->colds.capacity) {
-            const char *c = (const char *)cold_at(t, t->ahead_cold);
-            for (int i = 0; i < AHEAD_LINES && off < sizeof(struct flow_cold); i++, off += 64) {
-                __builtin_prefetch(c + off);
-            }
-        }
-        t->ahead_off = off;
-        if (off < sizeof(struct flow_cold) && t->ahead_cold < t->colds.capacity) {
+        t->ahead_line =
+            t->ahead_cold < t->colds.capacity
+                ? prefetch_attempt(cold_at(t, t->ahead_cold), t->ahead_line, AHEAD_LINES)
+                : 0;
+        if (t->ahead_line != 0) {
             return;
         }
         t->ahead_cold = NIL;
@@ -920,7 +931,7 @@ static void walk_ahead(struct flow_table *t)
         if (n->deadline < (t->ahead_tick + 2) * ((int64_t)1 << WHEEL_TICK_SHIFT)) {
             if (n->cold != NIL) {
                 t->ahead_cold = n->cold;
-                t->ahead_off = 0;
+                t->ahead_line = 0;
             }
             if ((n->state == ST_CLOSED || n->state == ST_DONE) && n->family == 4) {
                 __builtin_prefetch(&t->buckets[node_hash(t, n) & t->bucket_mask]);

@@ -879,6 +879,17 @@ static void advance(struct flow_table *t, int64_t now)
     t->wheel_tick = tick;
 }
 
+/* Fetches both lines of the node idx, read from memory that may have changed since: nothing
+ * unless idx is a record of the pool. */
+static void prefetch_node(const struct flow_table *t, uint32_t idx)
+{
+    if (idx != NIL && idx < t->nodes.capacity) {
+        const char *node = (const char *)node_at(t, idx);
+        __builtin_prefetch(node);
+        __builtin_prefetch(node + sizeof(struct flow_node) - 1);
+    }
+}
+
 /* Fetches ahead what the next ticks' slots will need when they fire: their nodes and, for a
  * node due by then, its attempt (the part of its detail record that emitting it reads, whole)
  * and its bucket. A walk in fire_slot otherwise meets one cache miss after another, each node
@@ -933,6 +944,8 @@ static void walk_ahead(struct flow_table *t)
                 t->ahead_cold = n->cold;
                 t->ahead_line = 0;
             }
+            /* finish_node walks its bucket (an IPv6 node's hash would need its address
+             * pair first: one more miss, left to fire_slot) */
             if ((n->state == ST_CLOSED || n->state == ST_DONE) && n->family == 4) {
                 __builtin_prefetch(&t->buckets[node_hash(t, n) & t->bucket_mask]);
             }
@@ -942,10 +955,7 @@ static void walk_ahead(struct flow_table *t)
         idx = NIL;
     }
     t->ahead = idx;
-    if (idx != NIL && idx < t->nodes.capacity) {
-        __builtin_prefetch(node_at(t, idx));
-        __builtin_prefetch((const char *)node_at(t, idx) + sizeof(struct flow_node) - 1);
-    }
+    prefetch_node(t, idx);
 }
 
 void flow_advance(struct flow_table *t, int64_t now_ns)
@@ -1725,11 +1735,7 @@ static void fetch_nodes(const struct flow_table *t, size_t n, struct fetch_group
 {
     for (size_t i = 0; i < n; i++) {
         g->node[i] = g->looked_up[i] ? t->buckets[g->hash[i] & t->bucket_mask] : NIL;
-        if (g->node[i] != NIL && g->node[i] < t->nodes.capacity) {
-            const char *node = (const char *)node_at(t, g->node[i]);
-            __builtin_prefetch(node);
-            __builtin_prefetch(node + sizeof(struct flow_node) - 1);
-        }
+        prefetch_node(t, g->node[i]);
     }
 }
 

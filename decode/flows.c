@@ -261,6 +261,7 @@ int flow_create(struct flow_table **out, const struct flow_config *cfg, flow_emi
         return -1;
     }
     wheel_clear(t);
+    t->ahead_tick = INT64_MIN; /* behind any clock: walk_ahead starts at the first packet's */
     *out = t;
     return 0;
 }

@@ -826,7 +826,7 @@ static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
             }
             if (n->cold != NIL) {
                 /* its attempt is about to be emitted (read whole) */
-                (void)prefetch_attempt(cold_at(t, n->cold), 0, sizeof(struct flow_attempt));
+                (void)prefetch_attempt(cold_at(t, n->cold), 0, UINT32_MAX); /* all its lines */
             }
             if (due == t->due_cap) {
                 size_t cap = t->due_cap ? t->due_cap * 2 : 256;

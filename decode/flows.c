@@ -97,14 +97,19 @@ struct addr_pair {
 };
 
 /* A pool of fixed-size records in one mapping that grows; index 0 is never handed out.
- * Records move when it grows: no pointer into a pool is kept across an allocation from it. */
+ * Records may move when it grows: no pointer into a pool is kept across an allocation from it.
+ * Normally the pool lies in an address range reserved for its largest size (pool_reserve) and
+ * grows in place; when that range could not be had, it is one mapping grown with mremap. */
 struct pool {
     char *base;
-    size_t bytes;      /* mapped */
+    size_t bytes;      /* readable and writable from base */
     uint32_t capacity; /* records that fit */
     uint32_t next_fresh;
     uint32_t free_list;
     size_t size;
+    char *reserved;        /* the reserved range (base lies in it), or NULL */
+    size_t reserved_bytes; /* its length */
+    uint32_t limit;        /* records the reserved range holds */
 };
 
 /* A node found due in fire_slot. */
@@ -162,12 +167,75 @@ static uint32_t *pool_link(const struct pool *p, uint32_t idx)
     return (uint32_t *)pool_at(p, idx);
 }
 
-/* Doubles the pool's array. Anonymous memory grown with mremap: pages never touched cost
- * nothing, and the records are not copied (a realloc through malloc might copy them, with
- * both copies resident at once). */
+#define HUGE_PAGE ((size_t)2 << 20) /* x86-64's and arm64's (4 KiB granule) huge page */
+
+/* Reserves addresses for up to `records` records, aligned to a huge page, without memory
+ * behind them (PROT_NONE, no commit charge): pool_grow then makes them usable in place.
+ *
+ * Why: the pools are read at random, one line per record, and together outgrow what the
+ * processor's TLB maps with 4 KiB pages, so most reads also walk the page tables (in a
+ * virtual machine, the guest's and the host's). The range is marked for transparent huge
+ * pages, which a mapping grown by mremap rarely gets (it moves, and loses the alignment).
+ * Measured on bench/run's 1,000,000-attempt file: 51 of 59 MiB in huge pages instead of
+ * none, wall time -8% (median of 10 alternating runs), peak RSS +2 MiB.
+ * When the range cannot be reserved (an address-space limit), the pool is grown with mremap
+ * as before. */
+static void pool_reserve(struct pool *p, uint64_t records)
+{
+    if (records > UINT32_MAX) {
+        records = UINT32_MAX; /* indexes are 32-bit */
+    }
+    if (records == 0 || records > (SIZE_MAX / 2 - HUGE_PAGE) / p->size) {
+        return;
+    }
+    size_t usable = ((size_t)records * p->size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    size_t bytes = usable + HUGE_PAGE; /* room to align the start */
+    void *m = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) {
+        return;
+    }
+    p->reserved = m;
+    p->reserved_bytes = bytes;
+    p->base = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    p->limit = (uint32_t)records;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p->base, usable, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
+#endif
+}
+
+/* Makes the reserved range usable up to capacity records; once past a huge page, in whole
+ * huge pages (a page only partly usable is never a huge one). Pages never touched cost
+ * nothing. */
+static bool pool_grow_reserved(struct pool *p, uint64_t capacity)
+{
+    if (capacity > p->limit) {
+        capacity = p->limit;
+    }
+    if (capacity <= p->capacity) {
+        return false;
+    }
+    size_t bytes = (size_t)capacity * p->size;
+    if (bytes >= HUGE_PAGE) {
+        bytes = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1); /* within the reservation */
+        capacity = bytes / p->size < p->limit ? bytes / p->size : p->limit;
+    }
+    if (mprotect(p->base + p->bytes, bytes - p->bytes, PROT_READ | PROT_WRITE) != 0) {
+        return false;
+    }
+    p->bytes = bytes;
+    p->capacity = (uint32_t)capacity;
+    return true;
+}
+
+/* Doubles the pool's array. Anonymous memory: pages never touched cost nothing, and the
+ * records are not copied (a realloc through malloc might copy them, with both copies
+ * resident at once). */
 static bool pool_grow(struct pool *p)
 {
     uint64_t capacity = p->capacity ? (uint64_t)p->capacity * 2 : POOL_FIRST;
+    if (p->reserved != NULL) {
+        return pool_grow_reserved(p, capacity);
+    }
     if (capacity > UINT32_MAX) {
         capacity = UINT32_MAX; /* indexes are 32-bit */
     }
@@ -212,7 +280,9 @@ static void pool_free(struct pool *p, uint32_t idx)
 
 static void pool_destroy(struct pool *p)
 {
-    if (p->base != NULL) {
+    if (p->reserved != NULL) {
+        munmap(p->reserved, p->reserved_bytes);
+    } else if (p->base != NULL) {
         munmap(p->base, p->bytes);
     }
 }
@@ -260,6 +330,11 @@ int flow_create(struct flow_table **out, const struct flow_config *cfg, flow_emi
         snprintf(errbuf, errlen, "out of memory");
         return -1;
     }
+    /* at most max_attempts nodes are held (node_create evicts first), each with at most one
+     * detail record and one address pair; index 0 is never used */
+    pool_reserve(&t->nodes, (uint64_t)cfg->max_attempts + 1);
+    pool_reserve(&t->colds, (uint64_t)cfg->max_attempts + 1);
+    pool_reserve(&t->pairs, (uint64_t)cfg->max_attempts + 1);
     wheel_clear(t);
     t->ahead_tick = INT64_MIN; /* behind any clock: walk_ahead starts at the first packet's */
     *out = t;

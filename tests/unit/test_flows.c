@@ -3,8 +3,10 @@
  * timers, the cap, reordering, IPv6, Zeek history letters). */
 #include <criterion/criterion.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "decode.h"
 #include "flow_fixtures.h"
@@ -745,12 +747,14 @@ Test(flows, cap_evicts_oldest_first)
     rig_free(&r);
 }
 
-Test(flows, many_attempts_grow_the_table)
+/* Fills a table with N SYNs and their SYN-ACKs: more than a pool's first array and the first
+ * bucket array, so both grow while attempts are held. */
+static void grow_the_table(uint32_t max_attempts)
 {
-    enum { N = 6000 }; /* more than a pool's first array (it moves) and the first bucket array */
+    enum { N = 6000 };
     struct rig r;
 
-    rig_init(&r);
+    rig_init_cap(&r, max_attempts);
     for (uint32_t i = 0; i < N; i++) {
         struct tuple t = tuple4((uint16_t)(1024 + i), 80);
         t.client.b[3] = (uint8_t)(i % 7);
@@ -771,6 +775,36 @@ Test(flows, many_attempts_grow_the_table)
         cr_assert_eq(r.got.items[i].isn, i * 3);
     }
     rig_free(&r);
+}
+
+Test(flows, many_attempts_grow_the_table)
+{
+    grow_the_table(1000000);
+}
+
+/* The pools normally grow inside address ranges reserved up front; where an address-space
+ * limit refuses those (here, for the largest cap), each grows by moving its mapping. */
+Test(flows, pools_grow_without_reserved_addresses)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    cr_skip_test("an address-space limit cannot be set under a sanitizer");
+#else
+    FILE *status = fopen("/proc/self/status", "r");
+    cr_assert_not_null(status);
+    char line[256];
+    unsigned long long vm_kib = 0;
+    while (fgets(line, sizeof(line), status) != NULL) {
+        if (sscanf(line, "VmSize: %llu kB", &vm_kib) == 1) {
+            break;
+        }
+    }
+    fclose(status);
+    cr_assert_gt(vm_kib, 0);
+    /* 256 MiB more than now: less than any pool's range for 2^30 attempts (34 GiB at least) */
+    struct rlimit limit = {(rlim_t)(vm_kib + 256 * 1024) * 1024, RLIM_INFINITY};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &limit), 0);
+    grow_the_table(1u << 30);
+#endif
 }
 
 Test(flows, finish_emits_everything_held)

@@ -6,12 +6,12 @@
  * detail record (struct flow_cold: the full struct flow_attempt) taken from a pool when a second
  * packet arrives and given back when the attempt is emitted; a tombstone that absorbs late
  * packets is a node alone. IPv4 addresses live in the node, an IPv6 address pair in a third
- * pool. Each pool is one array of fixed-size records that grows in place (mremap): no
- * allocation per packet, only when the table grows, and a record is found by one multiply. Time
- * comes from packet timestamps (offline) or flow_advance() (live); a hashed timer wheel fires
- * deadlines; a creation-order list gives oldest-first eviction when --max-flows attempts are held.
- * Every attempt is emitted exactly once, and only facts are recorded here: report/ decides what
- * they mean. */
+ * pool. Each pool is one array of fixed-size records that grows in place (inside an address
+ * range reserved up front, or with mremap): no allocation per packet, only when the table
+ * grows, and a record is found by one multiply. Time comes from packet timestamps (offline) or
+ * flow_advance() (live); a hashed timer wheel fires deadlines; a creation-order list gives
+ * oldest-first eviction when --max-flows attempts are held. Every attempt is emitted exactly
+ * once, and only facts are recorded here: report/ decides what they mean. */
 #define _GNU_SOURCE /* mremap */
 #include "decode.h"
 
@@ -175,9 +175,9 @@ static uint32_t *pool_link(const struct pool *p, uint32_t idx)
  * Why: the pools are read at random, one line per record, and together outgrow what the
  * processor's TLB maps with 4 KiB pages, so most reads also walk the page tables (in a
  * virtual machine, the guest's and the host's). The range is marked for transparent huge
- * pages, which a mapping grown by mremap rarely gets (it moves, and loses the alignment).
- * Measured on bench/run's 1,000,000-attempt file: 51 of 59 MiB in huge pages instead of
- * none, wall time -8% (median of 10 alternating runs), peak RSS +2 MiB.
+ * pages, which a mapping grown by mremap seldom ends up with (it moves and loses its
+ * alignment). Measured on bench/run's 1,000,000-attempt file: 51 of 59 MiB in huge pages
+ * instead of none, wall time -5% to -13% (medians of alternating runs), peak RSS +2 MiB.
  * When the range cannot be reserved (an address-space limit), the pool is grown with mremap
  * as before. */
 static void pool_reserve(struct pool *p, uint64_t records)

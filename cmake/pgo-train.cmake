@@ -29,9 +29,13 @@ run("building the instrumented synscope"
     "${CMAKE_COMMAND}" --build "${train}" --target synscope --parallel ${cores})
 
 # One capture at a time: some are damaged on purpose, and exit codes are not the point here.
+# Without captures (a source tree stripped of pcaps/) there is no profile, and the release
+# build is compiled without one.
 file(GLOB labs "${SRC}/pcaps/*.pcap" "${SRC}/pcaps/*.pcapng")
 if(NOT labs)
-  message(FATAL_ERROR "profile-guided build: no captures in ${SRC}/pcaps to train on")
+  message(WARNING "profile-guided build: no captures in ${SRC}/pcaps to train on; "
+                  "building without a profile")
+  return()
 endif()
 foreach(format text json html)
   foreach(lab IN LISTS labs)

@@ -1849,14 +1849,15 @@ void flow_events(struct flow_table *t, const struct flow_input *in, size_t count
         fetch_colds(t, GROUP_SIZE(0), &groups[0]);
     }
     for (size_t k = 0; k < ngroups; k++) {
-        if (k + 3 < ngroups) {
-            fetch_buckets(t, &in[(k + 3) * GROUP], GROUP_SIZE(k + 3), &groups[(k + 3) % STAGES]);
+        size_t b = k + STAGES - 1, n = k + STAGES - 2, c = k + 1; /* each stage's group */
+        if (b < ngroups) {
+            fetch_buckets(t, &in[b * GROUP], GROUP_SIZE(b), &groups[b % STAGES]);
         }
-        if (k + 2 < ngroups) {
-            fetch_nodes(t, GROUP_SIZE(k + 2), &groups[(k + 2) % STAGES]);
+        if (n < ngroups) {
+            fetch_nodes(t, GROUP_SIZE(n), &groups[n % STAGES]);
         }
-        if (k + 1 < ngroups) {
-            fetch_colds(t, GROUP_SIZE(k + 1), &groups[(k + 1) % STAGES]);
+        if (c < ngroups) {
+            fetch_colds(t, GROUP_SIZE(c), &groups[c % STAGES]);
         }
         const struct fetch_group *g = &groups[k % STAGES];
         const struct flow_input *batch = &in[k * GROUP];

@@ -64,6 +64,7 @@ struct flow_cold {
 /* The compact record of every attempt (and tombstone). While cold is NIL the attempt is one
  * SYN without payload and the fields below describe it completely. */
 #define NODE_TIMER 0x01 /* linked in the wheel slot filed_slot */
+#define NODE_V6 0x02    /* an IPv6 tuple (addr.v6), else IPv4 (addr.v4) */
 struct flow_node {
     int64_t deadline;
     int64_t first_ns; /* time of the first packet (the SYN while cold is NIL) */
@@ -79,11 +80,11 @@ struct flow_node {
     uint32_t first_pkt;
     /* the first SYN, while cold is NIL: what a duplicate and the report need of it */
     uint32_t syn_ack;
+    uint32_t hash; /* the tuple's hash (its low half): the bucket, without hashing again */
     uint16_t client_port, server_port;
     uint16_t syn_ip_id;
     uint16_t syn_mss;
     uint16_t filed_slot; /* the wheel slot it is linked in (NODE_TIMER) */
-    uint8_t family;
     uint8_t state;
     uint8_t syn_ttl;
     uint8_t syn_flags;
@@ -91,6 +92,7 @@ struct flow_node {
     uint8_t syn_wscale;
     uint8_t bits; /* NODE_* */
 };
+_Static_assert(sizeof(struct flow_node) == 80, "a node is 80 bytes: the flood's memory");
 
 struct addr_pair {
     struct dec_addr client, server; /* client.b[0..3] is the free list link when free */
@@ -154,6 +156,11 @@ static void *pool_at(const struct pool *p, uint32_t idx)
 static struct flow_node *node_at(const struct flow_table *t, uint32_t idx)
 {
     return &((struct flow_node *)t->nodes.base)[idx];
+}
+
+static int node_family(const struct flow_node *n)
+{
+    return (n->bits & NODE_V6) ? 6 : 4;
 }
 
 static struct flow_cold *cold_at(const struct flow_table *t, uint32_t idx)
@@ -434,7 +441,7 @@ static struct addr_pair *pair_at(const struct flow_table *t, const struct flow_n
 static void node_addrs(const struct flow_table *t, const struct flow_node *n,
                        struct dec_addr *client, struct dec_addr *server)
 {
-    if (n->family == 4) {
+    if (!(n->bits & NODE_V6)) {
         memset(client, 0, sizeof(*client));
         memset(server, 0, sizeof(*server));
         memcpy(client->b, n->addr.v4, 4);
@@ -446,22 +453,11 @@ static void node_addrs(const struct flow_table *t, const struct flow_node *n,
     }
 }
 
-static uint64_t node_hash(const struct flow_table *t, const struct flow_node *n)
-{
-    if (n->family == 4) {
-        /* from the node's bytes: no struct dec_addr to fill */
-        return tuple_hash4(t->cfg.hash_seed, load32(n->addr.v4), n->client_port,
-                           load32(n->addr.v4 + 4), n->server_port);
-    }
-    const struct addr_pair *p = pair_at(t, n);
-    return tuple_hash(t->cfg.hash_seed, 6, &p->client, n->client_port, &p->server, n->server_port);
-}
-
 /* Does the node's address pair equal {x, y} in this order? */
 static bool node_addrs_are(const struct flow_table *t, const struct flow_node *n,
                            const struct dec_addr *x, const struct dec_addr *y)
 {
-    if (n->family == 4) {
+    if (!(n->bits & NODE_V6)) {
         return memcmp(n->addr.v4, x->b, 4) == 0 && memcmp(n->addr.v4 + 4, y->b, 4) == 0;
     }
     const struct addr_pair *p = pair_at(t, n);
@@ -474,7 +470,7 @@ static bool node_matches(const struct flow_table *t, const struct flow_node *n, 
                          const struct dec_addr *a, uint16_t aport, const struct dec_addr *b,
                          uint16_t bport, bool *forward)
 {
-    if (n->family != family) {
+    if (node_family(n) != family) {
         return false;
     }
     if (n->client_port == aport && n->server_port == bport && node_addrs_are(t, n, a, b)) {
@@ -557,7 +553,7 @@ static int grow_buckets(struct flow_table *t)
     }
     for (uint32_t idx = t->age_head; idx != NIL;) {
         struct flow_node *n = node_at(t, idx);
-        uint64_t h = node_hash(t, n);
+        uint64_t h = n->hash;
         n->hash_next = nb[h & new_mask];
         nb[h & new_mask] = idx;
         idx = n->age_next;
@@ -576,7 +572,7 @@ static const struct flow_attempt *node_attempt(const struct flow_table *t,
         return &cold_at(t, n->cold)->a;
     }
     memset(buf, 0, sizeof(*buf));
-    buf->family = n->family;
+    buf->family = (uint8_t)node_family(n);
     node_addrs(t, n, &buf->client, &buf->server);
     buf->client_port = n->client_port;
     buf->server_port = n->server_port;
@@ -629,7 +625,7 @@ static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end, i
 {
     struct flow_node *n = node_at(t, idx);
     /* hash chain */
-    uint32_t *link = &t->buckets[node_hash(t, n) & t->bucket_mask];
+    uint32_t *link = &t->buckets[n->hash & t->bucket_mask];
     while (*link != idx && *link != NIL) {
         link = &node_at(t, *link)->hash_next;
     }
@@ -649,12 +645,12 @@ static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end, i
     }
     timer_unlink(t, idx);
     t->stats.tracked--;
-    n->bits = 0;
+    n->bits &= (uint8_t)~NODE_TIMER;
     if (n->state != ST_DONE) {
         emit_node(t, n, end, seen_until);
     }
     cold_release(t, n);
-    if (n->family == 6) {
+    if (n->bits & NODE_V6) {
         pool_free(&t->pairs, n->addr.v6);
     }
     pool_free(&t->nodes, idx);
@@ -665,7 +661,7 @@ static void evict_oldest(struct flow_table *t)
     finish_node(t, t->age_head, FLOW_END_EVICTED, t->now);
     if (t->age_head != NIL) {
         /* a flood evicts one attempt per packet: fetch the next one's bucket meanwhile */
-        __builtin_prefetch(&t->buckets[node_hash(t, node_at(t, t->age_head)) & t->bucket_mask]);
+        __builtin_prefetch(&t->buckets[node_at(t, t->age_head)->hash & t->bucket_mask]);
     }
 }
 
@@ -701,7 +697,8 @@ static uint32_t node_create(struct flow_table *t, uint64_t hash, int family,
     }
     struct flow_node *n = node_at(t, idx);
     memset(n, 0, sizeof(*n));
-    n->family = (uint8_t)family;
+    n->bits = family == 6 ? NODE_V6 : 0;
+    n->hash = (uint32_t)hash;
     n->client_port = client_port;
     n->server_port = server_port;
     if (family == 4) {
@@ -774,7 +771,7 @@ static struct flow_cold *promote(struct flow_table *t, uint32_t idx)
     if (n->state == 0) {
         /* a node just created for a SYN-ACK: the caller fills the rest */
         memset(&c->a, 0, sizeof(c->a));
-        c->a.family = n->family;
+        c->a.family = (uint8_t)node_family(n);
         node_addrs(t, n, &c->a.client, &c->a.server);
         c->a.client_port = n->client_port;
         c->a.server_port = n->server_port;
@@ -897,7 +894,7 @@ static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
         if (n->deadline <= now) {
             if (n->state == ST_CLOSED || n->state == ST_DONE) {
                 /* finish_node will walk its bucket: fetch it while the others are collected */
-                __builtin_prefetch(&t->buckets[node_hash(t, n) & t->bucket_mask]);
+                __builtin_prefetch(&t->buckets[n->hash & t->bucket_mask]);
             }
             if (n->cold != NIL) {
                 /* its attempt is about to be emitted (read whole) */
@@ -1020,10 +1017,9 @@ static void walk_ahead(struct flow_table *t)
                 t->ahead_cold = n->cold;
                 t->ahead_line = 0;
             }
-            /* finish_node walks its bucket (an IPv6 node's hash would need its address
-             * pair first: one more miss, left to fire_slot) */
-            if ((n->state == ST_CLOSED || n->state == ST_DONE) && n->family == 4) {
-                __builtin_prefetch(&t->buckets[node_hash(t, n) & t->bucket_mask]);
+            /* finish_node walks its bucket */
+            if (n->state == ST_CLOSED || n->state == ST_DONE) {
+                __builtin_prefetch(&t->buckets[n->hash & t->bucket_mask]);
             }
         }
         idx = n->timer_next;
@@ -1464,7 +1460,7 @@ static uint32_t find_tuple(const struct flow_table *t, int family, const struct 
     *forward = false;
     for (uint32_t idx = t->buckets[hash & t->bucket_mask]; idx != NIL;) {
         const struct flow_node *n = node_at(t, idx);
-        if (node_matches(t, n, family, a, aport, b, bport, forward)) {
+        if (n->hash == (uint32_t)hash && node_matches(t, n, family, a, aport, b, bport, forward)) {
             return idx;
         }
         idx = n->hash_next;

@@ -65,6 +65,7 @@ struct flow_cold {
  * SYN without payload and the fields below describe it completely. */
 #define NODE_TIMER 0x01 /* linked in the wheel slot filed_slot */
 #define NODE_V6 0x02    /* an IPv6 tuple (addr.v6), else IPv4 (addr.v4) */
+#define NODE_LIVE 0x04  /* in the table (not on the free list) */
 struct flow_node {
     int64_t deadline;
     int64_t first_ns; /* time of the first packet (the SYN while cold is NIL) */
@@ -551,12 +552,14 @@ static int grow_buckets(struct flow_table *t)
     if (nb == NULL) {
         return -1; /* keep the old table: longer chains, still correct */
     }
-    for (uint32_t idx = t->age_head; idx != NIL;) {
+    /* through the pool in address order, not along the age list: the same nodes, read as
+     * a stream instead of one cache miss each */
+    for (uint32_t idx = 1; idx < t->nodes.next_fresh; idx++) {
         struct flow_node *n = node_at(t, idx);
-        uint64_t h = n->hash;
-        n->hash_next = nb[h & new_mask];
-        nb[h & new_mask] = idx;
-        idx = n->age_next;
+        if (n->bits & NODE_LIVE) {
+            n->hash_next = nb[n->hash & new_mask];
+            nb[n->hash & new_mask] = idx;
+        }
     }
     free(t->buckets);
     t->buckets = nb;
@@ -645,7 +648,7 @@ static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end, i
     }
     timer_unlink(t, idx);
     t->stats.tracked--;
-    n->bits &= (uint8_t)~NODE_TIMER;
+    n->bits &= (uint8_t)~(NODE_TIMER | NODE_LIVE);
     if (n->state != ST_DONE) {
         emit_node(t, n, end, seen_until);
     }
@@ -697,7 +700,7 @@ static uint32_t node_create(struct flow_table *t, uint64_t hash, int family,
     }
     struct flow_node *n = node_at(t, idx);
     memset(n, 0, sizeof(*n));
-    n->bits = family == 6 ? NODE_V6 : 0;
+    n->bits = family == 6 ? NODE_LIVE | NODE_V6 : NODE_LIVE;
     n->hash = (uint32_t)hash;
     n->client_port = client_port;
     n->server_port = server_port;

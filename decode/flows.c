@@ -632,7 +632,7 @@ static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end, i
     while (*link != idx && *link != NIL) {
         link = &node_at(t, *link)->hash_next;
     }
-    if (*link == idx) { /* always, unless an event came with a hash not its own */
+    if (*link == idx) { /* always: it was filed under n->hash */
         *link = n->hash_next;
     }
     /* age list */

@@ -877,6 +877,25 @@ static int due_cmp(const void *x, const void *y)
     return a->first_pkt < b->first_pkt ? -1 : a->first_pkt > b->first_pkt;
 }
 
+/* Sorts the due nodes of a slot by due_cmp: a few at a time (attempts begun within the same
+ * millisecond), fewer instructions by insertion than through qsort's calls; stable as glibc's
+ * merge sort, so the order is the same. */
+static void sort_due(struct flow_due *d, size_t n)
+{
+    if (n > 16) {
+        qsort(d, n, sizeof(*d), due_cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct flow_due x = d[i];
+        size_t j = i;
+        for (; j > 0 && due_cmp(&x, &d[j - 1]) < 0; j--) {
+            d[j] = d[j - 1];
+        }
+        d[j] = x;
+    }
+}
+
 /* Fires the due deadlines of a slot. A slot whose earliest deadline is still ahead is not
  * walked: the clock moves on every packet, and walking the current slot each time would cost
  * as many steps as attempts share the slot. */
@@ -922,9 +941,7 @@ static void fire_slot(struct flow_table *t, uint32_t slot, int64_t now)
         }
         idx = next;
     }
-    if (due > 1) {
-        qsort(t->due, due, sizeof(*t->due), due_cmp);
-    }
+    sort_due(t->due, due);
     for (size_t i = 0; i < due; i++) {
         fire_node(t, t->due[i].idx, now);
     }

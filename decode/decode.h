@@ -302,7 +302,7 @@ struct flow_input {
     const struct dec_event *ev;
     int64_t ts_ns;
     uint32_t pkt;
-    bool hashed;   /* hash holds flow_event_hash of ev with the table's seed */
+    bool hashed;   /* hash holds flow_event_hash of ev with the table's seed, which was true */
     uint64_t hash; /* (else flow_events computes it) */
 };
 

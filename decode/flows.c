@@ -1748,11 +1748,6 @@ static void on_neigh(struct flow_table *t, const struct dec_event *ev, int64_t t
 }
 
 /* Events looked up in the table (by their tuple, or the tuple an ICMP error quotes). */
-static bool event_is_looked_up(const struct dec_event *ev)
-{
-    return ev->kind == DEC_EV_TCP || ev->kind == DEC_EV_ICMP;
-}
-
 bool flow_event_hash(const struct flow_config *cfg, const struct dec_event *ev, uint64_t *hash)
 {
     if (ev->kind == DEC_EV_TCP) {
@@ -1815,8 +1810,7 @@ static void fetch_buckets(const struct flow_table *t, const struct flow_input *i
 {
     for (size_t i = 0; i < n; i++) {
         g->hash[i] = in[i].hash;
-        g->looked_up[i] = in[i].hashed ? event_is_looked_up(in[i].ev)
-                                       : flow_event_hash(&t->cfg, in[i].ev, &g->hash[i]);
+        g->looked_up[i] = in[i].hashed || flow_event_hash(&t->cfg, in[i].ev, &g->hash[i]);
         if (g->looked_up[i]) {
             __builtin_prefetch(&t->buckets[g->hash[i] & t->bucket_mask]);
         }

@@ -1622,6 +1622,11 @@ static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts,
         }
     }
     record_packet(c, pkt, ts, evidence);
+    if (n->state == ST_ESTABLISHED && t->provisional == NULL) {
+        /* rearm for most packets, without its call: the idle deadline after this one */
+        timer_set(t, idx, c->a.last_ns + t->cfg.idle_timeout_ns);
+        return;
+    }
     rearm(t, idx);
 }
 

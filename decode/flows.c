@@ -135,6 +135,7 @@ struct flow_table {
     uint32_t *buckets;
     uint64_t bucket_mask;
     uint32_t age_head, age_tail;
+    uint32_t undecided; /* nodes held that are not tombstones: what flow_finish emits */
     uint32_t wheel[WHEEL_SLOTS];
     int64_t wheel_min[WHEEL_SLOTS];  /* no deadline in the slot is earlier (may be too low) */
     int64_t wheel_tick;              /* last tick processed */
@@ -650,6 +651,7 @@ static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end, i
     t->stats.tracked--;
     n->bits &= (uint8_t)~(NODE_TIMER | NODE_LIVE);
     if (n->state != ST_DONE) {
+        t->undecided--;
         emit_node(t, n, end, seen_until);
     }
     cold_release(t, n);
@@ -724,6 +726,7 @@ static uint32_t node_create(struct flow_table *t, uint64_t hash, int family,
     t->age_tail = idx;
     t->stats.attempts++;
     t->stats.tracked++;
+    t->undecided++;
     if (t->stats.tracked > t->stats.peak_tracked) {
         t->stats.peak_tracked = t->stats.tracked;
     }
@@ -836,6 +839,7 @@ static void fire_node(struct flow_table *t, uint32_t idx, int64_t now)
         emit_node(t, n, FLOW_END_TIMEOUT, n->deadline);
         cold_release(t, n);
         n->state = ST_DONE;
+        t->undecided--;
         timer_set(t, idx, now + TOMBSTONE_NS);
     }
     if (!(n->bits & NODE_TIMER)) {
@@ -1925,6 +1929,44 @@ static void emit_neighbours(struct flow_table *t)
     free(order);
 }
 
+/* Emits every node held that is not a tombstone, oldest first. Most of the age list is
+ * tombstones (60 s of them against seconds of attempts still open), and at its old end: the
+ * open attempts are found from the young end back, until all `undecided` of them are, then
+ * emitted in the other direction. Without the memory for that list, the whole age list is
+ * walked from its old end. */
+static void emit_undecided(struct flow_table *t)
+{
+    uint32_t *order = t->undecided > 0 ? malloc(t->undecided * sizeof(*order)) : NULL;
+    if (order == NULL) {
+        for (uint32_t idx = t->age_head; idx != NIL;) {
+            struct flow_node *n = node_at(t, idx);
+            idx = n->age_next;
+            if (idx != NIL) {
+                __builtin_prefetch(node_at(t, idx));
+            }
+            if (n->state != ST_DONE) {
+                emit_node(t, n, FLOW_END_CAPTURE_END, t->now);
+            }
+        }
+        return;
+    }
+    size_t first = t->undecided;
+    for (uint32_t idx = t->age_tail; idx != NIL && first > 0;) {
+        const struct flow_node *n = node_at(t, idx);
+        if (n->state != ST_DONE) {
+            order[--first] = idx;
+        }
+        idx = n->age_prev;
+        if (idx != NIL) {
+            __builtin_prefetch(node_at(t, idx));
+        }
+    }
+    for (size_t i = first; i < t->undecided; i++) {
+        emit_node(t, node_at(t, order[i]), FLOW_END_CAPTURE_END, t->now);
+    }
+    free(order);
+}
+
 void flow_finish(struct flow_table *t)
 {
     if (t->on_neighbour != NULL && t->neighbours != NULL) {
@@ -1933,16 +1975,7 @@ void flow_finish(struct flow_table *t)
     }
     /* every attempt still held is emitted, oldest first; then the table is emptied at once
      * rather than node by node */
-    for (uint32_t idx = t->age_head; idx != NIL;) {
-        struct flow_node *n = node_at(t, idx);
-        idx = n->age_next;
-        if (idx != NIL) {
-            __builtin_prefetch(node_at(t, idx));
-        }
-        if (n->state != ST_DONE) {
-            emit_node(t, n, FLOW_END_CAPTURE_END, t->now);
-        }
-    }
+    emit_undecided(t);
     memset(t->buckets, 0, (t->bucket_mask + 1) * sizeof(*t->buckets));
     wheel_clear(t);
     struct pool *pools[] = {&t->nodes, &t->colds, &t->pairs};
@@ -1953,4 +1986,5 @@ void flow_finish(struct flow_table *t)
     t->age_head = t->age_tail = NIL;
     t->ahead = t->ahead_cold = NIL;
     t->stats.tracked = 0;
+    t->undecided = 0;
 }

@@ -649,7 +649,7 @@ static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end, i
     }
     timer_unlink(t, idx);
     t->stats.tracked--;
-    n->bits &= (uint8_t)~(NODE_TIMER | NODE_LIVE);
+    n->bits &= (uint8_t) ~(NODE_TIMER | NODE_LIVE);
     if (n->state != ST_DONE) {
         t->undecided--;
         emit_node(t, n, end, seen_until);

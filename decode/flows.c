@@ -1454,13 +1454,21 @@ static bool is_evidence(const struct dec_event *ev, const struct flow_node *n)
  * A real retransmission keeps its TTL and comes at least a minimum RTO (200 ms) later. */
 #define DUPLICATE_WINDOW_NS 10000000LL
 
+static bool same_packet(const struct packet_sig *last, const struct dec_event *ev, int64_t ts)
+{
+    return last->ts != 0 && ts - last->ts <= DUPLICATE_WINDOW_NS && last->ttl != ev->ttl &&
+           last->seq == ev->seq && last->ack == ev->ack && last->flags == ev->tcp_flags &&
+           last->payload_len == ev->payload_len && (!ev->has_ip_id || last->ip_id == ev->ip_id);
+}
+
 static bool is_duplicate(const struct flow_table *t, const struct flow_node *n,
                          const struct dec_event *ev, int64_t ts, bool from_client)
 {
+    if (n->cold != NIL) {
+        return same_packet(&cold_at(t, n->cold)->last[from_client], ev, ts); /* in place */
+    }
     struct packet_sig last = last_sig(t, n, from_client);
-    return last.ts != 0 && ts - last.ts <= DUPLICATE_WINDOW_NS && last.ttl != ev->ttl &&
-           last.seq == ev->seq && last.ack == ev->ack && last.flags == ev->tcp_flags &&
-           last.payload_len == ev->payload_len && (!ev->has_ip_id || last.ip_id == ev->ip_id);
+    return same_packet(&last, ev, ts);
 }
 
 static void remember(struct flow_cold *c, const struct dec_event *ev, int64_t ts, bool from_client)

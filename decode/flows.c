@@ -1937,14 +1937,17 @@ static void emit_neighbours(struct flow_table *t)
     free(order);
 }
 
-/* Emits every node held that is not a tombstone, oldest first. Most of the age list is
- * tombstones (60 s of them against seconds of attempts still open), and at its old end: the
+/* Emits every node held that is not a tombstone, oldest first. When most of the age list is
+ * tombstones (60 s of them against seconds of attempts still open, and at its old end), the
  * open attempts are found from the young end back, until all `undecided` of them are, then
- * emitted in the other direction. Without the memory for that list, the whole age list is
- * walked from its old end. */
+ * emitted in the other direction; their list takes at most a byte per node held.
+ * Otherwise (a flood of open attempts, or no memory for the list) the whole age list is walked
+ * from its old end. */
 static void emit_undecided(struct flow_table *t)
 {
-    uint32_t *order = t->undecided > 0 ? malloc(t->undecided * sizeof(*order)) : NULL;
+    bool mostly_tombstones = (uint64_t)t->undecided * 4 <= t->stats.tracked;
+    uint32_t *order =
+        t->undecided > 0 && mostly_tombstones ? malloc(t->undecided * sizeof(*order)) : NULL;
     if (order == NULL) {
         for (uint32_t idx = t->age_head; idx != NIL;) {
             struct flow_node *n = node_at(t, idx);

@@ -106,6 +106,14 @@ static inline size_t digit_count(uint64_t v)
  * arithmetic (cheaper divisions by 100) once it fits, which is at once for almost all. */
 static char *put_u64(char *p, uint64_t v)
 {
+    if (v < 100) { /* most counts, TTLs, hops and whole milliseconds */
+        if (v < 10) {
+            *p = (char)('0' + v);
+            return p + 1;
+        }
+        memcpy(p, rep_two_digits + 2 * v, 2);
+        return p + 2;
+    }
     char *end = p + digit_count(v);
     char *q = end;
     while (v > UINT32_MAX) {

@@ -60,13 +60,14 @@ static void wake(struct report_thread *t, pthread_cond_t *cond)
     pthread_mutex_unlock(&t->lock);
 }
 
-/* Makes the items written visible; wakes a sleeping consumer once a quarter of the ring is
- * waiting for it (or always: at the end), not for every few items. */
+/* Makes the items written visible; wakes a sleeping consumer once half of the ring is waiting
+ * for it (or always: at the end, or when the ring is full), not for every few items: each
+ * wake-up is a system call here and often a preemption of the other vCPU's thread. */
 static void publish(struct report_thread *t, bool always)
 {
     atomic_store_explicit(&t->head, t->write, memory_order_seq_cst);
     if (atomic_load_explicit(&t->consumer_sleeping, memory_order_seq_cst) != 0 &&
-        (always || t->write - atomic_load_explicit(&t->tail, memory_order_acquire) >= SLOTS / 4)) {
+        (always || t->write - atomic_load_explicit(&t->tail, memory_order_acquire) >= SLOTS / 2)) {
         wake(t, &t->consumer_wake);
     }
 }

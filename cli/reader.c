@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helper_thread.h"
+
 #define RING_RECORDS 4096u /* a power of two, a multiple of BATCH */
 #define RING_MASK (RING_RECORDS - 1)
 #define BATCH                                                                                      \
@@ -239,6 +241,7 @@ static bool produce(struct reader *r)
 
 static void *reader_main(void *arg)
 {
+    helper_thread_start();
     struct reader *r = arg;
     produce(r);
     publish(r, true);

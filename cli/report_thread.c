@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helper_thread.h"
+
 #define SLOTS 512u /* a power of two, a multiple of PUBLISH */
 #define SLOT_MASK (SLOTS - 1)
 #define PUBLISH 16u
@@ -137,6 +139,7 @@ static void give_back(struct report_thread *t, bool always)
 /* The consumer: items in order into the report until the producer is done. */
 static void *consume(void *arg)
 {
+    helper_thread_start();
     struct report_thread *t = arg;
     for (int spin = 0;;) {
         size_t head = atomic_load_explicit(&t->head, memory_order_acquire);

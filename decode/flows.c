@@ -443,7 +443,7 @@ static struct addr_pair *pair_at(const struct flow_table *t, const struct flow_n
 static void node_addrs(const struct flow_table *t, const struct flow_node *n,
                        struct dec_addr *client, struct dec_addr *server)
 {
-    if (!(n->bits & NODE_V6)) {
+    if (node_family(n) == 4) {
         memset(client, 0, sizeof(*client));
         memset(server, 0, sizeof(*server));
         memcpy(client->b, n->addr.v4, 4);
@@ -459,7 +459,7 @@ static void node_addrs(const struct flow_table *t, const struct flow_node *n,
 static bool node_addrs_are(const struct flow_table *t, const struct flow_node *n,
                            const struct dec_addr *x, const struct dec_addr *y)
 {
-    if (!(n->bits & NODE_V6)) {
+    if (node_family(n) == 4) {
         return memcmp(n->addr.v4, x->b, 4) == 0 && memcmp(n->addr.v4 + 4, y->b, 4) == 0;
     }
     const struct addr_pair *p = pair_at(t, n);
@@ -655,7 +655,7 @@ static void finish_node(struct flow_table *t, uint32_t idx, enum flow_end end, i
         emit_node(t, n, end, seen_until);
     }
     cold_release(t, n);
-    if (n->bits & NODE_V6) {
+    if (node_family(n) == 6) {
         pool_free(&t->pairs, n->addr.v6);
     }
     pool_free(&t->nodes, idx);

@@ -413,22 +413,16 @@ static int link_supported(int linktype)
 static void analyse_records(struct session *s, struct reader *reader, struct progress *progress)
 {
     const struct reader_record *records;
+    const struct flow_input *inputs;
     size_t count;
-    while ((count = reader_next(reader, &records)) > 0) {
-        /* a chunk goes to the flow table as one batch (its lookups overlap) */
-        struct flow_input in[READER_MAX_CHUNK];
-        size_t events = 0;
+    while ((count = reader_next(reader, &records, &inputs)) > 0) {
         uint64_t before = s->input.packets;
         for (size_t i = 0; i < count; i++) {
-            const struct reader_record *rec = &records[i];
-            s->decode_status[rec->status]++;
-            if (rec->status == DEC_OK_TCP || rec->status == DEC_OK_ICMP ||
-                rec->status == DEC_OK_NEIGH) {
-                in[events++] = (struct flow_input){&rec->ev, rec->ts_ns, (uint32_t)(before + i + 1),
-                                                   rec->hashed, rec->hash};
-            }
+            s->decode_status[records[i].status]++;
         }
-        flow_events(s->flows, in, events);
+        /* a chunk goes to the flow table as one batch (its lookups overlap); the reader
+         * numbered its packets as they are counted here */
+        flow_events(s->flows, inputs, count);
         s->input.packets += count;
         reader_release(reader, count);
         if ((s->input.packets >> 12) != (before >> 12)) { /* every 4096 packets */

@@ -68,6 +68,7 @@ struct reader {
 
     struct reader_config cfg;
     struct reader_record *ring;
+    struct flow_input *inputs; /* ring[i]'s, for flow_events */
     pthread_t thread;
     bool threaded; /* the reader thread exists */
     bool masked;   /* saved_mask holds the caller's mask */
@@ -155,12 +156,15 @@ static int on_packet(const struct cap_packet *pkt, void *user)
         return LOOP_STOP;
     }
     struct reader_record *rec = &r->ring[r->write & RING_MASK];
+    struct flow_input *in = &r->inputs[r->write & RING_MASK];
     rec->status =
         (uint8_t)dec_packet(pkt->data, pkt->caplen, pkt->wirelen, pkt->linktype, &rec->ev);
-    rec->ts_ns = pkt->ts_ns;
-    rec->hashed = r->cfg.flows != NULL &&
-                  (rec->status == DEC_OK_TCP || rec->status == DEC_OK_ICMP) &&
-                  flow_event_hash(r->cfg.flows, &rec->ev, &rec->hash);
+    bool looked_up = rec->status == DEC_OK_TCP || rec->status == DEC_OK_ICMP;
+    in->ev = looked_up || rec->status == DEC_OK_NEIGH ? &rec->ev : NULL;
+    in->ts_ns = pkt->ts_ns;
+    in->pkt = (uint32_t)(r->write + 1); /* wraps, as packet numbers do */
+    in->hashed =
+        looked_up && r->cfg.flows != NULL && flow_event_hash(r->cfg.flows, &rec->ev, &in->hash);
     r->write++;
     if ((r->write & r->publish_mask) == 0) {
         publish(r, false);
@@ -263,9 +267,11 @@ int reader_start(struct reader **out, const struct reader_config *cfg)
     *out = NULL;
     struct reader *r = aligned_alloc(alignof(struct reader), sizeof(struct reader));
     struct reader_record *ring = malloc(RING_RECORDS * sizeof(*ring));
-    if (r == NULL || ring == NULL) {
+    struct flow_input *inputs = malloc(RING_RECORDS * sizeof(*inputs));
+    if (r == NULL || ring == NULL || inputs == NULL) {
         free(r);
         free(ring);
+        free(inputs);
         return -1;
     }
     memset(r, 0, sizeof(*r));
@@ -279,6 +285,7 @@ int reader_start(struct reader **out, const struct reader_config *cfg)
     atomic_init(&r->consumer_sleeping, 0);
     r->cfg = *cfg;
     r->ring = ring;
+    r->inputs = inputs;
     r->pause_at = SIZE_MAX;
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->producer_wake, NULL);
@@ -331,7 +338,8 @@ static void wait_for_records(struct reader *r)
     r->head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
 }
 
-size_t reader_next(struct reader *r, const struct reader_record **records)
+size_t reader_next(struct reader *r, const struct reader_record **records,
+                   const struct flow_input **inputs)
 {
     if (r->consumer_stopped) {
         return 0;
@@ -355,6 +363,7 @@ size_t reader_next(struct reader *r, const struct reader_record **records)
     count = count < BATCH ? count : BATCH;
     count = count < to_wrap ? count : to_wrap;
     *records = &r->ring[r->read & RING_MASK];
+    *inputs = &r->inputs[r->read & RING_MASK];
     return count;
 }
 
@@ -410,6 +419,7 @@ enum reader_end reader_finish(struct reader *r, char *errbuf, size_t errlen)
     pthread_cond_destroy(&r->consumer_wake);
     pthread_mutex_destroy(&r->lock);
     free(r->ring);
+    free(r->inputs);
     free(r);
     errno = saved_errno;
     return end;

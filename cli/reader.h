@@ -15,12 +15,10 @@
 #include "decode.h"
 
 /* One packet, as the analysis needs it: what the decoder said and, for DEC_OK_*, the event.
- * The packet bytes are not kept. Packets are numbered by their order in the ring. */
+ * The packet bytes are not kept. Packets are numbered by their order in the ring. Its time,
+ * number and tuple hash are in its struct flow_input (reader_next). */
 struct reader_record {
-    int64_t ts_ns;  /* capture time */
-    uint64_t hash;  /* flow_event_hash of ev, when hashed */
-    uint8_t status; /* enum dec_status */
-    bool hashed;
+    uint8_t status;      /* enum dec_status */
     struct dec_event ev; /* filled when status is DEC_OK_TCP, DEC_OK_ICMP or DEC_OK_NEIGH */
 };
 
@@ -59,8 +57,11 @@ int reader_start(struct reader **out, const struct reader_config *cfg);
 
 /* The next records, in packet order: sets *records to up to a batch of them and returns how
  * many, waiting for the reader if needed; 0 once the reading has ended and every record was
- * taken. The records stay valid until reader_release. */
-size_t reader_next(struct reader *r, const struct reader_record **records);
+ * taken. *inputs is the same packets as the flow table takes them (flow_events): inputs[i] is
+ * records[i]'s event (ev NULL when it is none), its capture time, its number (the first
+ * packet read is 1) and, with cfg->flows, its hash. Both stay valid until reader_release. */
+size_t reader_next(struct reader *r, const struct reader_record **records,
+                   const struct flow_input **inputs);
 
 /* Gives back the records of the last reader_next, which the reader may then overwrite. */
 void reader_release(struct reader *r, size_t count);

@@ -299,7 +299,7 @@ void flow_event(struct flow_table *table, const struct dec_event *ev, int64_t ts
 
 /* One event of a batch for flow_events. */
 struct flow_input {
-    const struct dec_event *ev;
+    const struct dec_event *ev; /* NULL: a packet that is no event (skipped) */
     int64_t ts_ns;
     uint32_t pkt;
     bool hashed;   /* hash holds flow_event_hash of ev with the table's seed, which was true */

@@ -1827,7 +1827,8 @@ static void fetch_buckets(const struct flow_table *t, const struct flow_input *i
 {
     for (size_t i = 0; i < n; i++) {
         g->hash[i] = in[i].hash;
-        g->looked_up[i] = in[i].hashed || flow_event_hash(&t->cfg, in[i].ev, &g->hash[i]);
+        g->looked_up[i] =
+            in[i].hashed || (in[i].ev != NULL && flow_event_hash(&t->cfg, in[i].ev, &g->hash[i]));
         if (g->looked_up[i]) {
             __builtin_prefetch(&t->buckets[g->hash[i] & t->bucket_mask]);
         }
@@ -1889,7 +1890,9 @@ void flow_events(struct flow_table *t, const struct flow_input *in, size_t count
         const struct fetch_group *g = &groups[k % STAGES];
         const struct flow_input *batch = &in[k * GROUP];
         for (size_t i = 0; i < GROUP_SIZE(k); i++) {
-            event_in(t, batch[i].ev, batch[i].ts_ns, batch[i].pkt, g->hash[i]);
+            if (batch[i].ev != NULL) {
+                event_in(t, batch[i].ev, batch[i].ts_ns, batch[i].pkt, g->hash[i]);
+            }
         }
     }
 #undef GROUP_SIZE

@@ -414,7 +414,7 @@ static uint64_t endpoint_hash6(uint64_t seed, const struct dec_addr *addr, uint1
 
 /* Hash of the unordered tuple, the same for both directions: the endpoints' hashes are
  * combined by a commutative sum, so no comparison is needed to put them in order. The IPv4
- * form takes the addresses as numbers, so that a node hashes its own bytes. */
+ * form takes each address as one 4-byte number. */
 static uint64_t tuple_hash4(uint64_t seed, uint32_t a, uint16_t aport, uint32_t b, uint16_t bport)
 {
     return mix64(endpoint_hash4(seed, a, aport) + endpoint_hash4(seed, b, bport));
@@ -736,14 +736,12 @@ static uint32_t node_create(struct flow_table *t, uint64_t hash, int family,
     return idx;
 }
 
-/* The last packet seen from one side: the SYN itself while the node has no detail record. */
-static struct packet_sig last_sig(const struct flow_table *t, const struct flow_node *n,
-                                  bool from_client)
+/* The last packet seen from one side of an attempt without a detail record: the SYN it stands
+ * for from the client, nothing yet from the server. (With a detail record, its last[].) */
+static struct packet_sig syn_sig(const struct flow_node *n, bool from_client)
 {
     struct packet_sig sig = {0};
-    if (n->cold != NIL) {
-        sig = cold_at(t, n->cold)->last[from_client];
-    } else if (from_client) {
+    if (from_client) {
         sig.ts = n->first_ns;
         sig.seq = n->isn;
         sig.ack = n->syn_ack;
@@ -783,8 +781,8 @@ static struct flow_cold *promote(struct flow_table *t, uint32_t idx)
         c->a.server_port = n->server_port;
     } else {
         node_attempt(t, n, &c->a);
-        c->last[1] = last_sig(t, n, true); /* the SYN the node stood for */
-        c->history_seen = 1u;              /* 'S' */
+        c->last[1] = syn_sig(n, true); /* the SYN the node stood for */
+        c->history_seen = 1u;          /* 'S' */
         c->history_len = 1;
     }
     n->cold = ci;
@@ -1467,8 +1465,8 @@ static bool is_duplicate(const struct flow_table *t, const struct flow_node *n,
     if (n->cold != NIL) {
         return same_packet(&cold_at(t, n->cold)->last[from_client], ev, ts); /* in place */
     }
-    struct packet_sig last = last_sig(t, n, from_client);
-    return same_packet(&last, ev, ts);
+    struct packet_sig syn = syn_sig(n, from_client);
+    return same_packet(&syn, ev, ts);
 }
 
 static void remember(struct flow_cold *c, const struct dec_event *ev, int64_t ts, bool from_client)

@@ -441,6 +441,21 @@ static void analyse_records(struct session *s, struct reader *reader, struct pro
     }
 }
 
+/* True when every path is a regular file; *total_bytes is then their size together. */
+static bool regular_files(char *const *paths, int count, uint64_t *total_bytes)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < count; i++) {
+        struct stat st;
+        if (strcmp(paths[i], "-") == 0 || stat(paths[i], &st) != 0 || !S_ISREG(st.st_mode)) {
+            return false;
+        }
+        total += (uint64_t)st.st_size;
+    }
+    *total_bytes = total;
+    return true;
+}
+
 /* The progress line is drawn when standard error is a terminal, every input is a regular file
  * (their sizes are the total), and the report does not stream JSON lines to a terminal while
  * the files are read (they would mix with the line). */
@@ -451,16 +466,23 @@ static bool progress_wanted(const struct session *s, char *const *paths, int cou
         (s->rep_opts.format == REP_FORMAT_JSON && isatty(fileno(s->out)))) {
         return false;
     }
-    uint64_t total = 0;
-    for (int i = 0; i < count; i++) {
-        struct stat st;
-        if (strcmp(paths[i], "-") == 0 || stat(paths[i], &st) != 0 || !S_ISREG(st.st_mode)) {
-            return false;
-        }
-        total += (uint64_t)st.st_size;
-    }
-    *total_bytes = total;
-    return total > 0;
+    return regular_files(paths, count, total_bytes) && *total_bytes > 0;
+}
+
+/* The report thread's companion when it reads (cli/reader.h, cli/report_thread.h). */
+static bool pump_reader(void *reader)
+{
+    return reader_pump(reader);
+}
+
+static bool reader_ready(void *reader)
+{
+    return reader_pump_ready(reader);
+}
+
+static void wake_report_thread(void *report_thread)
+{
+    report_thread_wake(report_thread);
 }
 
 /* Opens the output and creates the report and the flow table. Returns 0 or EXIT_RUNTIME. */
@@ -647,6 +669,10 @@ static int cmd_read(int argc, char **argv)
     struct progress progress;
     uint64_t total_bytes = 0;
     bool show_progress = !quiet && progress_wanted(&s, &argv[optind], argc - optind, &total_bytes);
+    /* Files are read on the report's thread, in turns with the report (report_thread.c says
+     * why); a pipe, which may keep its reader waiting, on a reader thread of its own. */
+    uint64_t ignored;
+    bool hosted = s.report_thread != NULL && regular_files(&argv[optind], argc - optind, &ignored);
     struct reader_config rcfg = {
         .paths = (const char *const *)&argv[optind],
         .path_count = (size_t)(argc - optind),
@@ -656,12 +682,18 @@ static int cmd_read(int argc, char **argv)
         .reader_signals = &stop_signals,
         .track_position = show_progress,
         .threaded = true,
+        .host_wake = hosted ? wake_report_thread : NULL,
+        .host_arg = s.report_thread,
         .flows = &s.flow_cfg,
     };
     struct reader *reader = NULL;
     if (reader_start(&reader, &rcfg) != 0) {
         fputs("synscope: out of memory\n", stderr);
         return session_finish(&s, EXIT_RUNTIME, false);
+    }
+    if (hosted) {
+        report_thread_adopt(s.report_thread,
+                            &(struct report_companion){pump_reader, reader_ready, reader});
     }
     if (show_progress) {
         progress_start(&progress, stderr, total_bytes);
@@ -670,6 +702,7 @@ static int cmd_read(int argc, char **argv)
     if (show_progress) {
         progress_end(&progress);
     }
+    report_thread_drop(s.report_thread); /* the reader is ours again */
     enum reader_end end = reader_finish(reader, errbuf, sizeof(errbuf));
     if (s.output_broken) {
         /* reading stopped there: what the reader met beyond does not count */

@@ -1,5 +1,7 @@
 /* reader.c - the read pipeline: a reader thread (libpcap and dec_packet) and the analysing
- * thread, joined by a bounded single-producer, single-consumer ring of decoded records.
+ * thread, joined by a bounded single-producer, single-consumer ring of decoded records. The
+ * producer may also be another thread's companion work instead of a thread of its own (a host
+ * calling reader_pump: read's report thread, for files), or run inside reader_next.
  *
  * The ring holds RING_RECORDS records of about 150 bytes (600 KiB: within the L2 cache of one
  * core). The producer writes records in place (dec_packet decodes straight into the ring slot)
@@ -71,6 +73,7 @@ struct reader {
     struct flow_input *inputs; /* ring[i]'s, for flow_events */
     pthread_t thread;
     bool threaded; /* the reader thread exists */
+    bool hosted;   /* cfg.host_wake: the host reads (reader_pump) */
     bool masked;   /* saved_mask holds the caller's mask */
     sigset_t saved_mask;
 };
@@ -290,7 +293,9 @@ int reader_start(struct reader **out, const struct reader_config *cfg)
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->producer_wake, NULL);
     pthread_cond_init(&r->consumer_wake, NULL);
-    if (cfg->threaded && pthread_create(&r->thread, NULL, reader_main, r) == 0) {
+    if (cfg->host_wake != NULL) {
+        r->hosted = true;
+    } else if (cfg->threaded && pthread_create(&r->thread, NULL, reader_main, r) == 0) {
         r->threaded = true;
         if (cfg->reader_signals != NULL &&
             pthread_sigmask(SIG_BLOCK, cfg->reader_signals, &r->saved_mask) == 0) {
@@ -312,6 +317,39 @@ static void produce_inline(struct reader *r)
         atomic_store_explicit(&r->ended, 1, memory_order_relaxed);
     }
     atomic_store_explicit(&r->head, r->write, memory_order_relaxed);
+}
+
+bool reader_pump(struct reader *r)
+{
+    if (atomic_load_explicit(&r->ended, memory_order_relaxed) != 0) {
+        return false;
+    }
+    r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+    size_t room = RING_RECORDS - (r->write - r->tail_seen);
+    if (room < BATCH && !stop_wanted(r)) {
+        return false;
+    }
+    r->pause_at = r->write + (room < BATCH ? room : BATCH);
+    if (produce(r)) {
+        publish(r, true);
+        atomic_store_explicit(&r->ended, 1, memory_order_seq_cst);
+        wake(r, &r->consumer_wake, true);
+    } else {
+        publish(r, false);
+    }
+    return true;
+}
+
+bool reader_pump_ready(const struct reader *r)
+{
+    if (atomic_load_explicit(&r->ended, memory_order_seq_cst) != 0) {
+        return false;
+    }
+    size_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+    return r->write - tail <= RING_RECORDS / 2 ||
+           atomic_load_explicit(&r->stop_request, memory_order_seq_cst) != 0 ||
+           (r->cfg.stop_flag != NULL &&
+            atomic_load_explicit(r->cfg.stop_flag, memory_order_seq_cst) != 0);
 }
 
 /* The ring is empty: waits until the producer has filled some of it or ended. */
@@ -347,7 +385,7 @@ size_t reader_next(struct reader *r, const struct reader_record **records,
     if (r->head_seen == r->read) {
         r->head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
         if (r->head_seen == r->read) {
-            if (r->threaded) {
+            if (r->threaded || r->hosted) {
                 wait_for_records(r);
             } else {
                 produce_inline(r);
@@ -371,8 +409,12 @@ void reader_release(struct reader *r, size_t count)
 {
     r->read += count;
     atomic_store_explicit(&r->tail, r->read, memory_order_seq_cst);
-    if (atomic_load_explicit(&r->producer_sleeping, memory_order_seq_cst) != 0 &&
-        atomic_load_explicit(&r->head, memory_order_relaxed) - r->read <= RING_RECORDS / 2) {
+    if (r->hosted) {
+        if (atomic_load_explicit(&r->head, memory_order_relaxed) - r->read <= RING_RECORDS / 2) {
+            r->cfg.host_wake(r->cfg.host_arg);
+        }
+    } else if (atomic_load_explicit(&r->producer_sleeping, memory_order_seq_cst) != 0 &&
+               atomic_load_explicit(&r->head, memory_order_relaxed) - r->read <= RING_RECORDS / 2) {
         wake(r, &r->producer_wake, false);
     }
 }
@@ -383,6 +425,8 @@ void reader_stop(struct reader *r)
     atomic_store_explicit(&r->stop_request, 1, memory_order_seq_cst);
     if (r->threaded) {
         wake(r, &r->producer_wake, true);
+    } else if (r->hosted) {
+        r->cfg.host_wake(r->cfg.host_arg);
     }
 }
 

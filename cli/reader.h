@@ -1,7 +1,8 @@
 /* reader.h - the read pipeline of 'synscope read': a reader thread opens the capture files one
  * after the other, reads them with libpcap and decodes every packet (dec_packet is pure), and
  * hands one compact record per packet to the analysing thread through a bounded
- * single-producer, single-consumer ring. */
+ * single-producer, single-consumer ring. The reading can also be done by another thread, a
+ * batch at a time (reader_pump), or by the analysing thread itself. */
 #ifndef SYNSCOPE_READER_H
 #define SYNSCOPE_READER_H
 
@@ -33,13 +34,19 @@ enum reader_end {
 struct reader_config {
     const char *const *paths; /* the files, in order; "-" is standard input */
     size_t path_count;
-    const char *filter;              /* BPF expression set on every file, or NULL */
-    int (*supported)(int linktype);  /* link types decode/ reads (see cap_open_file) */
-    const atomic_int *stop_flag;     /* non-zero: stop reading (a signal handler sets it) */
-    const sigset_t *reader_signals;  /* delivered to the reader thread while it lives (so that
-                                      * a read waiting on a pipe is cut short), or NULL */
-    bool track_position;             /* keep reader_position() up to date */
-    bool threaded;                   /* false: read in the caller's thread, within reader_next */
+    const char *filter;             /* BPF expression set on every file, or NULL */
+    int (*supported)(int linktype); /* link types decode/ reads (see cap_open_file) */
+    const atomic_int *stop_flag;    /* non-zero: stop reading (a signal handler sets it) */
+    const sigset_t *reader_signals; /* delivered to the reader thread while it lives (so that
+                                     * a read waiting on a pipe is cut short), or NULL */
+    bool track_position;            /* keep reader_position() up to date */
+    bool threaded;                  /* false: read in the caller's thread, within reader_next */
+    /* non-NULL (threaded is then ignored): no reader thread; another thread, the host, reads
+     * by calling reader_pump, and host_wake(host_arg) is called (from the consumer's thread)
+     * when the ring has room again or the reading should stop. The stop signals are then left
+     * to the caller's thread. */
+    void (*host_wake)(void *host_arg);
+    void *host_arg;
     const struct flow_config *flows; /* the flow table's: events are hashed for it (the hash
                                       * costs the analysing thread nothing), or NULL */
 };
@@ -63,6 +70,15 @@ int reader_start(struct reader **out, const struct reader_config *cfg);
 size_t reader_next(struct reader *r, const struct reader_record **records,
                    const struct flow_input **inputs);
 
+/* The host's piece of reading (cfg->host_wake): reads up to a batch of records when the ring
+ * has room for one, or ends the reading. False when there was nothing to do. Only the host
+ * calls it, and not after reader_finish has begun. */
+bool reader_pump(struct reader *r);
+
+/* Whether reader_pump would do something now: the reading has not ended and half the ring is
+ * free, or a stop was asked. Loads with sequential consistency (see report_companion). */
+bool reader_pump_ready(const struct reader *r);
+
 /* Gives back the records of the last reader_next, which the reader may then overwrite. */
 void reader_release(struct reader *r, size_t count);
 
@@ -73,7 +89,8 @@ void reader_stop(struct reader *r);
 /* Bytes of the input consumed so far, all files together (cfg->track_position). Any thread. */
 uint64_t reader_position(const struct reader *r);
 
-/* Stops the reader if it still runs, waits for it, restores the caller's signal mask and frees
+/* Stops the reader if it still runs, waits for it (with a host: the host must no longer call
+ * reader_pump), restores the caller's signal mask and frees
  * it. Returns how the reading ended; for READER_END_INPUT and READER_END_FILTER the one-line
  * message is in errbuf. errno is left as it was. */
 enum reader_end reader_finish(struct reader *r, char *errbuf, size_t errlen);

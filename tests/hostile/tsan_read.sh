@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# tsan_read.sh - 'synscope read' runs on three threads (reader, flow table, report); this runs
-# it, built with ThreadSanitizer, through every path where they meet: captures of every kind
-# and every output format, several files, standard input, a damaged file, --filter,
-# --write-failed, a generated capture large enough to fill both rings many times, a reader
-# that goes away (| head), a full disk, and SIGINT in the middle. Any data race or other
+# tsan_read.sh - 'synscope read' runs on two threads (the flow table; the reading and the
+# report, in turns), or three when it reads a pipe or standard input (the reading on its own);
+# this runs it, built with ThreadSanitizer, through every path where they meet: captures of
+# every kind and every output format, several files, standard input, a pipe, a damaged file,
+# --filter, --write-failed, a generated capture large enough to fill both rings many times, a
+# reader that goes away (| head), a full disk, and SIGINT in the middle. Any data race or other
 # ThreadSanitizer report fails the run (exit code 66), and so does a crash.
 #   usage: tsan_read.sh SYNSCOPE_TSAN GEN PCAP_DIR
 set -u
@@ -38,6 +39,8 @@ done
 check "three files" $?
 "$synscope" read -f json -o /dev/null - <"$T/big.pcap" 2>"$T/err"
 check "standard input" $?
+cat "$T/big.pcap" | "$synscope" read -f json -o /dev/null - 2>"$T/err"
+check "a pipe" "${PIPESTATUS[1]}"
 head -c 300000 "$T/big.pcap" >"$T/cut.pcap"
 "$synscope" read -f json -o /dev/null "$T/cut.pcap" 2>"$T/err"
 check "a damaged file" $?
@@ -51,7 +54,7 @@ if [ -w /dev/full ]; then
     "$synscope" read -f json -o /dev/full "$T/big.pcap" 2>"$T/err"
     check "/dev/full" $?
 fi
-# SIGINT while the three threads are busy: a bigger capture, interrupted after a moment
+# SIGINT while the threads are busy: a bigger capture, interrupted after a moment
 "$gen" --attempts 200000 "$T/huge.pcap" >/dev/null
 "$synscope" read -f json -o /dev/null "$T/huge.pcap" 2>"$T/err" &
 pid=$!

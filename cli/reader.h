@@ -89,10 +89,10 @@ void reader_stop(struct reader *r);
 /* Bytes of the input consumed so far, all files together (cfg->track_position). Any thread. */
 uint64_t reader_position(const struct reader *r);
 
-/* Stops the reader if it still runs, waits for it (with a host: the host must no longer call
- * reader_pump), restores the caller's signal mask and frees
- * it. Returns how the reading ended; for READER_END_INPUT and READER_END_FILTER the one-line
- * message is in errbuf. errno is left as it was. */
+/* Stops the reader if it still runs, waits for it (with a host, the host must no longer call
+ * reader_pump), restores the caller's signal mask and frees it. Returns how the reading ended;
+ * for READER_END_INPUT and READER_END_FILTER the one-line message is in errbuf. errno is left
+ * as it was. */
 enum reader_end reader_finish(struct reader *r, char *errbuf, size_t errlen);
 
 #endif

@@ -190,8 +190,11 @@ static void *consume(void *arg)
                 atomic_load_explicit(&t->head, memory_order_acquire) == t->read) {
                 return NULL;
             }
-            if (worked || spin++ < SPINS) {
-                spin = worked ? 0 : spin;
+            if (worked) {
+                spin = 0;
+                continue;
+            }
+            if (spin++ < SPINS) {
                 continue;
             }
             pthread_mutex_lock(&t->lock);
@@ -245,7 +248,8 @@ int report_thread_start(struct report_thread **out, struct rep_report *report)
     pthread_cond_init(&t->consumer_wake, NULL);
     pthread_cond_init(&t->companion_gone, NULL);
     atomic_init(&t->companion_state, COMPANION_NONE);
-    /* the report thread takes no signals: SIGINT and SIGTERM stay with the reading threads */
+    /* the report thread takes no signals: SIGINT and SIGTERM stay with the reader thread, or
+     * the flow table's when this one reads (a signal would cut its writes short) */
     sigset_t all, saved;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &saved);

@@ -409,12 +409,12 @@ void reader_release(struct reader *r, size_t count)
 {
     r->read += count;
     atomic_store_explicit(&r->tail, r->read, memory_order_seq_cst);
+    if (atomic_load_explicit(&r->head, memory_order_relaxed) - r->read > RING_RECORDS / 2) {
+        return; /* the producer waits for half the ring */
+    }
     if (r->hosted) {
-        if (atomic_load_explicit(&r->head, memory_order_relaxed) - r->read <= RING_RECORDS / 2) {
-            r->cfg.host_wake(r->cfg.host_arg);
-        }
-    } else if (atomic_load_explicit(&r->producer_sleeping, memory_order_seq_cst) != 0 &&
-               atomic_load_explicit(&r->head, memory_order_relaxed) - r->read <= RING_RECORDS / 2) {
+        r->cfg.host_wake(r->cfg.host_arg);
+    } else if (atomic_load_explicit(&r->producer_sleeping, memory_order_seq_cst) != 0) {
         wake(r, &r->producer_wake, false);
     }
 }

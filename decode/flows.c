@@ -424,7 +424,7 @@ static uint64_t endpoint_key6(uint64_t seed, const struct dec_addr *addr, uint16
 
 /* Hash of the unordered tuple, the same for both directions: the endpoints, each one word
  * (an IPv4 address and port as 48 bits), are put in order and multiplied, seeded. About a
- * third of the instructions of three rounds of a 64-bit finalizer, which the reader thread
+ * third of the instructions of three rounds of a 64-bit finalizer, which the reading thread
  * spent on every packet. */
 static uint64_t tuple_hash(uint64_t seed, int family, const struct dec_addr *a, uint16_t aport,
                            const struct dec_addr *b, uint16_t bport)
@@ -1775,7 +1775,7 @@ static void on_neigh(struct flow_table *t, const struct dec_event *ev, int64_t t
     }
 }
 
-/* Events looked up in the table (by their tuple, or the tuple an ICMP error quotes). */
+/* TCP events are looked up by their tuple, ICMP errors by the tuple they quote. */
 bool flow_event_hash(const struct flow_config *cfg, const struct dec_event *ev, uint64_t *hash)
 {
     if (ev->kind == DEC_EV_TCP) {

@@ -434,8 +434,7 @@ static void analyse_records(struct session *s, struct reader *reader, struct pro
             if (progress != NULL) {
                 struct flow_stats fstats;
                 flow_get_stats(s->flows, &fstats);
-                progress_update(progress, reader_position(reader), s->input.packets,
-                                fstats.tracked);
+                progress_update(progress, reader_position(reader), s->input.packets, fstats.open);
             }
         }
     }

@@ -272,7 +272,8 @@ void flow_config_default(struct flow_config *cfg);
 struct flow_stats {
     uint64_t attempts;           /* attempts started (each emitted exactly once) */
     uint64_t evicted;            /* of those, pushed out by the cap */
-    uint64_t tracked;            /* currently held */
+    uint64_t tracked;            /* currently held (tombstones of reported attempts too) */
+    uint64_t open;               /* of those, attempts not reported yet */
     uint64_t peak_tracked;       /* most held at once */
     uint64_t unmatched_synack;   /* SYN-ACK with no SYN (an attempt is still built from it) */
     uint64_t unmatched_rst;      /* RST matching no attempt */

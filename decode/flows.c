@@ -372,6 +372,7 @@ int64_t flow_now(const struct flow_table *t)
 void flow_get_stats(const struct flow_table *t, struct flow_stats *stats)
 {
     *stats = t->stats;
+    stats->open = t->undecided;
 }
 
 /* ---- keys and hashing ---------------------------------------------------------------- */

@@ -1175,9 +1175,12 @@ Test(flows, tombstone_kept_by_a_late_packet_lives_until_its_new_deadline)
     feed(&r, syn(&ta, 1000), 0);
     advance_to(&r, 5 * SEC);
     cr_assert_eq(r.got.count, 1, "A timed out");
+    cr_assert_eq(stats_of(&r).tracked, 1, "A's tombstone is held");
+    cr_assert_eq(stats_of(&r).open, 0, "but A is no longer open");
     feed(&r, syn(&ta, 1000), 30 * SEC);
     cr_assert_eq(stats_of(&r).late_packets, 1);
     feed(&r, syn(&tb, 2000), 35 * SEC);
+    cr_assert_eq(stats_of(&r).open, 1, "B is open");
     advance_to(&r, 40 * SEC);
     cr_assert_eq(r.got.count, 2, "B timed out");
     cr_assert_eq(stats_of(&r).tracked, 2);

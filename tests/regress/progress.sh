@@ -18,7 +18,7 @@ if ! command -v script >/dev/null; then
     exit 77
 fi
 
-# 3000 attempts: about 17000 packets, so the line is drawn (at the first 4096 packets)
+# 3000 attempts: about 23000 packets, so the line is drawn (at the first 4096 packets)
 "$gen" --attempts 3000 "$T/cap.pcap" >/dev/null || { echo "FAIL: bench generator"; exit 1; }
 progress_re='[0-9]+% [0-9.]+/[0-9.]+ (B|KiB|MiB|GiB), [0-9]+ pkts [0-9.]+[kM]?/s, [0-9]+ attempts open, ETA [0-9:-]+'
 

@@ -456,16 +456,15 @@ static bool regular_files(char *const *paths, int count, uint64_t *total_bytes)
 }
 
 /* The progress line is drawn when standard error is a terminal, every input is a regular file
- * (their sizes are the total), and the report does not stream JSON lines to a terminal while
- * the files are read (they would mix with the line). */
-static bool progress_wanted(const struct session *s, char *const *paths, int count,
-                            uint64_t *total_bytes)
+ * (files: regular_files, whose sizes total_bytes is), and the report does not stream JSON lines
+ * to a terminal while the files are read (they would mix with the line). */
+static bool progress_wanted(const struct session *s, bool files, uint64_t total_bytes)
 {
     if (!isatty(STDERR_FILENO) ||
         (s->rep_opts.format == REP_FORMAT_JSON && isatty(fileno(s->out)))) {
         return false;
     }
-    return regular_files(paths, count, total_bytes) && *total_bytes > 0;
+    return files && total_bytes > 0;
 }
 
 /* The report thread's companion when it reads (cli/reader.h, cli/report_thread.h). */
@@ -660,18 +659,19 @@ static int cmd_read(int argc, char **argv)
 
     char errbuf[CAP_ERRBUF_SIZE];
     catch_stop_signals();
-    /* the reader thread opens, reads and decodes; this one analyses (cli/reader.h) */
+    /* the reader opens, reads and decodes (on the report's thread, or a thread of its own);
+     * this one analyses (cli/reader.h) */
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     struct progress progress;
     uint64_t total_bytes = 0;
-    bool show_progress = !quiet && progress_wanted(&s, &argv[optind], argc - optind, &total_bytes);
+    bool files = regular_files(&argv[optind], argc - optind, &total_bytes);
+    bool show_progress = !quiet && progress_wanted(&s, files, total_bytes);
     /* Files are read on the report's thread, in turns with the report (report_thread.c says
      * why); a pipe, which may keep its reader waiting, on a reader thread of its own. */
-    uint64_t ignored;
-    bool hosted = s.report_thread != NULL && regular_files(&argv[optind], argc - optind, &ignored);
+    bool hosted = s.report_thread != NULL && files;
     struct reader_config rcfg = {
         .paths = (const char *const *)&argv[optind],
         .path_count = (size_t)(argc - optind),

@@ -98,11 +98,15 @@ static void wake(struct reader *r, pthread_cond_t *cond, bool all)
     pthread_mutex_unlock(&r->lock);
 }
 
+static bool stop_asked(const struct reader *r, memory_order order)
+{
+    return atomic_load_explicit(&r->stop_request, order) != 0 ||
+           (r->cfg.stop_flag != NULL && atomic_load_explicit(r->cfg.stop_flag, order) != 0);
+}
+
 static bool stop_wanted(const struct reader *r)
 {
-    return atomic_load_explicit(&r->stop_request, memory_order_relaxed) != 0 ||
-           (r->cfg.stop_flag != NULL &&
-            atomic_load_explicit(r->cfg.stop_flag, memory_order_relaxed) != 0);
+    return stop_asked(r, memory_order_relaxed);
 }
 
 /* ---- producer ------------------------------------------------------------------------ */
@@ -346,10 +350,7 @@ bool reader_pump_ready(const struct reader *r)
         return false;
     }
     size_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
-    return r->write - tail <= RING_RECORDS / 2 ||
-           atomic_load_explicit(&r->stop_request, memory_order_seq_cst) != 0 ||
-           (r->cfg.stop_flag != NULL &&
-            atomic_load_explicit(r->cfg.stop_flag, memory_order_seq_cst) != 0);
+    return r->write - tail <= RING_RECORDS / 2 || stop_asked(r, memory_order_seq_cst);
 }
 
 /* The ring is empty: waits until the producer has filled some of it or ended. */

@@ -1,18 +1,12 @@
 /* cap_live.c - live capture: a kernel filter for handshake packets, immediate mode, a save
- * file, kernel drop counters, and the privilege drop once everything is open. */
+ * file and kernel drop counters (the privilege drop is in cap_priv.c). */
 #include "cap_int.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <linux/capability.h>
 #include <poll.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 /* What the verdicts need, for one level of encapsulation (pcap-filter(7)):
  * - IPv4 TCP with SYN, FIN or RST (the handshake, its answers and the ends);
@@ -259,52 +253,5 @@ int cap_get_stats(struct cap_source *src, struct cap_stats *stats, char *errbuf,
     stats->received = ps.ps_recv;
     stats->dropped = ps.ps_drop;
     stats->if_dropped = ps.ps_ifdrop;
-    return 0;
-}
-
-int cap_drop_privileges(const char *user, char *errbuf, size_t errlen)
-{
-    if (geteuid() != 0 || strcmp(user, "root") == 0) {
-        return 0;
-    }
-    errno = 0;
-    struct passwd *pw = getpwnam(user);
-    if (pw == NULL) {
-        snprintf(errbuf, errlen, "unknown user '%s'", user);
-        return -CAP_ERR_PRIV;
-    }
-    uid_t uid = pw->pw_uid;
-    gid_t gid = pw->pw_gid;
-    /* p0f's order: supplementary groups, then the group, then the user */
-    if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
-        snprintf(errbuf, errlen, "cannot become '%s': %s", user, strerror(errno));
-        return -CAP_ERR_PRIV;
-    }
-    /* verify that it took, and that root cannot be had back (zmap ignores this; we don't) */
-    if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid ||
-        (uid != 0 && setuid(0) == 0)) {
-        snprintf(errbuf, errlen, "privileges of '%s' did not take", user);
-        return -CAP_ERR_PRIV;
-    }
-    /* setuid() from root clears the permitted, effective and ambient capabilities but not the
-     * inheritable ones (capabilities(7)): a parent that handed some down (capsh --inh, a
-     * service manager) would leave them. Clear every set, and check that none is left. */
-    struct __user_cap_header_struct cap_hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct cap_data[_LINUX_CAPABILITY_U32S_3];
-    memset(cap_data, 0, sizeof(cap_data));
-    (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    if (uid != 0 && (syscall(SYS_capset, &cap_hdr, cap_data) != 0 ||
-                     syscall(SYS_capget, &cap_hdr, cap_data) != 0)) {
-        snprintf(errbuf, errlen, "cannot drop the capabilities as '%s': %s", user, strerror(errno));
-        return -CAP_ERR_PRIV;
-    }
-    for (size_t i = 0; uid != 0 && i < _LINUX_CAPABILITY_U32S_3; i++) {
-        if (cap_data[i].permitted != 0 || cap_data[i].effective != 0 ||
-            cap_data[i].inheritable != 0) {
-            snprintf(errbuf, errlen, "capabilities are left after becoming '%s'", user);
-            return -CAP_ERR_PRIV;
-        }
-    }
-    (void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     return 0;
 }

@@ -116,6 +116,10 @@ int cap_get_stats(struct cap_source *src, struct cap_stats *stats, char *errbuf,
  * Not root: nothing to do. Returns 0 or -CAP_ERR_PRIV with the reason. */
 int cap_drop_privileges(const char *user, char *errbuf, size_t errlen);
 
+/* live and probe, before anything is opened: closes every descriptor beyond standard input,
+ * output and error (see cap_priv.c for when). */
+void cap_close_inherited(const char *user);
+
 void cap_close(struct cap_source *src);
 
 /* Copies the packets with the given 1-based numbers (sorted; numbering runs on across the

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -739,27 +738,6 @@ static int cmd_read(int argc, char **argv)
 
 /* ---- synscope live ------------------------------------------------------------------- */
 
-/* live and probe, started as root to become USER: closes every descriptor beyond standard
- * input, output and error before anything is opened. A descriptor inherited from the parent
- * (a log file a root shell or a test harness left open) would otherwise stay usable after the
- * privilege drop, whatever the file's owner and mode: a bug triggered by a packet could write
- * to it. */
-static void close_inherited(const char *user)
-{
-    if (geteuid() != 0 || strcmp(user, "root") == 0) {
-        return;
-    }
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0) {
-        return;
-    }
-#endif
-    long max = sysconf(_SC_OPEN_MAX); /* kernels before 5.9: one by one */
-    for (long fd = 3; fd < (max > 0 && max < 1048576 ? max : 1048576); fd++) {
-        (void)close((int)fd);
-    }
-}
-
 struct live_run {
     struct session *session;
     int64_t deadline_ns; /* --duration, 0 = none */
@@ -897,7 +875,7 @@ static int cmd_live(int argc, char **argv)
     if (live.interface == NULL) {
         return usage_error("live: no interface given (-i IFACE, or -i any)");
     }
-    close_inherited(user);
+    cap_close_inherited(user);
     if (strcmp(user, "root") != 0 && getpwnam(user) == NULL) {
         return usage_error("-Z: unknown user '%s'", user);
     }
@@ -1171,7 +1149,7 @@ static int cmd_probe(int argc, char **argv)
         return usage_error("--count: %zu ports x %u attempts is more than 1000000 probes",
                            port_count, cfg.count);
     }
-    close_inherited(user);
+    cap_close_inherited(user);
     if (strcmp(user, "root") != 0 && getpwnam(user) == NULL) {
         return usage_error("-Z: unknown user '%s'", user);
     }

@@ -3,7 +3,9 @@
 # and every input is a regular file, erases it before the report, and stays silent otherwise
 # (stderr a file, -q, standard input, JSON lines going to the terminal).
 #   usage: progress.sh SYNSCOPE GEN    (GEN: bench/gen.c, built by CMake as bench_gen)
-# The terminal is a pty made by script(1) from util-linux.
+# The terminal is a pty made by script(1) (Debian package bsdutils, from util-linux's sources;
+# Essential, and in scripts/setup's list all the same). Exits 77 (skipped) when script(1) is
+# missing, except under CI=true, where scripts/setup installs it.
 set -u
 synscope=$(realpath "$1")
 gen=$(realpath "$2")
@@ -14,7 +16,12 @@ trap 'rm -rf "$T"' EXIT
 ok() { echo "ok: $*"; checked=$((checked + 1)); }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); checked=$((checked + 1)); }
 if ! command -v script >/dev/null; then
-    echo "SKIPPED: script(1) from util-linux is not installed"
+    if [ "${CI:-}" = "true" ]; then
+        echo "FAIL: script(1) is not installed; scripts/setup should have installed the Debian" \
+            "package 'bsdutils' on CI"
+        exit 1
+    fi
+    echo "SKIPPED: script(1) is not installed (Debian package bsdutils)"
     exit 77
 fi
 

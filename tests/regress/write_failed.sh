@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# write_failed.sh - `--write-failed FILE` keeps exactly the packets of the failed attempts:
-# reading FILE back gives the same failures and no accepted attempt.
+# write_failed.sh - `--write-failed FILE` keeps exactly the packets of the failed attempts and of
+# the connections reset by a middlebox (README), and nothing else: FILE's records are,
+# byte for byte and in order, the original records whose numbers those attempts list in JSON
+# ("packets"), no more and no fewer; reading FILE back gives the same attempts one to one
+# (addresses, ports, verdict, reason, flags, and the same packets renumbered), so the same
+# failures, and no accepted attempt but the middlebox-reset ones.
+# Run on every capture in PCAPS_DIR (those without failures must give an empty FILE).
 # usage: write_failed.sh SYNSCOPE PCAPS_DIR
 set -u
 synscope=$1
@@ -9,37 +14,84 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=0
 checked=0
-for name in demo where-client rate-limited-v4 middlebox-reset-v6; do
+kept_total=0
+for cap in "$pcaps"/*.pcap; do
+    name=$(basename "$cap" .pcap)
     checked=$((checked + 1))
-    if ! "$synscope" read -f json --write-failed "$work/$name.pcap" "$pcaps/$name.pcap" >"$work/full.json"; then
+    if ! "$synscope" read -f json --write-failed "$work/$name.pcap" "$cap" >"$work/full.json"; then
         echo "FAIL $name: synscope read --write-failed failed"; failures=$((failures + 1)); continue
     fi
     "$synscope" read -f json "$work/$name.pcap" >"$work/failed.json" || { echo "FAIL $name: re-read"; failures=$((failures + 1)); continue; }
-    if ! python3 - "$work/full.json" "$work/failed.json" <<'PY'
-import json, sys
+    if ! kept=$(python3 - "$cap" "$work/$name.pcap" "$work/full.json" "$work/failed.json" <<'PY'
+import collections, json, struct, sys
+
+def records(path):
+    """The records of a pcap file: (ts in ns, orig_len, data), and the link type."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    magic = raw[:4]
+    endian, scale = {b"\xd4\xc3\xb2\xa1": ("<", 1000), b"\xa1\xb2\xc3\xd4": (">", 1000),
+                     b"\x4d\x3c\xb2\xa1": ("<", 1), b"\xa1\xb2\x3c\x4d": (">", 1)}[magic]
+    linktype = struct.unpack(endian + "I", raw[20:24])[0]
+    out, off = [], 24
+    while off < len(raw):
+        sec, frac, incl, orig = struct.unpack(endian + "IIII", raw[off:off + 16])
+        out.append((sec * 1000000000 + frac * scale, orig, raw[off + 16:off + 16 + incl]))
+        off += 16 + incl
+    assert off == len(raw), "%s: trailing bytes" % path
+    return out, linktype
+
 def load(p):
     objs = [json.loads(l) for l in open(p)]
-    summ = objs[-1]
-    att = [o for o in objs if o["type"] == "attempt"]
-    return summ, att
-full, full_att = load(sys.argv[1])
-part, part_att = load(sys.argv[2])
-failed = {v: n for v, n in full["verdicts"].items() if v not in ("accepted", "undetermined")}
-got = {v: n for v, n in part["verdicts"].items() if v not in ("accepted", "undetermined")}
+    return objs[-1], [o for o in objs if o["type"] == "attempt"]
+
+FAILURES = ("accepted", "undetermined")
+orig, orig_link = records(sys.argv[1])
+kept_recs, kept_link = records(sys.argv[2])
+full, full_att = load(sys.argv[3])
+part, part_att = load(sys.argv[4])
+
+# the attempts whose packets are kept: failures, and connections reset by a middlebox
+kept = [a for a in full_att
+        if a["verdict"] not in FAILURES or "middlebox-reset" in a.get("flags", [])]
+numbers = sorted({n for a in kept for n in a["packets"]})
+
+# FILE holds exactly those records, byte for byte, in order
+assert kept_link == orig_link, ("link type", kept_link, orig_link)
+assert len(kept_recs) == len(numbers), ("packets in FILE", len(kept_recs), "listed", len(numbers))
+assert part["packets"] == len(numbers), (part["packets"], len(numbers))
+for i, n in enumerate(numbers):
+    assert kept_recs[i] == orig[n - 1], ("record %d of FILE is not packet %d" % (i + 1, n))
+
+# reading FILE back: the same attempts, one to one, with their packets renumbered
+renumber = {n: i + 1 for i, n in enumerate(numbers)}
+def key(a, packets):
+    return (a["client"]["ip"], a["client"]["port"], a["server"]["ip"], a["server"]["port"],
+            a["verdict"], a["reason"], tuple(sorted(a.get("flags", []))), tuple(packets))
+want = collections.Counter(key(a, [renumber[n] for n in a["packets"]]) for a in kept)
+have = collections.Counter(key(a, a["packets"]) for a in part_att)
+assert want == have, ("missing", want - have, "extra", have - want)
+
+# so the same failures, and no accepted attempt but a middlebox-reset one
+failed = {v: n for v, n in full["verdicts"].items() if v not in FAILURES}
+got = {v: n for v, n in part["verdicts"].items() if v not in FAILURES}
 assert failed == got, (failed, got)
-assert sum(failed.values()) > 0
-# only the failed attempts' packets: fewer packets than the whole capture
-assert part["packets"] <= full["packets"], (part["packets"], full["packets"])
-assert full["verdicts"]["accepted"] == 0 or part["packets"] < full["packets"]
-want = sorted((a["client"]["port"], a["server"]["port"]) for a in full_att if a["verdict"] in failed)
-have = sorted((a["client"]["port"], a["server"]["port"]) for a in part_att if a["verdict"] in failed)
-assert want == have, (want, have)
+assert part["verdicts"]["undetermined"] == 0, part["verdicts"]
+assert all("middlebox-reset" in a.get("flags", []) for a in part_att
+           if a["verdict"] == "accepted"), "an accepted attempt without a middlebox reset"
+print(len(kept))
 PY
-    then
-        echo "FAIL $name: the failed packets do not give the same failures"; failures=$((failures + 1)); continue
+    ); then
+        echo "FAIL $name: FILE is not exactly the packets of the failed attempts"; failures=$((failures + 1)); continue
     fi
-    echo "ok $name"
+    kept_total=$((kept_total + kept))
+    echo "ok $name ($kept attempts kept)"
 done
+# the captures hold failures: a FILE always empty would pass the loop above
+checked=$((checked + 1))
+if [ "$kept_total" -lt 50 ]; then
+    echo "FAIL only $kept_total attempts kept over all captures"; failures=$((failures + 1))
+fi
 # standard input cannot be read twice: a usage error
 if "$synscope" read --write-failed "$work/x.pcap" - <"$pcaps/demo.pcap" >/dev/null 2>"$work/err"; then
     echo "FAIL stdin: accepted"; failures=$((failures + 1))

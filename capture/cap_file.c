@@ -504,12 +504,12 @@ void cap_packet_from(struct cap_packet *pkt, const struct pcap_pkthdr *hdr, cons
 int cap_set_filter(struct cap_source *src, const char *expression, char *errbuf, size_t errlen)
 {
     struct bpf_program prog;
-    if (pcap_compile(src->pcap, &prog, expression, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-        snprintf(errbuf, errlen, "filter '%s': %s", expression, pcap_geterr(src->pcap));
-        return -CAP_ERR_FILTER;
+    int rc = cap_compile_filter(src->pcap, &prog, NULL, expression, errbuf, errlen);
+    if (rc != 0) {
+        return rc;
     }
     /* set on the handle even when our reader applies it: the same checks, the same errors */
-    int rc = pcap_setfilter(src->pcap, &prog);
+    rc = pcap_setfilter(src->pcap, &prog);
     if (rc != 0) {
         pcap_freecode(&prog);
         snprintf(errbuf, errlen, "filter '%s': %s", expression, pcap_geterr(src->pcap));

@@ -40,6 +40,26 @@ bool cap_reads_itself(const struct cap_source *src);
 /* Allocates a source for an open handle (which it then owns). NULL when out of memory. */
 struct cap_source *cap_source_new(pcap_t *pcap, const char *name, uint64_t size);
 
+/* ---- filters (cap_filter.c) ---- */
+
+/* True when EXPRESSION uses a keyword after which libpcap moves every offset past an
+ * encapsulation header (vlan, mpls, pppoes, geneve, vxlan): it then says itself where its
+ * packets sit, and is applied as written. */
+bool cap_filter_names_encapsulation(const char *expression);
+
+/* The expression a capture is filtered with: OURS (synscope's, or NULL) and-ed with USER (or
+ * NULL), for untagged frames and, when TAGGED, for frames with one or two VLAN tags too (a
+ * USER that names an encapsulation is applied as written, followed by OURS). NULL when both
+ * are NULL or out of memory; the caller frees it. */
+char *cap_filter_expression(const char *ours, const char *user, bool tagged);
+
+/* Compiles cap_filter_expression(OURS, USER) for PCAP's link type: the tagged form where the
+ * link type accepts the vlan keyword, else the untagged one. USER is first compiled alone, so
+ * a mistake in it is reported as "filter 'USER': libpcap's message". Returns 0 and *PROG (the
+ * caller frees it with pcap_freecode), or -CAP_ERR_FILTER / -CAP_ERR_NOMEM with errbuf. */
+int cap_compile_filter(pcap_t *pcap, struct bpf_program *prog, const char *ours, const char *user,
+                       char *errbuf, size_t errlen);
+
 /* Converts a libpcap header into a cap_packet. */
 void cap_packet_from(struct cap_packet *pkt, const struct pcap_pkthdr *hdr, const u_char *data,
                      int linktype);

@@ -26,16 +26,9 @@
     " or (ip6 and ip6[6] != 6 and ip6[6] != 17 and ip6[6] != 58)"                                  \
     " or arp)"
 
-/* Untagged, 802.1Q and QinQ (the vlan keyword moves the offsets of what follows it). */
-static const char handshake_filter[] =
-    HANDSHAKE_EXPR " or (vlan and (" HANDSHAKE_EXPR " or (vlan and " HANDSHAKE_EXPR ")))";
-/* Link types without VLAN tags in the frame (Linux cooked `any`: the kernel has already
- * removed them) do not accept the vlan keyword. */
-static const char handshake_filter_untagged[] = HANDSHAKE_EXPR;
-
 const char *cap_handshake_filter(void)
 {
-    return handshake_filter;
+    return HANDSHAKE_EXPR;
 }
 
 /* "no interface 'eth9' (interfaces: lo, eth0, any)" */
@@ -80,38 +73,13 @@ static int activate_error(pcap_t *pcap, int rc, const char *name, char *errbuf, 
     }
 }
 
-/* Compiles and sets synscope's filter and-ed with the user's. The user's expression is
- * checked alone first, so its error message is about it. */
+/* Compiles and sets synscope's filter and-ed with the user's. */
 static int set_live_filter(pcap_t *pcap, const char *user, char *errbuf, size_t errlen)
 {
     struct bpf_program prog;
-    if (user != NULL && user[0] != '\0') {
-        if (pcap_compile(pcap, &prog, user, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-            snprintf(errbuf, errlen, "filter '%s': %s", user, pcap_geterr(pcap));
-            return -CAP_ERR_FILTER;
-        }
-        pcap_freecode(&prog);
-    }
-    size_t len = sizeof(handshake_filter) + (user != NULL ? strlen(user) : 0) + 16;
-    char *expr = malloc(len);
-    if (expr == NULL) {
-        snprintf(errbuf, errlen, "out of memory");
-        return -CAP_ERR_NOMEM;
-    }
-    int rc = -1;
-    const char *const ours[] = {handshake_filter, handshake_filter_untagged};
-    for (size_t i = 0; i < 2 && rc != 0; i++) {
-        if (user != NULL && user[0] != '\0') {
-            snprintf(expr, len, "(%s) and (%s)", ours[i], user);
-        } else {
-            snprintf(expr, len, "%s", ours[i]);
-        }
-        rc = pcap_compile(pcap, &prog, expr, 1, PCAP_NETMASK_UNKNOWN);
-    }
-    free(expr);
+    int rc = cap_compile_filter(pcap, &prog, HANDSHAKE_EXPR, user, errbuf, errlen);
     if (rc != 0) {
-        snprintf(errbuf, errlen, "filter: %s", pcap_geterr(pcap));
-        return -CAP_ERR_FILTER;
+        return rc;
     }
     rc = pcap_setfilter(pcap, &prog);
     pcap_freecode(&prog);

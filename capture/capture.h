@@ -51,7 +51,10 @@ int cap_open_file(struct cap_source **out, const char *path, int (*supported)(in
 int cap_open_stream(struct cap_source **out, FILE *f, const char *name,
                     int (*supported)(int linktype), char *errbuf, size_t errlen);
 
-/* Compiles and sets a BPF filter. Returns 0 or -CAP_ERR_FILTER with libpcap's message. */
+/* Compiles and sets a BPF filter. An expression that names no encapsulation (vlan, mpls, ...)
+ * also selects the frames with one or two VLAN tags that it would select untagged ("host X"
+ * is X's packets, tagged or not); one that does is applied as written. Returns 0 or
+ * -CAP_ERR_FILTER with libpcap's message. */
 int cap_set_filter(struct cap_source *src, const char *expression, char *errbuf, size_t errlen);
 
 /* The source's link type (DLT_ value) and libpcap's name for it. */
@@ -82,8 +85,10 @@ struct cap_live_config {
     const char *save_path; /* also write the captured packets to this pcap file; NULL: none */
 };
 
-/* The kernel filter that passes only what the verdicts need: SYN, SYN-ACK, FIN, RST, ICMP and
- * ICMPv6 errors, ARP and neighbour discovery, in IPv4 and IPv6, untagged or VLAN-tagged. */
+/* The BPF expression of the kernel filter that passes only what the verdicts need: SYN,
+ * SYN-ACK, FIN, RST, ICMP and ICMPv6 errors, ARP and neighbour discovery, in IPv4 and IPv6, as
+ * written for an untagged frame; cap_open_live applies it (and the user's expression) to
+ * frames with one or two VLAN tags too. */
 const char *cap_handshake_filter(void);
 
 /* Opens a live capture in immediate mode with synscope's filter (and the user's) set, and the

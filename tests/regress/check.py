@@ -138,7 +138,7 @@ def main():
         if not used[i] and not others:
             failures.append("unexpected attempt: " + json.dumps(
                 {k: att.get(k) for k in ("client", "server", "verdict", "reason", "syns",
-                                         "answer", "zeek_conn_state", "packets")}))
+                                         "answer", "zeek_conn_state", "history", "packets")}))
     if failures:
         print(f"FAIL {capture}:")
         for f in failures:
@@ -146,7 +146,8 @@ def main():
         print("synscope said:")
         for att in attempts:
             print("  ", endpoint(att["client"]), "->", endpoint(att["server"]), att["verdict"],
-                  att["reason"], "syns", att["syns"], att.get("answer", {}))
+                  att["reason"], "syns", att["syns"], att["zeek_conn_state"], att["history"],
+                  att.get("answer", {}))
         return 1
     print(f"ok {capture}: {len(attempts)} attempts as expected")
     return 0

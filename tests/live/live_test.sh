@@ -61,7 +61,7 @@ skip_or_fail() {
 }
 
 case $TEST in
-verdicts-v4 | verdicts-v6 | any | bulk-filter | privileges | save-file | errors | json-duration) ;;
+verdicts-v4 | verdicts-v6 | any | bulk-filter | privileges | save-file | errors | json-duration | user-filter) ;;
 *)
     echo "live_test.sh: unknown test '$TEST'" >&2
     exit 2
@@ -894,6 +894,77 @@ test_json_duration() {
         [ -z "$(grep -v 'capturing handshakes' "$T/head.err")" ]
 }
 
+# user-filter: README's 'synscope live -i IFACE EXPRESSION'. The expression is and-ed with
+# synscope's own filter and must select the same packets as it would alone: on untagged frames
+# (real clients) and on 802.1Q and QinQ frames (written by send_frame.py, since the 8021q
+# module may be absent: the receiving veth moves the outer tag into the packet's metadata, the
+# sending side's capture sees it in the frame). An expression that matches nothing must give
+# 0 packets, so that the positive checks are not passing on an empty capture.
+test_user_filter() {
+    setup_all
+    local name
+    start_live f-none "$NC" -i c0 -f json -o "$T/f-none.json" || finish
+    start_live f-host "$NC" -i c0 -f json -o "$T/f-host.json" host $S4 || finish
+    start_live f-port "$NC" -i c0 -f json -o "$T/f-port.json" 'tcp port 81' || finish
+    start_live f-ip6 "$NC" -i c0 -f json -o "$T/f-ip6.json" ip6 || finish
+    start_live f-nothing "$NC" -i c0 -f json -o "$T/f-nothing.json" host 10.97.9.9 || finish
+    start_live f-vlan "$NC" -i c0 -f json -o "$T/f-vlan.json" vlan 100 || finish
+    start_live f-tagged "$NC" -i c0 -f json -o "$T/f-tagged.json" net 10.97.1.64/26 || finish
+    local pids=("${PIDS[@]: -7}")
+
+    # untagged: real clients
+    client refused4 "$S4" 81 --timeout 3 --expect ECONNREFUSED
+    client refused6 "$S6" 81 --timeout 3 --expect ECONNREFUSED
+    http_get accepted "http://$S4:80/"
+    check_client refused4
+    check_client refused6
+    check_http accepted
+    # tagged: a SYN arrives on c0 from the router's side and c0 answers with a RST, for one
+    # 802.1Q tag (VLAN 100) and for QinQ (802.1ad 7, then 802.1Q 100)
+    local cmac rmac
+    cmac=$(inc cat /sys/class/net/c0/address)
+    rmac=$(ip netns exec "$NR" cat /sys/class/net/r1/address)
+    local send="$PY $HERE/send_frame.py"
+    ip netns exec "$NR" $send r1 "$rmac" "$cmac" 8100:100 10.97.1.77:40001 $C4:9001 S 1000 0 &&
+        inc $send c0 "$cmac" "$rmac" 8100:100 $C4:9001 10.97.1.77:40001 RA 0 1001 &&
+        ip netns exec "$NR" $send r1 "$rmac" "$cmac" 88a8:7,8100:100 10.97.1.78:40002 $C4:9002 S 2000 0 &&
+        inc $send c0 "$cmac" "$rmac" 88a8:7,8100:100 $C4:9002 10.97.1.78:40002 RA 0 2001 ||
+        fail "send_frame.py sent the tagged frames"
+    sleep 3 # the accepted attempt's grace
+    for name in "${pids[@]}"; do stop_live "$name" INT; done
+    for name in f-none f-host f-port f-ip6 f-nothing f-vlan f-tagged; do
+        check_stderr_clean "$T/$name.err" "$name"
+    done
+
+    # no expression: everything
+    {
+        echo "refused rst $S4 81 client=$C4 sender=server from=$S4"
+        echo "refused rst $S6 81 client=$C6 sender=server from=$S6"
+        echo "accepted syn-ack $S4 80 client=$C4 sender=server from=$S4 handshake=yes"
+        echo "refused rst $C4 9001 client=10.97.1.77"
+        echo "refused rst $C4 9002 client=10.97.1.78"
+    } >"$T/spec-none"
+    pycheck attempts "$T/f-none.json" "$T/spec-none"
+    # 'host S4': the two IPv4 attempts to the server, nothing else
+    grep -E " $S4 (80|81) " "$T/spec-none" >"$T/spec-host"
+    pycheck attempts "$T/f-host.json" "$T/spec-host"
+    # 'tcp port 81': both families' refusals
+    grep -E " 81 " "$T/spec-none" >"$T/spec-port"
+    pycheck attempts "$T/f-port.json" "$T/spec-port"
+    # 'ip6': the IPv6 refusal only
+    grep -F " $S6 " "$T/spec-none" >"$T/spec-ip6"
+    pycheck attempts "$T/f-ip6.json" "$T/spec-ip6"
+    # 'vlan 100': the tagged attempts only (the QinQ one's outer tag is 7)
+    grep -E " 9001 " "$T/spec-none" >"$T/spec-vlan"
+    pycheck attempts "$T/f-vlan.json" "$T/spec-vlan"
+    # 'net 10.97.1.64/26' (no vlan keyword): the 802.1Q and the QinQ attempt, as untagged
+    grep -E " 900[12] " "$T/spec-none" >"$T/spec-tagged"
+    pycheck attempts "$T/f-tagged.json" "$T/spec-tagged"
+    # an expression that matches nothing: nothing read, not "nothing failed" on packets
+    pycheck summary "$T/f-nothing.json" "s['packets'] == 0 and s['attempts'] == 0"
+    pycheck summary "$T/f-nothing.json" "s['capture']['received'] == 0"
+}
+
 start_time=$(date +%s%N)
 case $TEST in
 verdicts-v4) run_verdicts 4 c0 full ;;
@@ -901,6 +972,7 @@ verdicts-v6) run_verdicts 6 c0 full ;;
 any) run_verdicts 4 any mixed ;;
 bulk-filter) test_bulk_filter ;;
 privileges) test_privileges ;;
+user-filter) test_user_filter ;;
 save-file) test_save_file ;;
 errors) test_errors ;;
 json-duration) test_json_duration ;;

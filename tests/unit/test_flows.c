@@ -596,6 +596,8 @@ Test(flows, synack_before_syn_merges)
     cr_assert_eq(a->client_port, 55982);
     cr_assert_eq(a->answer, FLOW_ANS_SYNACK);
     cr_assert(a->handshake_done);
+    /* what Zeek logs when the SYN-ACK's port is a likely server port (80 in its default
+     * configuration); `zeek -b` logs "Hs^A" (tests/regress/external/README.md) */
     cr_assert_str_eq(a->history, "^hSA");
     cr_assert_eq(stats_of(&r).unmatched_synack, 0, "the SYN was found after all");
     struct rep_judgement j;

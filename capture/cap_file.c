@@ -87,8 +87,9 @@ int cap_open_file_with(struct cap_source **out, const char *path, int (*supporte
     static char stdin_buffer[READ_BUFFER]; /* standard input's, for the whole run */
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (f == NULL) {
-        snprintf(pcap_err, sizeof(pcap_err), "%s: %s", path, strerror(errno)); /* as libpcap */
-        return open_pcap(out, NULL, pcap_err, name, size, supported, errbuf, errlen);
+        /* "x.pcap: Permission denied", the path once (libpcap's own message would repeat it) */
+        snprintf(errbuf, errlen, "%s: %s", name, strerror(errno));
+        return -CAP_ERR_OPEN;
     }
     /* our own buffer: glibc ignores the size asked for a buffer it allocates itself */
     char *buffer = f == stdin ? stdin_buffer : malloc(READ_BUFFER);

@@ -196,6 +196,7 @@ struct session {
     FILE *out;
     bool output_broken;
     bool reported;         /* session_report has run */
+    char user_filter[160]; /* the user's BPF expression (shortened), "" when none */
     uint64_t packet_limit; /* live --count, 0 = none */
     char input_error[CAP_ERRBUF_SIZE];
 };
@@ -548,6 +549,23 @@ static void session_report(struct session *s)
         rep_finish(s->report, &s->input, &fstats, errbuf, sizeof(errbuf)) != 0) {
         s->output_broken = true;
     }
+    /* "0 failed" after a filter that let nothing through is no finding: say so */
+    if (s->user_filter[0] != '\0' && s->input.packets == 0) {
+        fprintf(stderr, "synscope: no packet passed the filter '%s': nothing was judged\n",
+                s->user_filter);
+    }
+}
+
+/* Keeps the user's BPF expression for session_report's note. */
+static void session_set_filter(struct session *s, const char *expression)
+{
+    size_t len = strlen(expression);
+    size_t room = sizeof(s->user_filter);
+    if (len < room) {
+        memcpy(s->user_filter, expression, len + 1);
+    } else {
+        snprintf(s->user_filter, room, "%.*s...", (int)(room - 4), expression);
+    }
 }
 
 static int session_finish(struct session *s, int status, bool report)
@@ -647,6 +665,9 @@ static int cmd_read(int argc, char **argv)
                            "twice (save it with tcpdump -w first)");
     }
     s.rep_opts.keep_failed_packets = write_failed != NULL;
+    if (filter != NULL) {
+        session_set_filter(&s, filter);
+    }
     int status = session_start(&s);
     if (status != EXIT_OK) {
         return session_finish(&s, status, false);
@@ -887,6 +908,7 @@ static int cmd_live(int argc, char **argv)
             return EXIT_RUNTIME;
         }
         live.filter = filter;
+        session_set_filter(&s, filter);
     }
 
     /* Open everything first (capture, save file, output), then drop privileges. */

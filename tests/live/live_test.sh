@@ -979,3 +979,7 @@ json-duration) test_json_duration ;;
 esac
 echo "$TEST took $((($(date +%s%N) - start_time) / 1000000)) ms"
 finish
+    check "f-nothing: stderr says no packet passed the filter" \
+        grep -qF "no packet passed the filter 'host 10.97.9.9': nothing was judged" "$T/f-nothing.err"
+    check "f-host: no such note when packets passed" \
+        eval "! grep -q 'no packet passed' '$T/f-host.err'"

@@ -197,6 +197,7 @@ struct session {
     bool output_broken;
     bool reported;         /* session_report has run */
     char user_filter[160]; /* the user's BPF expression (shortened), "" when none */
+    uint64_t evicted;      /* attempts pushed out by --max-flows (session_report) */
     uint64_t packet_limit; /* live --count, 0 = none */
     char input_error[CAP_ERRBUF_SIZE];
 };
@@ -541,6 +542,7 @@ static void session_report(struct session *s)
     if (s->flows != NULL) {
         flow_finish(s->flows);
         flow_get_stats(s->flows, &fstats);
+        s->evicted = fstats.evicted;
     }
     report_thread_finish(s->report_thread); /* every attempt is in the report */
     s->report_thread = NULL;
@@ -595,13 +597,29 @@ static int session_finish(struct session *s, int status, bool report)
                 s->output != NULL ? s->output : "standard output", strerror(write_errno));
         status = EXIT_RUNTIME;
     }
-    if (status == EXIT_OK && s->report != NULL) {
-        for (int v = 0; v < REP_VERDICT_COUNT; v++) {
-            if (s->fail_on[v] && rep_verdict_count(s->report, (enum rep_verdict)v) > 0) {
-                status = EXIT_FAIL_ON;
-                break;
-            }
-        }
+    /* --fail-on (README, exit codes): 3 when a listed verdict was seen. A failure to read the
+     * input to its end (1) takes precedence, as grep's 2 does over a match: the report covers
+     * only what came before the damage, but what it found is said. Attempts evicted before
+     * their verdict are undetermined: a list without "undetermined" cannot speak for them. */
+    bool fail_on_set = false, matched = false;
+    for (int v = 0; v < REP_VERDICT_COUNT && s->report != NULL; v++) {
+        bool seen = rep_verdict_count(s->report, (enum rep_verdict)v) > 0;
+        fail_on_set = fail_on_set || s->fail_on[v];
+        matched = matched || (s->fail_on[v] && seen);
+    }
+    if (matched && status == EXIT_OK) {
+        status = EXIT_FAIL_ON;
+    } else if (matched && status == EXIT_RUNTIME && !s->output_broken) {
+        fputs("synscope: --fail-on matched in what was read; exit 1 for the input error takes "
+              "precedence over 3\n",
+              stderr);
+    }
+    if (fail_on_set && s->evicted > 0 && !s->fail_on[REP_UNDETERMINED]) {
+        fprintf(stderr,
+                "synscope: %llu attempts were evicted by --max-flows; those evicted before "
+                "their verdict are undetermined, which --fail-on does not match unless it lists "
+                "'undetermined'\n",
+                (unsigned long long)s->evicted);
     }
     report_thread_finish(s->report_thread);
     s->report_thread = NULL;

@@ -1,6 +1,9 @@
-/* floor.c - the benchmark's floor: a bare libpcap read loop that only counts packets and TCP
- * SYN flags (no decoding beyond one offset check). Nothing that explains anything can be
- * faster than this on the same file.  usage: floor FILE.pcap */
+/* floor.c - the benchmark's reference: a bare libpcap read loop (pcap_next_ex) that only
+ * counts packets and TCP SYN flags (no decoding beyond one offset check), on one thread. It
+ * measures libpcap's own reading speed on the file, not a limit: a reader that does less per
+ * record than libpcap (synscope's own pcap reader, for one) or spreads the work over several
+ * threads can be faster, so figures relative to it compare with "what tcpdump-like tools pay
+ * to read the file", not with a lower bound.  usage: floor FILE.pcap */
 #include <pcap/pcap.h>
 #include <stdio.h>
 

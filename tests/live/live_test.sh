@@ -910,7 +910,8 @@ test_user_filter() {
     start_live f-nothing "$NC" -i c0 -f json -o "$T/f-nothing.json" host 10.97.9.9 || finish
     start_live f-vlan "$NC" -i c0 -f json -o "$T/f-vlan.json" vlan 100 || finish
     start_live f-tagged "$NC" -i c0 -f json -o "$T/f-tagged.json" net 10.97.1.64/26 || finish
-    local pids=("${PIDS[@]: -7}")
+    start_live f-any "$NC" -i any -f json -o "$T/f-any.json" 'tcp port 81' || finish
+    local pids=("${PIDS[@]: -8}")
 
     # untagged: real clients
     client refused4 "$S4" 81 --timeout 3 --expect ECONNREFUSED
@@ -932,7 +933,7 @@ test_user_filter() {
         fail "send_frame.py sent the tagged frames"
     sleep 3 # the accepted attempt's grace
     for name in "${pids[@]}"; do stop_live "$name" INT; done
-    for name in f-none f-host f-port f-ip6 f-nothing f-vlan f-tagged; do
+    for name in f-none f-host f-port f-ip6 f-nothing f-vlan f-tagged f-any; do
         check_stderr_clean "$T/$name.err" "$name"
     done
 
@@ -969,6 +970,8 @@ start_time=$(date +%s%N)
 case $TEST in
 verdicts-v4) run_verdicts 4 c0 full ;;
 verdicts-v6) run_verdicts 6 c0 full ;;
+    # the same on -i any (Linux cooked frames: the expression's untagged form only)
+    pycheck attempts "$T/f-any.json" "$T/spec-port"
 any) run_verdicts 4 any mixed ;;
 bulk-filter) test_bulk_filter ;;
 privileges) test_privileges ;;

@@ -106,8 +106,10 @@ check "four files, pcap and pcapng" $? 0
 check "standard input" $? 0
 "$synscope" read -f json -o /dev/null - <"$T/big.pcapng" 2>"$T/err"
 check "standard input, pcapng" $? 0
+# shellcheck disable=SC2002 # a real pipe, not a file on stdin
 cat "$T/big.pcap" | "$synscope" read -f json -o /dev/null - 2>"$T/err"
 check "a pipe" "${PIPESTATUS[1]}" 0
+# shellcheck disable=SC2002 # a real pipe, not a file on stdin
 cat "$T/big.pcapng" | "$synscope" read -f json -o /dev/null - 2>"$T/err"
 check "a pipe, pcapng" "${PIPESTATUS[1]}" 0
 # damaged: exit 1, one line naming the file (README, exit codes)

@@ -90,6 +90,7 @@ if [ -w /dev/full ]; then
         "$synscope" read -o /dev/full "$good"
 elif [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
     mkdir "$work/mnt"
+    # shellcheck disable=SC2016 # the inner shell expands its own arguments
     expect full-disk-tmpfs 1 "writing the report to .*/mnt/report failed: No space left on device" -- \
         unshare -m sh -c 'mount -t tmpfs -o size=64k synscope-test "$1" 2>/dev/null || exit 99
             dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null

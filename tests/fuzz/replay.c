@@ -2,10 +2,20 @@
  * (libpcap's onefile.c habit), so that every corpus file and crash reproducer is an ordinary
  * test of the normal build (release and ASan+UBSan).
  *
- * Usage: <target>_replay FILE|DIR...   (a directory: every regular file in it, sorted; a
- * missing directory holds no files). Exit 0 when every input ran; a crash ends the process. */
+ * Usage: <target>_replay [--corpus DIR | --crashes DIR | FILE]...
+ *   --corpus DIR   every input of DIR; DIR must be a folder holding at least one input
+ *   --crashes DIR  the same, but DIR may hold none (no crash found yet, or all of them fixed
+ *                  and deleted): it is kept in git by its README.md
+ *   FILE           one input (a reproducer replayed by hand)
+ * The inputs of a folder are its regular files, sorted by name, but for hidden files and
+ * README / README.* (what keeps a folder in git and says what it is for). A path that is
+ * missing, unreadable or of the wrong kind, and a folder entry that is not a regular file, is
+ * a failure with one line on stderr naming it: a corpus that is not where the test looks must
+ * not pass as "0 inputs ran". Exit 0 when every input ran, 1 on such a failure, 2 on a usage
+ * error; a crash ends the process. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +25,15 @@
 
 static int run_file(const char *path)
 {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fprintf(stderr, "replay: %s: not a regular file\n", path);
+        return -1;
+    }
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
@@ -47,6 +66,7 @@ static int run_file(const char *path)
     uint8_t *exact = malloc(n > 0 ? n : 1);
     if (exact == NULL) {
         free(buf);
+        fprintf(stderr, "replay: %s: out of memory\n", path);
         return -1;
     }
     memcpy(exact, buf, n);
@@ -61,25 +81,50 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Runs every regular file of dir (not those starting with '.'); returns the count or -1. */
+/* Not an input: hidden files, and the README that keeps an empty crashes folder in git. */
+static bool skipped(const char *name)
+{
+    return name[0] == '.' || strcmp(name, "README") == 0 || strncmp(name, "README.", 7) == 0;
+}
+
+/* Runs every input of dir; returns how many ran, or -1 after one line on stderr. */
 static long run_dir(const char *dir)
 {
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        fprintf(stderr, "replay: %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "replay: %s: not a folder\n", dir);
+        return -1;
+    }
     DIR *d = opendir(dir);
     if (d == NULL) {
-        return errno == ENOENT ? 0 : -1;
+        fprintf(stderr, "replay: %s: %s\n", dir, strerror(errno));
+        return -1;
     }
     char **names = NULL;
     size_t count = 0, cap = 0;
-    struct dirent *e;
     long status = 0;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.') {
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (e == NULL) {
+            if (errno != 0) {
+                fprintf(stderr, "replay: %s: %s\n", dir, strerror(errno));
+                status = -1;
+            }
+            break;
+        }
+        if (skipped(e->d_name)) {
             continue;
         }
         if (count == cap) {
             cap = cap ? cap * 2 : 64;
             char **bigger = realloc(names, cap * sizeof(*names));
             if (bigger == NULL) {
+                fprintf(stderr, "replay: %s: out of memory\n", dir);
                 status = -1;
                 break;
             }
@@ -88,6 +133,7 @@ static long run_dir(const char *dir)
         size_t len = strlen(dir) + strlen(e->d_name) + 2;
         names[count] = malloc(len);
         if (names[count] == NULL) {
+            fprintf(stderr, "replay: %s: out of memory\n", dir);
             status = -1;
             break;
         }
@@ -99,8 +145,7 @@ static long run_dir(const char *dir)
         qsort(names, count, sizeof(*names), compare_names);
     }
     for (size_t i = 0; i < count; i++) {
-        struct stat st;
-        if (status >= 0 && stat(names[i], &st) == 0 && S_ISREG(st.st_mode)) {
+        if (status >= 0) {
             status = run_file(names[i]) == 0 ? status + 1 : -1;
         }
         free(names[i]);
@@ -109,25 +154,49 @@ static long run_dir(const char *dir)
     return status;
 }
 
+static int usage(void)
+{
+    fprintf(stderr, "usage: replay [--corpus DIR | --crashes DIR | FILE]...\n");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     long total = 0;
-    for (int i = 1; i < argc; i++) {
-        struct stat st;
-        long n;
-        if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-            n = run_dir(argv[i]);
-        } else if (stat(argv[i], &st) != 0 && errno == ENOENT) {
-            n = 0; /* a corpus folder that does not exist (yet) holds nothing */
-        } else {
-            n = run_file(argv[i]) == 0 ? 1 : -1;
-        }
-        if (n < 0) {
-            fprintf(stderr, "replay: %s: could not be read\n", argv[i]);
-            return 1;
-        }
-        total += n;
+    int paths = 0;
+    if (argc < 2) {
+        return usage();
     }
-    printf("replay: %ld inputs ran\n", total);
+    for (int i = 1; i < argc; i++, paths++) {
+        bool corpus = strcmp(argv[i], "--corpus") == 0;
+        bool crashes = strcmp(argv[i], "--crashes") == 0;
+        if (corpus || crashes) {
+            if (++i == argc) {
+                return usage();
+            }
+            long n = run_dir(argv[i]);
+            if (n < 0) {
+                return 1;
+            }
+            if (n == 0 && corpus) {
+                fprintf(stderr, "replay: %s: no inputs (a corpus folder must hold at least one)\n",
+                        argv[i]);
+                return 1;
+            }
+            printf("replay: %s: %ld inputs ran%s\n", argv[i], n,
+                   n == 0 ? " (a crashes folder may be empty)" : "");
+            total += n;
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            return usage();
+        } else {
+            if (run_file(argv[i]) != 0) {
+                return 1;
+            }
+            total++;
+        }
+    }
+    if (paths > 1) {
+        printf("replay: %ld inputs ran in all\n", total);
+    }
     return 0;
 }

@@ -116,14 +116,23 @@ struct cap_stats {
 };
 int cap_get_stats(struct cap_source *src, struct cap_stats *stats, char *errbuf, size_t errlen);
 
-/* When running as root, becomes USER (initgroups, setgid, setuid, then checks that it took
- * and that root cannot be regained; no capabilities are left). "root" keeps the privileges.
- * Not root: nothing to do. Returns 0 or -CAP_ERR_PRIV with the reason. */
-int cap_drop_privileges(const char *user, char *errbuf, size_t errlen);
+/* live and probe, once every handle is open: gives up every privilege, whatever the way in.
+ * Started as root: becomes USER (initgroups, setgid, setuid; checked). Not root but with
+ * capabilities (setcap on the binary, ambient ones): stays the caller, as changing user needs
+ * root; a USER that is not the caller does not apply (said tells). Either way, afterwards no
+ * capability is left in any set (checked with capget), root cannot be had back, and
+ * no_new_privs is set. USER "root", started as root, is the opt-out: nothing is dropped.
+ * said (CAP_ERRBUF_SIZE bytes hold any of them) receives what is now the case, for the
+ * start-up message ("nobody (uid 65534), no capabilities", "alice (uid 1000), capabilities
+ * dropped", "root, privileges kept (-Z root)"). Returns 0, or -CAP_ERR_PRIV with the reason
+ * in errbuf (the caller must then stop before reading any packet). See cap_priv.c. */
+int cap_drop_privileges(const char *user, char *said, size_t saidlen, char *errbuf,
+                        size_t errlen);
 
-/* live and probe, before anything is opened: closes every descriptor beyond standard input,
- * output and error (see cap_priv.c for when). */
-void cap_close_inherited(const char *user);
+/* live and probe, before anything is opened, in every case (-Z root included): closes every
+ * descriptor beyond standard input, output and error, so that none inherited from the parent
+ * is reachable once the privileges are dropped. */
+void cap_close_inherited(void);
 
 void cap_close(struct cap_source *src);
 

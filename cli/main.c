@@ -914,7 +914,7 @@ static int cmd_live(int argc, char **argv)
     if (live.interface == NULL) {
         return usage_error("live: no interface given (-i IFACE, or -i any)");
     }
-    cap_close_inherited(user);
+    cap_close_inherited();
     if (strcmp(user, "root") != 0 && getpwnam(user) == NULL) {
         return usage_error("-Z: unknown user '%s'", user);
     }
@@ -940,7 +940,9 @@ static int cmd_live(int argc, char **argv)
     }
     s.rep_opts.live = true;
     int status = session_start(&s);
-    if (status == EXIT_OK && cap_drop_privileges(user, errbuf, sizeof(errbuf)) != 0) {
+    char privileges[CAP_ERRBUF_SIZE] = ""; /* what is the case after the drop, for the message */
+    if (status == EXIT_OK &&
+        cap_drop_privileges(user, privileges, sizeof(privileges), errbuf, sizeof(errbuf)) != 0) {
         fprintf(stderr, "synscope: %s\n", errbuf);
         status = EXIT_RUNTIME;
     }
@@ -956,7 +958,7 @@ static int cmd_live(int argc, char **argv)
     s.input.file_count = 1;
     s.input.live = true;
     fprintf(stderr, "synscope: capturing handshakes on %s as %s; Ctrl-C prints the report\n",
-            live.interface, getuid() == 0 ? "root" : "an unprivileged user");
+            live.interface, privileges);
     int64_t started = clock_now_ns();
     struct live_run run = {.session = &s, .deadline_ns = duration_ns ? started + duration_ns : 0};
     rc = cap_loop_live(src, live_packet, live_tick, &run, 200, errbuf, sizeof(errbuf));
@@ -1189,7 +1191,7 @@ static int cmd_probe(int argc, char **argv)
         return usage_error("--count: %zu ports x %u attempts is more than 1000000 probes",
                            port_count, cfg.count);
     }
-    cap_close_inherited(user);
+    cap_close_inherited();
     if (strcmp(user, "root") != 0 && getpwnam(user) == NULL) {
         return usage_error("-Z: unknown user '%s'", user);
     }
@@ -1215,7 +1217,8 @@ static int cmd_probe(int argc, char **argv)
         inj_close(probe);
         return EXIT_RUNTIME;
     }
-    if (cap_drop_privileges(user, errbuf, sizeof(errbuf)) != 0) {
+    char privileges[CAP_ERRBUF_SIZE]; /* what is now the case; probe has no start-up line */
+    if (cap_drop_privileges(user, privileges, sizeof(privileges), errbuf, sizeof(errbuf)) != 0) {
         fprintf(stderr, "synscope: %s\n", errbuf);
         inj_close(probe);
         if (out != stdout) {

@@ -16,10 +16,18 @@
 #                 that only goes down does not make it spin either
 #   privileges    (root, netns) after start-up 'live' and 'probe' run as nobody (Uid/Gid
 #                 65534, no supplementary group but 65534, CapEff/CapPrm/CapInh/CapAmb 0,
-#                 NoNewPrivs 1), also when started with inheritable and ambient capabilities;
-#                 with those credentials a root-only file (mode 0600) cannot be read or written
-#                 and the process holds no file descriptor besides its capture socket, its
-#                 output and its standard streams.
+#                 NoNewPrivs 1, CapBnd 0 when the test holds CAP_SETPCAP), also when started
+#                 with inheritable and ambient capabilities; with those credentials a root-only
+#                 file (mode 0600) cannot be read or written and the process holds no file
+#                 descriptor besides its capture socket, its output and its standard streams:
+#                 a descriptor to a root-only file handed down as fd 7 is gone.
+#   privileges-setcap
+#                 (root, netns) the ways in that are not root: a copy of synscope with
+#                 'setcap cap_net_raw,cap_net_admin=eip', and synscope with ambient capabilities,
+#                 each started as nobody with fd 7 open on a root-only file: once capturing
+#                 (live) or probing (probe), CapEff/CapPrm/CapInh/CapAmb 0, NoNewPrivs 1, fd 7
+#                 gone, and the start-up line says "as nobody (uid 65534), capabilities
+#                 dropped"; -Z root does not keep them when not started as root.
 #
 # What 'privileges' proves: the kernel's record of the process's credentials after the drop
 # (what every access check of a packet-triggered bug would be made with) is nobody's, without
@@ -70,7 +78,7 @@ skip_or_fail() {
 }
 
 case $TEST in
-pipe | full-disk | tmpfs | signals | iface-gone | privileges) ;;
+pipe | full-disk | tmpfs | signals | iface-gone | privileges | privileges-setcap) ;;
 *)
     echo "faults.sh: unknown test '$TEST'" >&2
     exit 2
@@ -98,6 +106,7 @@ cleanup() {
         [ -e "/run/netns/$ns" ] && ip netns del "$ns"
     done
     rm -rf "$T"
+    [ -n "${SETCAP_DIR:-}" ] && rm -rf "$SETCAP_DIR"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -397,6 +406,23 @@ check_dropped() { # WHAT PID
     check "$what: no descriptor besides sockets, pipes and its own files (extra: '$fds')" [ -z "$fds" ]
 }
 
+# A root-only file (0600) that the tests hand down to synscope as descriptor 7, as a parent
+# that opened a secret or a log would; INHERITED is its path.
+INHERITED=
+make_inherited() {
+    INHERITED=$T/inherited-secret
+    printf 'inherited secret\n' >"$INHERITED"
+    chmod 0600 "$INHERITED"
+    chown 0:0 "$INHERITED"
+}
+# the descriptor handed down as fd 7 was closed at start-up: no fd 7, none on the file
+check_inherited_closed() { # WHAT PID
+    local what=$1 pid=$2 held
+    held=$(ls -l "/proc/$pid/fd" 2>/dev/null | grep -F -- "$INHERITED")
+    check "$what: fd 7 (inherited, on a root-only file) is closed" [ ! -e "/proc/$pid/fd/7" ]
+    check "$what: no descriptor on the inherited root-only file (got '$held')" [ -z "$held" ]
+}
+
 # the same credentials cannot touch a root-only file
 check_root_file() {
     local secret=$T/root-only
@@ -414,11 +440,12 @@ check_root_file() {
     check "the file is unchanged" [ "$(cat "$secret")" = "root only" ]
 }
 
-# the synscope process in namespace NS whose command line holds MARK
-find_pid() { # NS MARK
+# the synscope process in namespace NS whose command line holds MARK (run from EXE, by
+# default $SYNSCOPE)
+find_pid() { # NS MARK [EXE]
     local p
     for p in $(ip netns pids "$1"); do
-        if [ "$(readlink "/proc/$p/exe")" = "$SYNSCOPE" ] &&
+        if [ "$(readlink "/proc/$p/exe")" = "${3:-$SYNSCOPE}" ] &&
             tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$2"; then
             echo "$p"
             return 0
@@ -427,14 +454,18 @@ find_pid() { # NS MARK
     return 1
 }
 
-test_privileges() {
+# the network of the privilege tests: namespaces $PRIV_NC (synscope, 10.98.1.2 on c0) and
+# $PRIV_NR (10.98.1.1 on r1), whose port 9 drops SYNs; $T is made writable for nobody
+PRIV_NC= PRIV_NR=
+priv_setup() {
     need_root
     command -v ip >/dev/null || skip_or_fail "the 'ip' command"
     command -v setpriv >/dev/null || { fail "setpriv (util-linux) is needed"; finish; }
     command -v nft >/dev/null || { fail "nft is needed"; finish; }
     [ "$(id -u nobody 2>/dev/null):$(id -g nobody 2>/dev/null)" = 65534:65534 ] ||
         { fail "user nobody is 65534:65534 here"; finish; }
-    local nc=sshostile-$$-cli nr=sshostile-$$-rtr pid
+    PRIV_NC=sshostile-$$-cli PRIV_NR=sshostile-$$-rtr
+    local nc=$PRIV_NC nr=$PRIV_NR
     add_ns "$nc"
     add_ns "$nr"
     ip link add c0 netns "$nc" type veth peer name r1 netns "$nr" || { fail "veth"; finish; }
@@ -450,11 +481,27 @@ table inet sshostile {
 }
 EOF
     chmod 777 "$T"
+    make_inherited
+}
+# a SYN from the capture namespace to the dropped port
+send_syn() {
+    ip netns exec "$PRIV_NC" python3 -c 'import socket; s=socket.socket(); s.settimeout(0.3)
+try: s.connect(("10.98.1.1", 9))
+except OSError: pass' 2>/dev/null
+}
+
+test_privileges() {
+    priv_setup
+    local nc=$PRIV_NC pid
+    # CAP_SETPCAP (bit 8) held here: synscope empties the bounding set as well
+    local bnd_check=0
+    (( 0x$(proc_field $$ CapEff) & (1 << 8) )) && bnd_check=1
 
     # live, started with inheritable and ambient capabilities handed down (a service manager
-    # can do that): all of them gone after start-up
+    # can do that) and a root-only file open as fd 7: all of them gone after start-up
     ip netns exec "$nc" setpriv --inh-caps=+net_raw,+net_admin --ambient-caps=+net_raw,+net_admin \
-        "$SYNSCOPE" live -i c0 -f json -o "$T/live-priv.json" >"$T/live-priv.out" 2>"$T/live-priv.err" &
+        "$SYNSCOPE" live -i c0 -f json -o "$T/live-priv.json" 7<"$INHERITED" \
+        >"$T/live-priv.out" 2>"$T/live-priv.err" &
     PIDS+=($!)
     wait_until 100 grep -qs 'capturing handshakes on c0' "$T/live-priv.err" ||
         { fail "live did not start: $(cat "$T/live-priv.err")"; finish; }
@@ -462,10 +509,13 @@ EOF
     check "found the live process ($pid)" [ -n "$pid" ]
     if [ -n "$pid" ]; then
         check_dropped "live" "$pid"
+        check_inherited_closed "live" "$pid"
+        [ $bnd_check = 1 ] &&
+            check "live: CapBnd $(proc_field "$pid" CapBnd) is 0" [ "$(proc_field "$pid" CapBnd)" = 0000000000000000 ]
+        check "live: the start-up line says nobody, no capabilities: $(head -1 "$T/live-priv.err")" \
+            grep -q 'capturing handshakes on c0 as nobody (uid 65534), no capabilities;' "$T/live-priv.err"
         # it still captures after the drop: a SYN to the dropped port is parsed as nobody
-        ip netns exec "$nc" python3 -c 'import socket; s=socket.socket(); s.settimeout(0.3)
-try: s.connect(("10.98.1.1", 9))
-except OSError: pass' 2>/dev/null
+        send_syn
         sleep 0.3
         kill -INT "$pid"
         wait_until 50 eval '! alive '"$pid"
@@ -477,13 +527,16 @@ except OSError: pass' 2>/dev/null
     # probe: 3 attempts at 1 per second on the filtered port, a few seconds as nobody
     ip netns exec "$nc" setpriv --inh-caps=+net_raw --ambient-caps=+net_raw \
         "$SYNSCOPE" probe 10.98.1.1 -p 9 --count 3 --rate 1 --retries 0 --wait 1 -f json \
-        -o "$T/probe-priv.json" >"$T/probe-priv.out" 2>"$T/probe-priv.err" &
+        -o "$T/probe-priv.json" 7<"$INHERITED" >"$T/probe-priv.out" 2>"$T/probe-priv.err" &
     local ppid=$!
     PIDS+=("$ppid")
     wait_until 30 eval 'pid=$(find_pid '"$nc"' probe-priv.json) && [ "$(proc_field $pid Uid | cut -d\  -f1)" = 65534 ]'
     pid=$(find_pid "$nc" probe-priv.json)
     check "found the probe process ($pid), still probing" [ -n "$pid" ]
-    [ -n "$pid" ] && check_dropped "probe" "$pid"
+    if [ -n "$pid" ]; then
+        check_dropped "probe" "$pid"
+        check_inherited_closed "probe" "$pid"
+    fi
     wait_until 150 eval '! alive '"$ppid"
     wait "$ppid"
     local rc=$?
@@ -491,6 +544,117 @@ except OSError: pass' 2>/dev/null
         [ "$rc" = 0 -a -n "$(grep '"state":"filtered"' "$T/probe-priv.json")" ]
     check_clean "probe" "$T/probe-priv.err"
     check_root_file
+}
+
+# A copy of synscope with the capture capabilities in its file (setcap ...=eip), in a directory
+# of our own that nobody can reach and run it from, on a filesystem not mounted nosuid (the
+# kernel ignores file capabilities there): $T (under /tmp), else beside the binary. Sets
+# SETCAP_COPY; the directory is removed on exit.
+SETCAP_COPY= SETCAP_DIR=
+make_setcap_copy() {
+    command -v setcap >/dev/null || { fail "setcap (Debian package libcap2-bin) is needed"; finish; }
+    local base dir why=""
+    for base in "$T" "$(dirname "$SYNSCOPE")"; do
+        if findmnt -n -o OPTIONS -T "$base" | tr ',' '\n' | grep -qx nosuid; then
+            why="$why; $base is on a nosuid mount"
+            continue
+        fi
+        dir=$(mktemp -d "$base/sssetcap.XXXXXX") || continue
+        [ "$base" = "$T" ] || SETCAP_DIR=$dir
+        chmod 755 "$dir"
+        if cp "$SYNSCOPE" "$dir/synscope" && chmod 755 "$dir/synscope" &&
+            setcap cap_net_raw,cap_net_admin=eip "$dir/synscope" 2>"$T/setcap.err" &&
+            setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$dir/synscope"; then
+            SETCAP_COPY=$dir/synscope
+            log "setcap copy: $(getcap "$SETCAP_COPY" 2>/dev/null)"
+            return 0
+        fi
+        why="$why; no usable setcap copy in $base ($(head -1 "$T/setcap.err" 2>/dev/null))"
+        rm -rf "$dir"
+        SETCAP_DIR=
+    done
+    skip_or_fail "a filesystem without nosuid where nobody can run a setcap'ed copy${why}"
+}
+
+# NAME EXE [SETPRIV-ARGS...] [-- LIVE-ARGS...]: 'EXE live -i c0 -f json -o $T/NAME.json
+# LIVE-ARGS' run by 'setpriv --reuid=65534 --regid=65534 --clear-groups SETPRIV-ARGS' in the
+# capture namespace, with the root-only file as fd 7; waits until it captures, checks the
+# credentials and the descriptors, that the start-up line says 'as LINE' (global), and that a
+# SYN is still parsed. Ends it with SIGINT.
+LINE=
+run_live_nobody() {
+    local name=$1 exe=$2 pid
+    shift 2
+    local setpriv_args=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        setpriv_args+=("$1")
+        shift
+    done
+    [ $# -gt 0 ] && shift
+    ip netns exec "$PRIV_NC" setpriv --reuid=65534 --regid=65534 --clear-groups \
+        "${setpriv_args[@]}" "$exe" live -i c0 -f json -o "$T/$name.json" "$@" 7<"$INHERITED" \
+        >"$T/$name.out" 2>"$T/$name.err" &
+    local lpid=$!
+    PIDS+=("$lpid")
+    if ! wait_until 100 grep -qs 'capturing handshakes on c0' "$T/$name.err"; then
+        fail "$name: live did not start: $(cat "$T/$name.err")"
+        return
+    fi
+    pid=$(find_pid "$PRIV_NC" "$name.json" "$exe")
+    check "$name: found the live process ($pid)" [ -n "$pid" ]
+    [ -n "$pid" ] || return
+    check_dropped "$name" "$pid"
+    check_inherited_closed "$name" "$pid"
+    check "$name: the start-up line says '$LINE': $(head -1 "$T/$name.err")" \
+        grep -qF "capturing handshakes on c0 as $LINE; Ctrl-C" "$T/$name.err"
+    send_syn
+    sleep 0.3
+    kill -INT "$pid"
+    wait_until 50 eval '! alive '"$pid"
+    wait "$lpid"
+    local rc=$?
+    check "$name: exit 0 after SIGINT (got $rc)" [ "$rc" = 0 ]
+    check "$name: the SYN parsed after the drop is in the report" grep -q '"port":9}' "$T/$name.json"
+    check_clean "$name" "$T/$name.err"
+}
+
+test_privileges_setcap() {
+    priv_setup
+    make_setcap_copy
+    local nc=$PRIV_NC pid
+
+    # setcap, as nobody: capabilities from the file, none left once capturing
+    LINE="nobody (uid 65534), capabilities dropped"
+    run_live_nobody setcap-live "$SETCAP_COPY"
+    # -Z root is no opt-out when not started as root: dropped all the same, and said so
+    LINE="nobody (uid 65534), capabilities dropped (-Z root keeps privileges only when started as root)"
+    run_live_nobody setcap-zroot "$SETCAP_COPY" -- -Z root
+    # ambient capabilities (a service manager's AmbientCapabilities=), as nobody
+    LINE="nobody (uid 65534), capabilities dropped"
+    run_live_nobody ambient-live "$SYNSCOPE" --inh-caps=+net_raw,+net_admin \
+        --ambient-caps=+net_raw,+net_admin
+
+    # probe from the setcap copy, as nobody: 4 attempts at 1 per second on the filtered port
+    ip netns exec "$nc" setpriv --reuid=65534 --regid=65534 --clear-groups \
+        "$SETCAP_COPY" probe 10.98.1.1 -p 9 --count 4 --rate 1 --retries 0 --wait 1 -f json \
+        -o "$T/setcap-probe.json" 7<"$INHERITED" >"$T/setcap-probe.out" 2>"$T/setcap-probe.err" &
+    local ppid=$!
+    PIDS+=("$ppid")
+    # the uid is nobody's from the start: wait for no_new_privs, the drop's last step (2 s at
+    # most: the probe lasts 4 s or more, so it is still there to be looked at without it)
+    wait_until 20 eval 'pid=$(find_pid '"$nc"' setcap-probe.json "$SETCAP_COPY") && [ "$(proc_field $pid NoNewPrivs)" = 1 ]'
+    pid=$(find_pid "$nc" setcap-probe.json "$SETCAP_COPY")
+    check "setcap-probe: found the probe process ($pid), still probing" [ -n "$pid" ]
+    if [ -n "$pid" ]; then
+        check_dropped "setcap-probe" "$pid"
+        check_inherited_closed "setcap-probe" "$pid"
+    fi
+    wait_until 150 eval '! alive '"$ppid"
+    wait "$ppid"
+    local rc=$?
+    check "setcap-probe: exit 0 (got $rc), the port filtered" \
+        [ "$rc" = 0 -a -n "$(grep '"state":"filtered"' "$T/setcap-probe.json")" ]
+    check_clean "setcap-probe" "$T/setcap-probe.err"
 }
 
 start=$(date +%s%N)
@@ -501,5 +665,6 @@ tmpfs) test_tmpfs ;;
 signals) test_signals ;;
 iface-gone) test_iface_gone ;;
 privileges) test_privileges ;;
+privileges-setcap) test_privileges_setcap ;;
 esac
 finish

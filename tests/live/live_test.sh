@@ -637,15 +637,25 @@ find_live_pid() {
     return 1
 }
 
+# check_fd7_closed WHAT PID: the root-only file handed down as descriptor 7 was closed at
+# start-up (in every case, -Z root included)
+check_fd7_closed() {
+    check "$1: inherited fd 7 (a root-only file) is closed" [ ! -e "/proc/$2/fd/7" ]
+    check "$1: no descriptor on the inherited file" \
+        eval "! ls -l /proc/$2/fd 2>/dev/null | grep -qF '$T/inherited'"
+}
+
 test_privileges() {
     setup_all
-    local nobody_uid nobody_gid pid uids gids
+    local nobody_uid nobody_gid pid uids gids f
     nobody_uid=$(id -u nobody) nobody_gid=$(id -g nobody)
     check "user nobody is 65534:65534 here (got $nobody_uid:$nobody_gid)" \
         [ "$nobody_uid:$nobody_gid" = 65534:65534 ]
+    # a root-only file each run inherits as descriptor 7, as from a parent that left it open
+    printf 'inherited\n' >"$T/inherited" && chmod 0600 "$T/inherited"
 
     # default: becomes nobody once the capture and the output file are open
-    start_live priv-default "$NC" -i c0 -f json -o "$T/priv-default.json" || finish
+    start_live priv-default "$NC" -i c0 -f json -o "$T/priv-default.json" 7<"$T/inherited" || finish
     pid=$(find_live_pid priv-default.json)
     check "found the synscope process ($pid, started as $LIVE_PID)" [ -n "$pid" ]
     pid=${pid:-$LIVE_PID}
@@ -660,10 +670,15 @@ test_privileges() {
         [ -z "$(echo $g | tr ' ' '\n' | grep -vx "$nobody_gid")" ]
     check "default user: CapEff $(proc_field "$pid" CapEff) is zero" \
         [ "$(proc_field "$pid" CapEff)" = 0000000000000000 ]
-    check "default user: CapPrm $(proc_field "$pid" CapPrm) is zero" \
-        [ "$(proc_field "$pid" CapPrm)" = 0000000000000000 ]
-    check "default user: stderr says it runs unprivileged" \
-        grep -q 'capturing handshakes on c0 as an unprivileged user' "$T/priv-default.err"
+    for f in CapPrm CapInh CapAmb; do
+        check "default user: $f $(proc_field "$pid" $f) is zero" \
+            [ "$(proc_field "$pid" $f)" = 0000000000000000 ]
+    done
+    check "default user: NoNewPrivs $(proc_field "$pid" NoNewPrivs) is 1" \
+        [ "$(proc_field "$pid" NoNewPrivs)" = 1 ]
+    check_fd7_closed "default user" "$pid"
+    check "default user: stderr says it runs as nobody without capabilities" \
+        grep -q 'capturing handshakes on c0 as nobody (uid 65534), no capabilities; ' "$T/priv-default.err"
     # it still captures after the drop
     client priv-refused "$S4" 81 --timeout 3 --expect ECONNREFUSED
     check_client priv-refused
@@ -674,16 +689,17 @@ test_privileges() {
     echo "refused rst $S4 81 client=$C4 sender=server" >"$T/spec"
     pycheck attempts "$T/priv-default.json" "$T/spec"
 
-    # -Z root keeps root
-    start_live priv-root "$NC" -i c0 -Z root -o "$T/priv-root.txt" || finish
+    # -Z root keeps root and its capabilities (the opt-out), but not inherited descriptors
+    start_live priv-root "$NC" -i c0 -Z root -o "$T/priv-root.txt" 7<"$T/inherited" || finish
     pid=$(find_live_pid priv-root.txt)
     pid=${pid:-$LIVE_PID}
     uids=$(proc_field "$pid" Uid)
     check "-Z root: Uid line '$uids' all 0" [ "$(echo $uids)" = "0 0 0 0" ]
     check "-Z root: CapEff $(proc_field "$pid" CapEff) not zero" \
         [ "$(proc_field "$pid" CapEff)" != 0000000000000000 ]
-    check "-Z root: stderr says it runs as root" \
-        grep -q 'capturing handshakes on c0 as root' "$T/priv-root.err"
+    check_fd7_closed "-Z root" "$pid"
+    check "-Z root: stderr says it runs as root with its privileges" \
+        grep -q 'capturing handshakes on c0 as root, privileges kept (-Z root); ' "$T/priv-root.err"
     stop_live "$LIVE_PID" INT
     check "-Z root: exit 0 after SIGINT (got $STOP_RC)" [ "$STOP_RC" = 0 ]
 
@@ -698,6 +714,8 @@ test_privileges() {
         check "-Z daemon: Uid line '$uids' all $du, Gid line '$gids' all $dg" \
             [ "$(echo $uids / $gids)" = "$du $du $du $du / $dg $dg $dg $dg" ]
         check "-Z daemon: CapEff is zero" [ "$(proc_field "$pid" CapEff)" = 0000000000000000 ]
+        check "-Z daemon: stderr says so" \
+            grep -q "capturing handshakes on c0 as daemon (uid $du), no capabilities; " "$T/priv-daemon.err"
         stop_live "$LIVE_PID" INT
         check "-Z daemon: exit 0 after SIGINT (got $STOP_RC)" [ "$STOP_RC" = 0 ]
     fi
@@ -952,6 +970,8 @@ test_user_filter() {
     # 'tcp port 81': both families' refusals
     grep -E " 81 " "$T/spec-none" >"$T/spec-port"
     pycheck attempts "$T/f-port.json" "$T/spec-port"
+    # the same on -i any (Linux cooked frames: the expression's untagged form only)
+    pycheck attempts "$T/f-any.json" "$T/spec-port"
     # 'ip6': the IPv6 refusal only
     grep -F " $S6 " "$T/spec-none" >"$T/spec-ip6"
     pycheck attempts "$T/f-ip6.json" "$T/spec-ip6"
@@ -964,14 +984,16 @@ test_user_filter() {
     # an expression that matches nothing: nothing read, not "nothing failed" on packets
     pycheck summary "$T/f-nothing.json" "s['packets'] == 0 and s['attempts'] == 0"
     pycheck summary "$T/f-nothing.json" "s['capture']['received'] == 0"
+    check "f-nothing: stderr says no packet passed the filter" \
+        grep -qF "no packet passed the filter 'host 10.97.9.9': nothing was judged" "$T/f-nothing.err"
+    check "f-host: no such note when packets passed" \
+        eval "! grep -q 'no packet passed' '$T/f-host.err'"
 }
 
 start_time=$(date +%s%N)
 case $TEST in
 verdicts-v4) run_verdicts 4 c0 full ;;
 verdicts-v6) run_verdicts 6 c0 full ;;
-    # the same on -i any (Linux cooked frames: the expression's untagged form only)
-    pycheck attempts "$T/f-any.json" "$T/spec-port"
 any) run_verdicts 4 any mixed ;;
 bulk-filter) test_bulk_filter ;;
 privileges) test_privileges ;;
@@ -982,7 +1004,3 @@ json-duration) test_json_duration ;;
 esac
 echo "$TEST took $((($(date +%s%N) - start_time) / 1000000)) ms"
 finish
-    check "f-nothing: stderr says no packet passed the filter" \
-        grep -qF "no packet passed the filter 'host 10.97.9.9': nothing was judged" "$T/f-nothing.err"
-    check "f-host: no such note when packets passed" \
-        eval "! grep -q 'no packet passed' '$T/f-host.err'"

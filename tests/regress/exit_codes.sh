@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # exit_codes.sh - the exit codes and messages README documents for the cases where two rules
 # meet, and for empty results:
-#   - a damaged capture whose readable part matches --fail-on: exit 1 (the input error takes
-#     precedence over 3), the report of what was read, and a note that --fail-on matched;
+#   - a damaged capture, or a read interrupted by SIGINT, whose readable part matches
+#     --fail-on: exit 1 (the input error takes precedence over 3), the report of what was
+#     read, and a note that --fail-on matched;
 #   - attempts evicted by --max-flows before their verdict are undetermined: --fail-on failed
 #     does not match them (exit 0, with a note saying so), --fail-on undetermined does (3);
 #   - an unreadable capture: one line naming its path once, exit 1;
+#   - several files are one capture: packet numbers continue across them;
 #   - a --filter that lets no packet through: exit 0 and a note that nothing was judged.
 # usage: exit_codes.sh SYNSCOPE PCAPS_DIR HOSTILE_DIR (for pcapgen.py)
 set -u
@@ -48,6 +50,27 @@ expect "damaged capture, --fail-on not matching" 1 "$synscope" read --fail-on st
 lacks_err "damaged, no match: no --fail-on note" "--fail-on matched"
 expect "the whole capture, --fail-on failed" 3 "$synscope" read --fail-on failed "$pcaps/demo.pcap"
 
+# 1b. interrupted: demo.pcap through a pipe that then stays open; SIGINT after 1 s
+mkfifo "$T/fifo"
+(cat "$pcaps/demo.pcap"; exec sleep 30) >"$T/fifo" &
+writer=$!
+"$synscope" read --fail-on failed - <"$T/fifo" >"$T/out" 2>"$T/err" &
+reader=$!
+sleep 1
+kill -INT "$reader"
+wait "$reader"
+rc=$?
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
+if [ "$rc" = 1 ]; then ok "interrupted read, --fail-on matched: exit 1"; else fail "interrupted read: exit $rc, want 1; stderr: $(head -c 400 "$T/err")"; fi
+has_err "interrupted: the interruption is said" "interrupted by SIGINT after"
+has_err "interrupted: --fail-on's match is said" "--fail-on matched in what was read; exit 1"
+if grep -qE '^synscope: 78 packets, 14 connection attempts, 10 failed' "$T/out"; then
+    ok "interrupted: the report of what was read is written"
+else
+    fail "interrupted: no report of demo.pcap's attempts: $(head -3 "$T/out")"
+fi
+
 # 2. 2000 distinct SYNs, 1 us apart, none answered; --max-flows 100 evicts 1900 of them before
 # their timeout: all are undetermined (evicted or capture-ended)
 python3 "$hostile/pcapgen.py" flood 2000 "$T/flood.pcap" || fail "pcapgen.py flood"
@@ -76,6 +99,30 @@ if [ "$(id -u)" != 0 ] || [ ${#as_user[@]} -gt 0 ]; then
     fi
 else
     fail "unreadable: root without setpriv(1) cannot try an unreadable file"
+fi
+
+# 3b. several files are one capture: packet numbers continue across them (README, Input)
+"$synscope" read -f json "$pcaps/refused-closed-v4.pcap" "$pcaps/dropped-v4.pcap" >"$T/two.json" 2>"$T/err"
+first=$(python3 - "$T/two.json" "$pcaps/refused-closed-v4.pcap" <<'PY'
+import json, struct, sys
+objs = [json.loads(l) for l in open(sys.argv[1])]
+# records in the first file (classic pcap: 24-byte header, 16-byte record headers)
+data = open(sys.argv[2], "rb").read()
+magic = struct.unpack("<I", data[:4])[0]
+end = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+pos, count = 24, 0
+while pos + 16 <= len(data):
+    pos += 16 + struct.unpack(end + "I", data[pos + 8:pos + 12])[0]
+    count += 1
+second = [o for o in objs if o.get("type") == "attempt" and o["server"]["port"] == 83]
+print(count, min(second[0]["packets"]) if len(second) == 1 and second[0].get("packets") else -1)
+PY
+)
+set -- $first
+if [ "${1:-0}" -gt 0 ] && [ "${2:--1}" = $(( ${1:-0} + 1 )) ]; then
+    ok "two files: the second file's first packet is number $2 (the first file has $1)"
+else
+    fail "two files: want the dropped attempt's first packet to be number $(( ${1:-0} + 1 )), got '${2:-}' (first file: ${1:-?} records)"
 fi
 
 # 4. a filter that selects nothing

@@ -309,3 +309,29 @@ Test(capture_filter, external_vlan_captures)
                      "%s, live with '%s'", cases[i].file, user);
     }
 }
+
+/* The handshake filter passes what the neighbour diagnoses need: every ARP request of the
+ * unresolved-neighbour captures, and every neighbour solicitation and advertisement. */
+Test(capture_filter, handshake_filter_passes_neighbour_discovery)
+{
+    static const struct {
+        const char *file;
+        const char *neighbour; /* libpcap's expression for the neighbour packets */
+    } cases[] = {
+        {"unresolved-neighbour-v4.pcap", "arp"},
+        {"unresolved-neighbour-v6.pcap", "icmp6 and (ip6[40] == 135 or ip6[40] == 136)"},
+    };
+    char root[4096], path[4300], reference[2048];
+    repo_root(root, sizeof(root));
+    const char *ours = cap_handshake_filter();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(path, sizeof(path), "%s/pcaps/%s", root, cases[i].file);
+        size_t neighbour = count_passing(path, NULL, NULL, cases[i].neighbour);
+        cr_assert_gt(neighbour, 0, "%s: no neighbour packet", cases[i].file);
+        snprintf(reference, sizeof(reference), "(%s) and (%s)", ours, cases[i].neighbour);
+        cr_assert_eq(count_passing(path, NULL, NULL, reference), neighbour,
+                     "%s: the handshake filter drops neighbour packets", cases[i].file);
+        /* and the live filter as a whole passes at least those */
+        cr_assert_geq(count_passing(path, ours, NULL, NULL), neighbour, "%s", cases[i].file);
+    }
+}

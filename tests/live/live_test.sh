@@ -697,6 +697,14 @@ test_privileges() {
     check "-Z root: Uid line '$uids' all 0" [ "$(echo $uids)" = "0 0 0 0" ]
     check "-Z root: CapEff $(proc_field "$pid" CapEff) not zero" \
         [ "$(proc_field "$pid" CapEff)" != 0000000000000000 ]
+    # README: "-Z root ... (and no_new_privs is not set)"; only telling when this script's
+    # own NoNewPrivs is 0 (it is inherited, and cannot be unset)
+    if [ "$(proc_field $$ NoNewPrivs)" = 0 ]; then
+        check "-Z root: NoNewPrivs $(proc_field "$pid" NoNewPrivs) is 0 (not set)" \
+            [ "$(proc_field "$pid" NoNewPrivs)" = 0 ]
+    else
+        echo "  note: this script runs with NoNewPrivs 1, so -Z root's cannot be 0: not checked"
+    fi
     check_fd7_closed "-Z root" "$pid"
     check "-Z root: stderr says it runs as root with its privileges" \
         grep -q 'capturing handshakes on c0 as root, privileges kept (-Z root); ' "$T/priv-root.err"
@@ -834,11 +842,15 @@ test_errors() {
 
 test_json_duration() {
     setup_all
-    local t0 t1 ms rc pid i
-    # --duration 3 -f json to stdout: ends by itself
+    local t0 t1 ms rc pid i fpid
+    # --duration 3 -f json to stdout: ends by itself; --fail-on applies to live as to read:
+    # --fail-on dropped (nothing dropped) still exits 0, and a second capture beside it with
+    # --fail-on refused sees the refusal and exits 3
     t0=$(date +%s%N)
-    start_live dur "$NC" -i c0 --duration 3 -f json || finish
+    start_live dur "$NC" -i c0 --duration 3 -f json --fail-on dropped || finish
     pid=$LIVE_PID
+    start_live dur-fail "$NC" -i c0 --duration 3 --fail-on refused || finish
+    fpid=$LIVE_PID
     client dur-refused "$S4" 81 --timeout 3 --expect ECONNREFUSED
     wait_until 100 eval '! alive '"$pid"
     t1=$(date +%s%N)
@@ -849,8 +861,20 @@ test_json_duration() {
     else
         wait "$pid"
         rc=$?
-        check "--duration 3: exit 0 (got $rc)" [ $rc = 0 ]
+        check "--duration 3 --fail-on dropped, nothing dropped: exit 0 (got $rc)" [ $rc = 0 ]
     fi
+    if wait_until 30 eval '! alive '"$fpid"; then
+        wait "$fpid"
+        rc=$?
+        check "--duration 3 --fail-on refused, a refusal seen: exit 3 (got $rc)" [ $rc = 3 ]
+    else
+        fail "--duration 3 --fail-on refused: still running 3 s after the other capture ended"
+        stop_live "$fpid" KILL
+    fi
+    check "--fail-on refused: the refused line is on stdout" \
+        grep -qE "^[0-9:.]+ +refused +.* -> $S4:81 " "$T/dur-fail.out"
+    pycheck report "$T/dur-fail.out" 1
+    check_stderr_clean "$T/dur-fail.err" "--duration --fail-on refused"
     check "--duration 3: ended by itself after $ms ms (want 2900..7000)" [ $ms -ge 2900 -a $ms -le 7000 ]
     check_stderr_clean "$T/dur.err" "--duration"
     pycheck summary "$T/dur.out" "s['type'] == 'summary' and set(s['capture']) >= {'received', 'dropped', 'if_dropped', 'duration_s'}"
@@ -950,8 +974,13 @@ test_user_filter() {
         inc $send c0 "$cmac" "$rmac" 88a8:7,8100:100 $C4:9002 10.97.1.78:40002 RA 0 2001 ||
         fail "send_frame.py sent the tagged frames"
     sleep 3 # the accepted attempt's grace
-    for name in "${pids[@]}"; do stop_live "$name" INT; done
-    for name in f-none f-host f-port f-ip6 f-nothing f-vlan f-tagged f-any; do
+    # each capture ends with exit 0 after SIGINT, also the one that matched nothing
+    local names=(f-none f-host f-port f-ip6 f-nothing f-vlan f-tagged f-any) i
+    for i in "${!pids[@]}"; do
+        stop_live "${pids[$i]}" INT
+        check "${names[$i]}: exit 0 after SIGINT (got $STOP_RC)" [ "$STOP_RC" = 0 ]
+    done
+    for name in "${names[@]}"; do
         check_stderr_clean "$T/$name.err" "$name"
     done
 

@@ -871,6 +871,21 @@ Test(flows, finish_emits_open_attempts_between_tombstones_oldest_first)
     rig_free(&r);
 }
 
+/* Every field flow_config_default sets, against README's option table: --syn-timeout 3,
+ * --idle-timeout 300, --max-flows 1000000; the seed is the fixed test seed the command line
+ * replaces with a random one. */
+Test(flows, config_defaults_are_the_documented_ones)
+{
+    struct flow_config cfg;
+
+    memset(&cfg, 0xa5, sizeof(cfg));
+    flow_config_default(&cfg);
+    cr_assert_eq(cfg.syn_timeout_ns, 3 * SEC);
+    cr_assert_eq(cfg.idle_timeout_ns, 300 * SEC);
+    cr_assert_eq(cfg.max_attempts, 1000000u);
+    cr_assert_eq(cfg.hash_seed, 0x5eed5eed5eed5eedULL);
+}
+
 Test(flows, create_rejects_zero_cap)
 {
     struct flow_config cfg;

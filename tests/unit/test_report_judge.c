@@ -136,6 +136,38 @@ Test(judge, server_fin_before_any_data_is_closed_after_accept)
     rig_free(&r);
 }
 
+/* Zeek's S2 and S3 (base/protocols/conn/main.zeek): established, then a close attempt by one
+ * side only, "but no reply from" the other. */
+Test(judge, accepted_then_client_fin_only_is_s2)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    handshake(&r, &t, 0);
+    feed(&r, data(&t, true, 1001, 7001, 80), 3 * MS);
+    feed(&r, data(&t, false, 7001, 1081, 500), 4 * MS);
+    feed(&r, fin(&t, true, 1081, 7501), 5 * MS);
+    advance_to(&r, 1 * SEC);
+    judge_expect(&r, REP_ACCEPTED, "syn-ack", "S2");
+    rig_free(&r);
+}
+
+Test(judge, accepted_then_server_fin_only_is_s3)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    handshake(&r, &t, 0);
+    feed(&r, data(&t, true, 1001, 7001, 80), 3 * MS);
+    feed(&r, data(&t, false, 7001, 1081, 500), 4 * MS); /* data first: not closed-after-accept */
+    feed(&r, fin(&t, false, 7501, 1081), 5 * MS);
+    advance_to(&r, 1 * SEC);
+    judge_expect(&r, REP_ACCEPTED, "syn-ack", "S3");
+    rig_free(&r);
+}
+
 /* ---- refused, unreachable ----------------------------------------------------------------- */
 
 Test(judge, rst_answer_is_refused)
@@ -175,13 +207,17 @@ struct icmp_case {
 
 static const struct icmp_case icmp_cases[] = {
     {4, 3, 1, "host"},
+    {4, 3, 2, "proto"}, /* RFC 792: protocol unreachable */
     {4, 3, 3, "port"},
     {4, 3, 10, "host-prohibited"},
     {4, 3, 13, "admin-prohibited"},
     {4, 11, 0, "ttl-exceeded"},
     {6, 1, 1, "admin-prohibited"},
+    {6, 1, 2, "beyond-scope"}, /* RFC 4443 3.1: beyond scope of source address */
     {6, 1, 3, "addr"},
     {6, 1, 4, "port"},
+    {6, 1, 5, "policy-failed"}, /* source address failed ingress/egress policy */
+    {6, 1, 6, "reject-route"},  /* reject route to destination */
     {6, 3, 0, "ttl-exceeded"},
 };
 
@@ -369,6 +405,20 @@ Test(judge, synack_only_is_one_sided)
     feed(&r, synack(&t, 7000, 1001), 0);
     struct rep_judgement j = judge_expect(&r, REP_UNDETERMINED, "one-sided", "OTH");
     cr_assert_eq(j.start_ns, T0);
+    rig_free(&r);
+}
+
+/* Zeek's RSTRH: "Responder sent a SYN ACK followed by a RST, we never saw a SYN from the
+ * (purported) originator". */
+Test(judge, synack_then_server_rst_only_is_one_sided_rstrh)
+{
+    struct tuple t = tuple4(55982, 80);
+    struct rig r;
+
+    rig_init(&r);
+    feed(&r, synack(&t, 7000, 1001), 0);
+    feed(&r, rst_ack(&t, false, 7001, 1001), 1 * MS);
+    judge_expect(&r, REP_UNDETERMINED, "one-sided", "RSTRH");
     rig_free(&r);
 }
 

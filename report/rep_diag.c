@@ -46,6 +46,12 @@ struct service_info {
     struct dec_addr failed_client, ok_client;
     uint32_t failed_clients, ok_clients; /* 0, 1, or 2 meaning "more than one" */
     bool ok_from_other_client;
+    /* whose SYNs went unanswered (dropped, half-open), and whether that one client was also
+     * accepted here: a drop rule for one source is not an overloaded listener */
+    struct dec_addr lost_client;
+    uint32_t lost_clients;     /* 0, 1, or 2 meaning "more than one" */
+    bool lost_client_accepted; /* or may have been: see ok_client_bits */
+    uint64_t ok_client_bits;   /* bit client_bit() of every accepted client */
 };
 
 struct rep_diag {
@@ -72,8 +78,8 @@ struct rep_diag {
     size_t result_count;
 };
 
-/* The hash of the table this file kept the services in before: only service_order() uses it
- * now, to make the diagnoses in the same order as then. */
+/* The hash of the table this file kept the services in before: service_order() uses it to
+ * make the diagnoses in the same order as then, client_bit() because it is fixed. */
 static uint64_t legacy_hash(int family, const struct dec_addr *addr, uint16_t port)
 {
     uint64_t h = 1469598103934665603ULL ^ (uint64_t)family ^ ((uint64_t)port << 8);
@@ -498,6 +504,13 @@ static void note_client(struct dec_addr *slot, uint32_t *count, const struct dec
     }
 }
 
+/* One of 64 bits per client address, from a fixed hash so that the diagnoses do not change
+ * from run to run: a clear bit means "never accepted here" for sure, a set one "maybe". */
+static uint64_t client_bit(int family, const struct dec_addr *client)
+{
+    return 1ULL << (legacy_hash(family, client, 0) & 63);
+}
+
 static void widen(int64_t *first, int64_t *last, int64_t t)
 {
     if (*first == 0 || t < *first) {
@@ -556,6 +569,12 @@ uint32_t rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
     case REP_DROPPED:
     case REP_HALF_OPEN:
         widen(&s->lost_first, &s->lost_last, j->start_ns);
+        if (s->lost_clients == 0) { /* was this client accepted before? */
+            s->lost_client_accepted =
+                s->ok_clients == 1 ? same_addr(&s->ok_client, &a->client)
+                                   : (s->ok_client_bits & client_bit(a->family, &a->client)) != 0;
+        }
+        note_client(&s->lost_client, &s->lost_clients, &a->client);
         break;
     case REP_REFUSED:
         widen(&s->ref_first, &s->ref_last, j->start_ns);
@@ -581,6 +600,10 @@ uint32_t rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
     } else if (j->verdict == REP_ACCEPTED) {
         note_client(&d->ok_client, &d->ok_clients, &a->client);
         note_client(&s->ok_client, &s->ok_clients, &a->client);
+        s->ok_client_bits |= client_bit(a->family, &a->client);
+        if (s->lost_clients >= 1 && same_addr(&s->lost_client, &a->client)) {
+            s->lost_client_accepted = true;
+        }
         if (s->failed_clients == 0 || !same_addr(&s->failed_client, &a->client)) {
             s->ok_from_other_client = true;
         }
@@ -637,7 +660,11 @@ static void diagnose_service(struct rep_diag *d, const struct service_info *s)
     uint64_t refused = s->counts[REP_REFUSED];
     struct rep_diagnosis *r;
 
-    bool mixed = ok > 0 && lost > 0 &&
+    /* Every unanswered SYN from one client that is never accepted here, while others are:
+     * a rule about that source (single-client), not a full queue, which drops whoever comes
+     * when it is full. */
+    bool one_source_dropped = s->lost_clients == 1 && !s->lost_client_accepted;
+    bool mixed = ok > 0 && lost > 0 && !one_source_dropped &&
                  overlaps(s->ok_first, s->ok_last, s->lost_first,
                           s->lost_last); /* a reset right after the handshake alone is also what an
                                           * application that accepts and aborts does: it counts only

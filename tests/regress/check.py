@@ -10,6 +10,11 @@ Keys: verdict reason client server syns (N or >=N) from sender handshake (yes/no
 zeek (zeek_conn_state) history count. Every line must match exactly `count` attempts and
 every attempt must be matched by one line, unless a line says just `others` (then attempts
 not described are allowed: for third-party captures where only some attempts are checked).
+
+Diagnoses: `diagnosis=KIND server=IP:PORT` (a service), `diagnosis=KIND host=IP` (a host) or
+`diagnosis=KIND client=IP` (a client object). Each such line must be present in the report,
+and every diagnosis of every service, host and client in the report must be listed by one,
+unless the file says `others` (which allows undescribed attempts and diagnoses alike).
 """
 import json
 import subprocess
@@ -99,24 +104,34 @@ def main():
     assert sum(summaries[0]["verdicts"].values()) == len(attempts), "summary counts every attempt"
 
     specs, others = parse_expected(expected)
-    # diagnosis=KIND server=IP:PORT | host=IP: that service or host must carry the diagnosis
+    # diagnosis=KIND server=IP:PORT | host=IP | client=IP: that service, host or client must
+    # carry the diagnosis, and (unless `others`) carry no diagnosis the file does not list
     failures = []
+    reported = set()
+    for o in objects:
+        if o["type"] == "service":
+            where = ("server", endpoint(o["server"]))
+        elif o["type"] == "host":
+            where = ("host", o["server"]["ip"])
+        elif o["type"] == "client":
+            where = ("client", o["client"]["ip"])
+        else:
+            continue
+        for d in o.get("diagnoses", []):
+            reported.add((d["kind"], where))
+            if not others and not any(
+                    s.get("diagnosis") == d["kind"] and s.get(where[0]) == where[1]
+                    for s in specs):
+                failures.append(f"unexpected diagnosis '{d['kind']}' for {where[0]} "
+                                f"{where[1]}: {d.get('summary', '')}")
     for spec in [s for s in specs if "diagnosis" in s]:
         kind = spec["diagnosis"]
-        found = False
-        for o in objects:
-            if o["type"] == "service" and "server" in spec:
-                if endpoint(o["server"]) != spec["server"]:
-                    continue
-            elif o["type"] == "host" and "host" in spec:
-                if o["server"]["ip"] != spec["host"]:
-                    continue
-            else:
-                continue
-            found = found or any(d["kind"] == kind for d in o.get("diagnoses", []))
-        if not found:
-            where = spec.get("server", spec.get("host"))
-            failures.append(f"line {spec['_line']}: no diagnosis '{kind}' for {where}")
+        where = [(k, spec[k]) for k in ("server", "host", "client") if k in spec]
+        if len(where) != 1:
+            raise SystemExit(f"{expected}:{spec['_line']}: diagnosis= needs one of server=, "
+                             "host=, client=")
+        if (kind, where[0]) not in reported:
+            failures.append(f"line {spec['_line']}: no diagnosis '{kind}' for {where[0][1]}")
     specs = [s for s in specs if "diagnosis" not in s]
     # most specific lines first, so a generic line does not take a specific line's attempt
     specs.sort(key=lambda s: -len(s))

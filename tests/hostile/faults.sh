@@ -27,7 +27,9 @@
 #                 each started as nobody with fd 7 open on a root-only file: once capturing
 #                 (live) or probing (probe), CapEff/CapPrm/CapInh/CapAmb 0, NoNewPrivs 1, fd 7
 #                 gone, and the start-up line says "as nobody (uid 65534), capabilities
-#                 dropped"; -Z root does not keep them when not started as root.
+#                 dropped"; -Z root does not keep them when not started as root. The setcap
+#                 copy run as daemon stays daemon and says "(not started as root: cannot
+#                 become nobody)".
 #
 # What 'privileges' proves: the kernel's record of the process's credentials after the drop
 # (what every access check of a packet-triggered bug would be made with) is nobody's, without
@@ -388,13 +390,15 @@ test_iface_gone() {
 # proc_field PID FIELD: the value of a /proc/PID/status line, blanks squeezed
 proc_field() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }
 
-# the process's credentials are nobody's, without capabilities or a way back
+# the process's credentials are RUN_UID's and RUN_GID's (nobody's unless a test says
+# otherwise), without capabilities or a way back
+RUN_UID=65534 RUN_GID=65534
 check_dropped() { # WHAT PID
-    local what=$1 pid=$2 f
-    check "$what: Uid '$(proc_field "$pid" Uid)' all 65534" [ "$(echo $(proc_field "$pid" Uid))" = "65534 65534 65534 65534" ]
-    check "$what: Gid '$(proc_field "$pid" Gid)' all 65534" [ "$(echo $(proc_field "$pid" Gid))" = "65534 65534 65534 65534" ]
-    check "$what: Groups '$(proc_field "$pid" Groups)' nothing but 65534" \
-        [ -z "$(proc_field "$pid" Groups | tr ' ' '\n' | grep -vx -e 65534 -e '')" ]
+    local what=$1 pid=$2 f u=$RUN_UID g=$RUN_GID
+    check "$what: Uid '$(proc_field "$pid" Uid)' all $u" [ "$(echo $(proc_field "$pid" Uid))" = "$u $u $u $u" ]
+    check "$what: Gid '$(proc_field "$pid" Gid)' all $g" [ "$(echo $(proc_field "$pid" Gid))" = "$g $g $g $g" ]
+    check "$what: Groups '$(proc_field "$pid" Groups)' nothing but $g" \
+        [ -z "$(proc_field "$pid" Groups | tr ' ' '\n' | grep -vx -e "$g" -e '')" ]
     for f in CapEff CapPrm CapInh CapAmb; do
         check "$what: $f $(proc_field "$pid" $f) is 0" [ "$(proc_field "$pid" $f)" = 0000000000000000 ]
     done
@@ -577,12 +581,12 @@ make_setcap_copy() {
 }
 
 # NAME EXE [SETPRIV-ARGS...] [-- LIVE-ARGS...]: 'EXE live -i c0 -f json -o $T/NAME.json
-# LIVE-ARGS' run by 'setpriv --reuid=65534 --regid=65534 --clear-groups SETPRIV-ARGS' in the
-# capture namespace, with the root-only file as fd 7; waits until it captures, checks the
-# credentials and the descriptors, that the start-up line says 'as LINE' (global), and that a
-# SYN is still parsed. Ends it with SIGINT.
+# LIVE-ARGS' run by 'setpriv --reuid=RUN_UID --regid=RUN_GID --clear-groups SETPRIV-ARGS'
+# (nobody unless a test sets RUN_UID/RUN_GID) in the capture namespace, with the root-only file
+# as fd 7; waits until it captures, checks the credentials and the descriptors, that the
+# start-up line says 'as LINE' (global), and that a SYN is still parsed. Ends it with SIGINT.
 LINE=
-run_live_nobody() {
+run_live_as() {
     local name=$1 exe=$2 pid
     shift 2
     local setpriv_args=()
@@ -591,7 +595,7 @@ run_live_nobody() {
         shift
     done
     [ $# -gt 0 ] && shift
-    ip netns exec "$PRIV_NC" setpriv --reuid=65534 --regid=65534 --clear-groups \
+    ip netns exec "$PRIV_NC" setpriv --reuid="$RUN_UID" --regid="$RUN_GID" --clear-groups \
         "${setpriv_args[@]}" "$exe" live -i c0 -f json -o "$T/$name.json" "$@" 7<"$INHERITED" \
         >"$T/$name.out" 2>"$T/$name.err" &
     local lpid=$!
@@ -625,13 +629,23 @@ test_privileges_setcap() {
 
     # setcap, as nobody: capabilities from the file, none left once capturing
     LINE="nobody (uid 65534), capabilities dropped"
-    run_live_nobody setcap-live "$SETCAP_COPY"
+    run_live_as setcap-live "$SETCAP_COPY"
     # -Z root is no opt-out when not started as root: dropped all the same, and said so
     LINE="nobody (uid 65534), capabilities dropped (-Z root keeps privileges only when started as root)"
-    run_live_nobody setcap-zroot "$SETCAP_COPY" -- -Z root
+    run_live_as setcap-zroot "$SETCAP_COPY" -- -Z root
+    # the setcap copy run by another ordinary user (daemon): changing user needs root, so it
+    # stays daemon, without capabilities, and the start-up line says so in README's words
+    if id daemon >/dev/null 2>&1; then
+        RUN_UID=$(id -u daemon) RUN_GID=$(id -g daemon)
+        LINE="daemon (uid $RUN_UID), capabilities dropped (not started as root: cannot become nobody)"
+        run_live_as setcap-daemon "$SETCAP_COPY"
+        RUN_UID=65534 RUN_GID=65534
+    else
+        fail "user daemon exists (Debian's uid 1), to run the setcap copy as an ordinary user"
+    fi
     # ambient capabilities (a service manager's AmbientCapabilities=), as nobody
     LINE="nobody (uid 65534), capabilities dropped"
-    run_live_nobody ambient-live "$SYNSCOPE" --inh-caps=+net_raw,+net_admin \
+    run_live_as ambient-live "$SYNSCOPE" --inh-caps=+net_raw,+net_admin \
         --ambient-caps=+net_raw,+net_admin
 
     # probe from the setcap copy, as nobody: 4 attempts at 1 per second on the filtered port

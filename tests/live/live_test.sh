@@ -4,7 +4,7 @@
 #   live_test.sh SYNSCOPE TEST
 #
 # TEST is one of: verdicts-v4 verdicts-v6 any bulk-filter privileges save-file errors
-# json-duration. Each test builds its own namespaces (sslive-<pid>-cli, -rtr, -srv):
+# json-duration user-filter. Each test builds its own namespaces (sslive-<pid>-cli, -rtr, -srv):
 #
 #   sslive-N-cli                 sslive-N-rtr                         sslive-N-srv
 #   c0 10.97.1.2/24  ── veth ──  r1 10.97.1.1/24   r2 10.97.2.1/24 ── veth ── s0 10.97.2.2/24
@@ -16,6 +16,7 @@
 #   80 HTTP | 81 closed | 82 nft reject with tcp reset | 83 nft drop |
 #   84 nft reject with icmp(v6) admin-prohibited | 85 nft reject (port unreachable) |
 #   86 accept + close with SO_LINGER {1,0} (RST) | 87 accept + close (FIN)
+#   88 HTTP, 89 echo (closes after 1 s of silence): verdicts-* only, for the grace period
 #   10.97.2.99 / fd97:2::99: nobody owns it, the router's neighbour resolution fails.
 # Traffic never leaves the namespaces; everything is removed on exit, also on failure.
 #

@@ -130,7 +130,7 @@ void rep_diag_destroy(struct rep_diag *d)
  * client address with every packet and a scan a new service, and the flow table's
  * --max-flows bound means nothing if these tables grow with them. Beyond the caps, new hosts
  * and services get no evidence of their own: 2^16 hosts (5 MiB with their index) and 2^14
- * services (4 MiB). */
+ * services (5 MiB with their index). */
 #define DIAG_MAX_HOSTS (1u << 16)
 #define DIAG_MAX_SERVICES (1u << 14)
 

@@ -7,7 +7,8 @@ usage: check.py SYNSCOPE CAPTURE EXPECTED [extra synscope options...]
 EXPECTED holds one line per group of attempts, '#' starts a comment:
     verdict=refused reason=rst server=10.99.2.2:81 syns=1 from=10.99.2.2 count=1
 Keys: verdict reason client server syns (N or >=N) from sender handshake (yes/no) hops
-zeek (zeek_conn_state) history count. Every line must match exactly `count` attempts and
+zeek (zeek_conn_state) history flag (NAME: the attempt's "flags" list holds NAME; none: it
+has no flags) count. Every line must match exactly `count` attempts and
 every attempt must be matched by one line, unless a line says just `others` (then attempts
 not described are allowed: for third-party captures where only some attempts are checked).
 
@@ -56,6 +57,11 @@ def matches(spec, att):
             got = att["zeek_conn_state"]
         elif key == "history":
             got = att["history"]
+        elif key == "flag":
+            flags = att.get("flags", [])
+            if (want in flags) if want != "none" else not flags:
+                continue
+            return False
         else:
             raise SystemExit(f"unknown key '{key}' in expected file")
         if got != want:

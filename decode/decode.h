@@ -244,6 +244,10 @@ struct flow_attempt {
     bool handshake_done; /* client's ACK of the SYN-ACK seen */
     uint8_t announced;   /* live: the answer (enum flow_answer) it was announced with, or
                           * FLOW_ANS_NONE when it was not announced */
+    bool acks_in_capture; /* the input had shown a pure ACK or a data segment (of any
+                           * connection) by the time this record was handed out: false for
+                           * live capture, whose kernel filter passes none, and for a file
+                           * it saved, so a missing handshake ACK is no evidence there */
     int64_t handshake_ns;
 
     /* after the handshake, or in place of it */

@@ -147,6 +147,7 @@ struct flow_table {
     size_t due_cap;
     int64_t now;
     bool started;
+    bool acks_seen; /* a TCP segment without SYN, FIN or RST has been seen (see on_tcp) */
     struct flow_stats stats;
 };
 
@@ -626,6 +627,7 @@ static void emit_node(struct flow_table *t, struct flow_node *n, enum flow_end e
     struct flow_attempt *a = (struct flow_attempt *)node_attempt(t, n, &buf);
     a->end = end;
     a->seen_until_ns = seen_until;
+    a->acks_in_capture = t->acks_seen;
     t->emit(a, t->user);
 }
 
@@ -841,6 +843,7 @@ static void fire_node(struct flow_table *t, uint32_t idx, int64_t now)
     if (provisional_due(t, n, now)) {
         struct flow_attempt *a = &cold_at(t, n->cold)->a;
         a->announced = (uint8_t)a->answer;
+        a->acks_in_capture = t->acks_seen;
         t->provisional(a, t->user);
         rearm(t, idx);
     } else if (n->state == ST_CLOSED || n->state == ST_DONE) {
@@ -1567,6 +1570,10 @@ static void on_tcp(struct flow_table *t, const struct dec_event *ev, int64_t ts,
     uint8_t f = ev->tcp_flags;
     bool syn = (f & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) == DEC_TCP_SYN;
     bool synack = (f & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) == (DEC_TCP_SYN | DEC_TCP_ACK);
+    /* Whether the input carries pure ACKs and data at all: live capture's kernel filter (and
+     * a file it saved) passes only SYN, FIN and RST, so there a handshake's ACK is never seen
+     * and its absence proves nothing (report/ reads it from each attempt). */
+    t->acks_seen |= (f & (DEC_TCP_SYN | DEC_TCP_FIN | DEC_TCP_RST)) == 0;
 
     if (idx == NIL) {
         if (syn) {

@@ -152,6 +152,15 @@ static void judge_accepted(const struct flow_attempt *a, const struct rep_config
         if (a->end == FLOW_END_CAPTURE_END && since < cfg->syn_timeout_ns) {
             return; /* the ACK may simply be after the end of the capture */
         }
+        /* An input without pure ACKs (live capture's kernel filter passes only SYN, FIN and
+         * RST, and so does a file it saved) cannot show the handshake's ACK. There only the
+         * signs of a SYN-ACK that did not arrive tell a half-open attempt: the server sending
+         * its SYN-ACK again (RFC 6298 retransmission) or the client its SYN after it. */
+        bool synack_repeated = a->synack_count > 1;
+        bool syn_after_synack = a->saw_syn && a->syn_last_ns > a->reply.ts_ns;
+        if (!a->acks_in_capture && !synack_repeated && !syn_after_synack) {
+            return;
+        }
         j->verdict = REP_HALF_OPEN;
         j->reason = "no-ack";
         j->zeek_state = "S1";

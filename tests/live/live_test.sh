@@ -445,24 +445,16 @@ def text_lines(path):
     return by
 
 
-# KNOWN BUG (reported; not the tests' to fix): the live kernel filter passes no pure ACK, so
-# an accepted connection still open when its grace period ends has no visible ACK and is
-# judged half-open: its provisional line says "half-open ... no ACK from the client" instead
-# of "accepted ... (still open)", and is not corrected when the connection ends accepted.
-# Such a line is printed as "KNOWN BUG: ..." and not counted; SYNSCOPE_LIVE_STRICT=1 counts
-# it as a failure. Once fixed, the strict checks below apply by themselves.
-STRICT = os.environ.get("SYNSCOPE_LIVE_STRICT") == "1"
-
-
+# The live kernel filter passes no pure ACK: an accepted connection still open when its grace
+# period ends has no visible ACK. It must still be announced "accepted ... (still open)", not
+# "half-open ... no ACK from the client" (report/rep_verdict.c, acks_in_capture); such a line
+# is a failure.
 def known_half_open(g):
     return g[0] == "half-open" and "no ACK from the client" in g[1]
 
 
 def known_bug(what):
-    if STRICT:
-        out(False, what)
-    else:
-        print("KNOWN BUG: " + what)
+    out(False, what)
 
 
 def cmd_text(path, specpath, when):

@@ -387,12 +387,57 @@ static void describe_host_hops(char *buf, size_t len, const struct flow_attempt 
              h->hops_min == 1 ? "" : "s");
 }
 
+static bool looks_like_cookie(const struct flow_attempt *a);
+static bool synack_stripped(const struct flow_attempt *a);
+static bool synack_full(const struct flow_attempt *a);
+
+/* The service of an attempt, if it was counted before; never adds one. */
+static const struct service_info *find_service(const struct rep_diag *d,
+                                               const struct flow_attempt *a)
+{
+    uint32_t hash = rep_key_hash(d->seed, a->family, &a->server, a->server_port);
+    uint32_t pos = hash, e;
+    while ((e = rep_index_next(&d->service_index, hash, &pos)) != UINT32_MAX) {
+        const struct service_info *s = &d->services[e];
+        if (s->port == a->server_port && s->family == a->family &&
+            rep_addr_equal(&s->addr, &a->server)) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* The syncookie and synack-after-ack flags, from the same facts rep_diag_account counts for
+ * the syn-cookies and overloaded diagnoses: a flagged attempt's service always gets the
+ * diagnosis. A SYN-ACK stripped to its MSS counts only once the service has answered with its
+ * full options (some stacks never send any), so it is flagged only when such an answer came
+ * before it; the diagnosis, made at the end, also counts the stripped ones before that. */
+static void service_flags(const struct rep_diag *d, const struct flow_attempt *a,
+                          struct rep_judgement *j)
+{
+    if (a->answer != FLOW_ANS_SYNACK || !a->saw_syn) {
+        return;
+    }
+    if (a->synack_after_ack_ns != 0) {
+        j->flags |= REP_FLAG_SYNACK_AFTER_ACK;
+    }
+    if (looks_like_cookie(a)) {
+        j->flags |= REP_FLAG_SYNCOOKIE;
+    } else if (d != NULL && synack_stripped(a)) {
+        const struct service_info *s = find_service(d, a);
+        if (s != NULL && s->synacks_full > 0) {
+            j->flags |= REP_FLAG_SYNCOOKIE;
+        }
+    }
+}
+
 void rep_diag_middlebox(const struct rep_diag *d, const struct flow_attempt *a,
                         struct rep_judgement *j)
 {
     if (a->synack_after_answer.ts_ns != 0 && a->answer != FLOW_ANS_NONE) {
         j->flags |= REP_FLAG_LATE_SYNACK;
     }
+    service_flags(d, a, j);
 
     /* An established connection ended by a RST: is it the server's? Its SYN-ACK is the
      * reference within the attempt itself. */
@@ -494,6 +539,24 @@ static bool looks_like_cookie(const struct flow_attempt *a)
     return false;
 }
 
+/* A SYN without timestamps that offered window scaling or SACK, answered by a SYN-ACK with
+ * its MSS only (what a Linux cookie keeps), or with those options (a normal answer). */
+static bool synack_options_tell(const struct flow_attempt *a)
+{
+    return !(a->syn_opts.present & DEC_OPT_TIMESTAMP) &&
+           (a->syn_opts.present & (DEC_OPT_WSCALE | DEC_OPT_SACK_OK)) != 0;
+}
+
+static bool synack_stripped(const struct flow_attempt *a)
+{
+    return synack_options_tell(a) && a->reply.opts.present == DEC_OPT_MSS;
+}
+
+static bool synack_full(const struct flow_attempt *a)
+{
+    return synack_options_tell(a) && (a->reply.opts.present & (DEC_OPT_WSCALE | DEC_OPT_SACK_OK));
+}
+
 static void note_client(struct dec_addr *slot, uint32_t *count, const struct dec_addr *client)
 {
     if (*count == 0) {
@@ -539,13 +602,10 @@ uint32_t rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
         }
         /* stripped options only mean a cookie when the same service answers with its full
          * options at other times: some stacks and NATs never send any */
-        if (!(a->syn_opts.present & DEC_OPT_TIMESTAMP) &&
-            (a->syn_opts.present & (DEC_OPT_WSCALE | DEC_OPT_SACK_OK)) != 0) {
-            if (a->reply.opts.present == DEC_OPT_MSS) {
-                s->synacks_stripped++;
-            } else if (a->reply.opts.present & (DEC_OPT_WSCALE | DEC_OPT_SACK_OK)) {
-                s->synacks_full++;
-            }
+        if (synack_stripped(a)) {
+            s->synacks_stripped++;
+        } else if (synack_full(a)) {
+            s->synacks_full++;
         }
         if (a->synack_after_ack_ns != 0) {
             s->synack_after_ack++;

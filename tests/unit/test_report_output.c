@@ -564,6 +564,346 @@ Test(report_output, json_summary_counts_and_escapes)
     scenario_free(&s);
 }
 
+/* A SYN-ACK of t with these options (the fixture's carries none). */
+static struct dec_event synack_opts(const struct tuple *t, uint32_t server_isn, uint32_t ack,
+                                    uint8_t present)
+{
+    struct dec_event ev = synack(t, server_isn, ack);
+    ev.opts.present = present;
+    ev.opts.mss = (present & DEC_OPT_MSS) ? 1460 : 0;
+    ev.opts.wscale = (present & DEC_OPT_WSCALE) ? 7 : 0;
+    return ev;
+}
+
+/* Attempts whose facts make the flags and the diagnoses that count them, each to its own
+ * service (the client's SYNs offer MSS 1460, SACK and window scaling, no timestamps):
+ *   port 96: a SYN-ACK with full options (41001), later one stripped to its MSS (41002);
+ *   port 97: data segments of 1300 bytes, from the cookie MSS table (41003);
+ *   port 98: SYN-ACKs stripped to the MSS and no full one (41004): a stack without options;
+ *   port 95: the SYN-ACK re-sent after the client's ACK (41005);
+ *   port 81: a RST, then the server's own SYN-ACK to the same SYN (41006);
+ *   port 99: a RST and an ICMP error, each answered by a retried SYN and then a SYN-ACK
+ *            (41007, 41008), a server RST ending the first, the second SYN-ACK sent twice. */
+static void flags_scenario(struct scenario *s)
+{
+    const uint8_t full = DEC_OPT_MSS | DEC_OPT_WSCALE | DEC_OPT_SACK_OK;
+    struct tuple cookie_full = tuple4(41001, 96);
+    struct tuple cookie_stripped = tuple4(41002, 96);
+    struct tuple cookie_mss = tuple4(41003, 97);
+    struct tuple no_options = tuple4(41004, 98);
+    struct tuple queue_full = tuple4(41005, 95);
+    struct tuple late = tuple4(41006, 81);
+    struct tuple after_rst = tuple4(41007, 99);
+    struct tuple after_icmp = tuple4(41008, 99);
+    struct rig *r = &s->flows;
+
+    memset(s, 0, sizeof(*s));
+    rig_init(r);
+    feed(r, syn(&cookie_full, 1000), 0);
+    feed(r, synack_opts(&cookie_full, 7000, 1001, full), 1 * MS);
+    feed(r, ack_of(&cookie_full, true, 1001, 7001), 2 * MS);
+    feed(r, fin(&cookie_full, true, 1001, 7001), 3 * MS);
+    feed(r, fin(&cookie_full, false, 7001, 1002), 4 * MS);
+    feed(r, ack_of(&cookie_full, true, 1002, 7002), 5 * MS);
+    advance_to(r, 10 * SEC); /* written before the stripped one comes */
+    cr_assert_eq(r->got.count, 1);
+
+    feed(r, syn(&cookie_stripped, 2000), 10 * SEC);
+    feed(r, synack_opts(&cookie_stripped, 8000, 2001, DEC_OPT_MSS), 10 * SEC + 1 * MS);
+    feed(r, ack_of(&cookie_stripped, true, 2001, 8001), 10 * SEC + 2 * MS);
+
+    feed(r, syn(&cookie_mss, 3000), 10 * SEC + 3 * MS);
+    feed(r, synack(&cookie_mss, 9000, 3001), 10 * SEC + 4 * MS);
+    feed(r, ack_of(&cookie_mss, true, 3001, 9001), 10 * SEC + 5 * MS);
+    feed(r, data(&cookie_mss, false, 9001, 3001, 1300), 10 * SEC + 6 * MS);
+
+    feed(r, syn(&no_options, 4000), 10 * SEC + 7 * MS);
+    feed(r, synack_opts(&no_options, 1, 4001, DEC_OPT_MSS), 10 * SEC + 8 * MS);
+    feed(r, ack_of(&no_options, true, 4001, 2), 10 * SEC + 9 * MS);
+
+    feed(r, syn(&queue_full, 5000), 10 * SEC + 10 * MS);
+    feed(r, synack(&queue_full, 500, 5001), 10 * SEC + 11 * MS);
+    feed(r, ack_of(&queue_full, true, 5001, 501), 10 * SEC + 12 * MS);
+    feed(r, synack(&queue_full, 500, 5001), 11 * SEC + 11 * MS); /* the ACK was not queued */
+
+    feed(r, syn(&late, 6000), 10 * SEC + 20 * MS);
+    feed(r, rst_ack(&late, false, 0, 6001), 10 * SEC + 21 * MS);
+    feed(r, synack(&late, 600, 6001), 10 * SEC + 22 * MS);
+
+    feed(r, syn(&after_rst, 7000), 10 * SEC + 30 * MS);
+    feed(r, rst_ack(&after_rst, false, 0, 7001), 10 * SEC + 31 * MS);
+    feed(r, syn(&after_rst, 7000), 11 * SEC + 30 * MS);
+    feed(r, synack(&after_rst, 700, 7001), 11 * SEC + 31 * MS);
+    feed(r, ack_of(&after_rst, true, 7001, 701), 11 * SEC + 32 * MS);
+    feed(r, data(&after_rst, true, 7001, 701, 10), 11 * SEC + 33 * MS);
+    feed(r, data(&after_rst, false, 701, 7011, 20), 11 * SEC + 34 * MS);
+    feed(r, rst_ack(&after_rst, false, 721, 7011), 11 * SEC + 35 * MS);
+
+    feed(r, syn(&after_icmp, 8000), 10 * SEC + 40 * MS);
+    feed(r, icmp_err(&after_icmp.server, &after_icmp, 8000, 3, 13), 10 * SEC + 41 * MS);
+    feed(r, syn(&after_icmp, 8000), 11 * SEC + 40 * MS);
+    feed(r, synack(&after_icmp, 800, 8001), 11 * SEC + 41 * MS);
+    feed(r, synack(&after_icmp, 800, 8001), 12 * SEC + 41 * MS);
+    feed(r, ack_of(&after_icmp, true, 8001, 801), 12 * SEC + 42 * MS);
+    advance_to(r, 60 * SEC);
+    finish_all(r);
+    cr_assert_eq(r->got.count, 8);
+    s->input.packets = r->pkt;
+}
+
+/* The "flags" array of an attempt line, "" when it has none. */
+static const char *flags_of(const char *line, char *buf, size_t buflen)
+{
+    if (strstr(line, "\"flags\":") == NULL) {
+        buf[0] = '\0';
+        return buf;
+    }
+    return json_field(line, "flags", buf, buflen);
+}
+
+/* The diagnoses array of the service object of 10.99.0.2:port. */
+static const char *service_diagnoses(const struct written *w, unsigned port, char *buf,
+                                     size_t buflen)
+{
+    char want[64];
+    snprintf(want, sizeof(want), "\"server\":{\"ip\":\"10.99.0.2\",\"port\":%u}", port);
+    for (size_t i = 0; i < w->line_count; i++) {
+        if (strncmp(w->lines[i], "{\"type\":\"service\",", 18) == 0 &&
+            strstr(w->lines[i], want) != NULL) {
+            return json_field(w->lines[i], "diagnoses", buf, buflen);
+        }
+    }
+    cr_assert_fail("no service object for port %u", port);
+    return NULL;
+}
+
+/* README: "flags" notes syncookie, synack-after-ack, late-synack; an attempt flagged
+ * syncookie or synack-after-ack comes with its service's syn-cookies or overloaded
+ * diagnosis, since both are read from the same facts. */
+Test(report_output, json_attempt_flags_agree_with_the_service_diagnoses)
+{
+    static const struct {
+        unsigned client_port, server_port;
+        const char *flags;     /* the attempt's "flags" value, "" for none */
+        const char *diagnosis; /* a diagnosis its service carries, or NULL for none */
+    } cases[] = {
+        {41001, 96, "", "\"kind\":\"syn-cookies\""},
+        {41002, 96, "[\"syncookie\"]", "\"kind\":\"syn-cookies\""},
+        {41003, 97, "[\"syncookie\"]", "\"kind\":\"syn-cookies\""},
+        {41004, 98, "", NULL},
+        {41005, 95, "[\"synack-after-ack\"]", "\"kind\":\"overloaded\""},
+        {41006, 81, "[\"late-synack\"]", NULL},
+        {41007, 99, "", NULL},
+        {41008, 99, "", NULL},
+    };
+    struct scenario s;
+    flags_scenario(&s);
+    struct written w = write_report(&s, REP_FORMAT_JSON);
+    char buf[2048];
+
+    cr_assert_lt(attempt_line(&w, 41001), attempt_line(&w, 41002),
+                 "the full SYN-ACK's attempt must be written first");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *line = attempt_line(&w, cases[i].client_port);
+        cr_assert_str_eq(flags_of(line, buf, sizeof(buf)), cases[i].flags, "%s", line);
+        service_diagnoses(&w, cases[i].server_port, buf, sizeof(buf));
+        if (cases[i].diagnosis != NULL) {
+            cr_assert_not_null(strstr(buf, cases[i].diagnosis), "port %u: %s", cases[i].server_port,
+                               buf);
+        } else {
+            cr_assert_null(strstr(buf, "syn-cookies"), "port %u: %s", cases[i].server_port, buf);
+            cr_assert_null(strstr(buf, "overloaded"), "port %u: %s", cases[i].server_port, buf);
+        }
+    }
+    /* the late SYN-ACK is the server's own: the RST was not (README, refused-by-middlebox) */
+    cr_assert_not_null(strstr(attempt_line(&w, 41006), "\"verdict\":\"refused-by-middlebox\""));
+    written_free(&w);
+    scenario_free(&s);
+}
+
+/* ---- every field README's "JSON lines" section names -------------------------------------- */
+
+/* One field: in objects of this type, inside the value of `parent` (NULL: the object itself),
+ * with a value of one of these JSON types (s string, n number, o object, a array, b boolean,
+ * z null); `always` when every such object has it. */
+struct documented_field {
+    const char *type, *parent, *key, *types;
+    bool always;
+};
+
+/* README.md, "JSON lines": the attempt table, the answer's and the handshake's keys, the
+ * service and summary objects (a live capture's "capture" object is checked by tests/live). */
+static const struct documented_field documented_fields[] = {
+    {"attempt", NULL, "type", "s", true},
+    {"attempt", NULL, "ts", "s", true},
+    {"attempt", NULL, "client", "o", true},
+    {"attempt", "client", "ip", "s", true},
+    {"attempt", "client", "port", "n", true},
+    {"attempt", NULL, "server", "o", true},
+    {"attempt", "server", "ip", "s", true},
+    {"attempt", "server", "port", "n", true},
+    {"attempt", NULL, "family", "n", true},
+    {"attempt", NULL, "verdict", "s", true},
+    {"attempt", NULL, "reason", "s", true},
+    {"attempt", NULL, "syns", "n", true},
+    {"attempt", NULL, "retries_ms", "a", false},
+    {"attempt", NULL, "rtt_ms", "nz", true},
+    {"attempt", NULL, "waited_ms", "n", true},
+    {"attempt", NULL, "answer", "o", false},
+    {"attempt", "answer", "kind", "s", true},
+    {"attempt", "answer", "from", "s", true},
+    {"attempt", "answer", "ttl", "n", true},
+    {"attempt", "answer", "hops", "n", true},
+    {"attempt", "answer", "sender", "s", true},
+    {"attempt", "answer", "packet", "n", true},
+    {"attempt", "answer", "icmp_type", "n", false},
+    {"attempt", "answer", "icmp_code", "n", false},
+    {"attempt", "answer", "ip_id", "n", false},
+    {"attempt", NULL, "handshake", "b", true},
+    {"attempt", NULL, "client_bytes", "n", false},
+    {"attempt", NULL, "server_bytes", "n", false},
+    {"attempt", NULL, "end", "s", true},
+    {"attempt", NULL, "flags", "a", false},
+    {"attempt", NULL, "evidence", "s", false},
+    {"attempt", NULL, "server_rsts", "n", false},
+    {"attempt", NULL, "icmp_errors", "n", false},
+    {"attempt", NULL, "synacks", "n", false},
+    {"attempt", NULL, "zeek_conn_state", "s", true},
+    {"attempt", NULL, "history", "s", true},
+    {"attempt", NULL, "packets", "a", true},
+    {"attempt", NULL, "packet_total", "n", true},
+    {"service", NULL, "type", "s", true},
+    {"service", NULL, "server", "o", true},
+    {"service", "server", "ip", "s", true},
+    {"service", "server", "port", "n", true},
+    {"service", NULL, "family", "n", true},
+    {"service", NULL, "attempts", "n", true},
+    {"service", NULL, "verdicts", "o", true},
+    {"service", NULL, "diagnoses", "a", true},
+    {"service", "diagnoses", "kind", "s", false},
+    {"service", "diagnoses", "summary", "s", false},
+    {"service", "diagnoses", "causes", "s", false},
+    {"service", "diagnoses", "ruled_out", "s", false},
+    {"service", "diagnoses", "next", "s", false},
+    {"summary", NULL, "type", "s", true},
+    {"summary", NULL, "files", "a", true},
+    {"summary", NULL, "packets", "n", true},
+    {"summary", NULL, "attempts", "n", true},
+    {"summary", NULL, "verdicts", "o", true},
+    {"summary", NULL, "decode_problems", "o", true},
+    {"summary", NULL, "ignored", "o", true},
+    {"summary", NULL, "evicted", "n", true},
+    {"summary", NULL, "peak_tracked", "n", true},
+    {"summary", NULL, "unmatched", "o", true},
+    {"summary", "unmatched", "syn-ack", "n", true},
+    {"summary", "unmatched", "rst", "n", true},
+    {"summary", "unmatched", "icmp", "n", true},
+    {"summary", NULL, "invalid_answers", "n", true},
+    {"summary", NULL, "midstream_packets", "n", true},
+    {"summary", NULL, "late_packets", "n", true},
+    {"summary", NULL, "input_error", "s", false},
+};
+
+/* The JSON type letter of a value's text (see struct documented_field). */
+static char json_type(const char *value)
+{
+    switch (value[0]) {
+    case '"':
+        return 's';
+    case '{':
+        return 'o';
+    case '[':
+        return 'a';
+    case 't':
+    case 'f':
+        return 'b';
+    case 'n':
+        return 'z';
+    default:
+        return (value[0] == '-' || (value[0] >= '0' && value[0] <= '9')) ? 'n' : '?';
+    }
+}
+
+/* README.md's "JSON lines" section, read beside this file; heap memory. */
+static char *readme_json_section(void)
+{
+    char path[4096];
+    const char *slash = strrchr(__FILE__, '/');
+    cr_assert_not_null(slash, "__FILE__ %s has no directory", __FILE__);
+    snprintf(path, sizeof(path), "%.*s/../../README.md", (int)(slash - __FILE__), __FILE__);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot read %s", path);
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *start = strstr(text, "\n## JSON lines\n");
+    cr_assert_not_null(start, "no JSON lines section in %s", path);
+    char *end = strstr(start + 1, "\n## ");
+    return strndup(start, end != NULL ? (size_t)(end - start) : strlen(start));
+}
+
+Test(report_output, json_every_documented_field_is_written_with_its_type)
+{
+    struct scenario mixed, flagged;
+    mixed_scenario(&mixed);
+    mixed.input.decode_status[DEC_P_IP4_BAD_IHL] = 1;
+    mixed.input.error = "damaged after record 3";
+    flags_scenario(&flagged);
+    struct written w[2] = {write_report(&mixed, REP_FORMAT_JSON),
+                           write_report(&flagged, REP_FORMAT_JSON)};
+    char *readme = readme_json_section();
+
+    for (size_t f = 0; f < sizeof(documented_fields) / sizeof(documented_fields[0]); f++) {
+        const struct documented_field *d = &documented_fields[f];
+        char want_type[32], key[48], parent_buf[4096], value[4096];
+        snprintf(want_type, sizeof(want_type), "{\"type\":\"%s\",", d->type);
+        snprintf(key, sizeof(key), "\"%s\":", d->key);
+        snprintf(value, sizeof(value), "`%s`", d->key);
+        cr_assert(strstr(readme, value) != NULL || strstr(readme, key) != NULL,
+                  "README's JSON section names no %s", value);
+        size_t objects = 0, with_key = 0;
+        for (size_t k = 0; k < 2; k++) {
+            for (size_t i = 0; i < w[k].line_count; i++) {
+                const char *in = w[k].lines[i];
+                if (strncmp(in, want_type, strlen(want_type)) != 0) {
+                    continue;
+                }
+                if (d->parent != NULL) {
+                    char parent_key[48];
+                    snprintf(parent_key, sizeof(parent_key), "\"%s\":", d->parent);
+                    if (strstr(in, parent_key) == NULL) {
+                        continue;
+                    }
+                    in = json_field(in, d->parent, parent_buf, sizeof(parent_buf));
+                    if (strcmp(in, "[]") == 0) {
+                        continue; /* a service without diagnoses */
+                    }
+                }
+                objects++;
+                if (strstr(in, key) == NULL) {
+                    cr_assert_not(d->always, "%s %s%s%s missing from %s", d->type,
+                                  d->parent ? d->parent : "", d->parent ? "." : "", d->key, in);
+                    continue;
+                }
+                with_key++;
+                json_field(in, d->key, value, sizeof(value));
+                cr_assert_not_null(strchr(d->types, json_type(value)),
+                                   "%s %s: %s is not of type %s", d->type, d->key, value, d->types);
+            }
+        }
+        cr_assert_gt(objects, 0, "no %s object%s%s to look for %s in", d->type,
+                     d->parent ? " with " : "", d->parent ? d->parent : "", d->key);
+        cr_assert_gt(with_key, 0, "no %s object has %s%s%s", d->type, d->parent ? d->parent : "",
+                     d->parent ? "." : "", d->key);
+    }
+    free(readme);
+    written_free(&w[0]);
+    written_free(&w[1]);
+    scenario_free(&mixed);
+    scenario_free(&flagged);
+}
+
 Test(report_output, json_empty_input)
 {
     struct scenario s;

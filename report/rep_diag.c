@@ -21,7 +21,7 @@ struct host_info {
     uint32_t own_packets;   /* SYN-ACKs, its own FINs, ICMP from itself */
     int hops_min, hops_max; /* hop distance of those packets */
     int64_t synack_rtt_min; /* fastest SYN-ACK, -1 none */
-    uint32_t ipid_nonzero;  /* of its packets with an IPv4 ID: how many were not 0 */
+    uint32_t ipid_nonzero;  /* of its TCP packets with an IPv4 ID: how many were not 0 */
     uint32_t ipid_zero;
     uint32_t ipid_steps, ipid_small_steps; /* pairs of IDs seen; pairs 1..1000 apart, upward */
     uint32_t attempts;                     /* attempts to any of its ports */
@@ -288,7 +288,10 @@ static void own_packet(struct host_info *h, const struct flow_reply *r)
     if (hops > h->hops_max) {
         h->hops_max = hops;
     }
-    if (r->has_ip_id) {
+    /* IDs of TCP packets only: the RST they are compared with is TCP, and a host may number
+     * its ICMP errors apart (Linux counts them per destination, while its own RSTs and DF
+     * SYN-ACKs carry 0) */
+    if (r->has_ip_id && r->flags != 0) {
         if (r->ip_id == 0) {
             h->ipid_zero++;
         } else {

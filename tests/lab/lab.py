@@ -18,6 +18,13 @@
                               --recv/--http the result of reading is appended: "ok/eof",
                               "ok/ECONNRESET".  With --expect, exit 3 if the result differs.
 
+  lab.py delay IFNAME MS      create the tun device IFNAME (IPv4 and IPv6 packets, no header)
+                              and write every TCP packet the kernel routes into it back into
+                              the kernel MS milliseconds later (a delay line where netem is
+                              missing: the packet is then routed again, by the rules that
+                              sent it there or not); prints "ready IFNAME" once the device
+                              exists. Other packets (router solicitations, ...) are dropped.
+
 No timeout by default: a blocking connect() then lasts as long as the kernel's SYN retries
 (net.ipv4.tcp_syn_retries), which is what the dropped and half-open scenarios rely on.
 """
@@ -182,6 +189,29 @@ def burst(a):
     return 0
 
 
+def delay(ifname, ms):
+    import collections
+    import fcntl
+    import os
+    import select
+    tunsetiff, iff_tun, iff_no_pi = 0x400454CA, 0x0001, 0x1000
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, tunsetiff, struct.pack("16sH", ifname.encode(), iff_tun | iff_no_pi))
+    print("ready", ifname, flush=True)
+    line = collections.deque()  # (when to write it back, packet)
+    while True:
+        wait = None if not line else max(0.0, line[0][0] - time.monotonic())
+        if select.select([fd], [], [], wait)[0]:
+            pkt = os.read(fd, 65536)
+            version = pkt[0] >> 4 if pkt else 0
+            if (version == 4 and len(pkt) >= 20 and pkt[9] == 6) or \
+                    (version == 6 and len(pkt) >= 40 and pkt[6] == 6):
+                line.append((time.monotonic() + ms / 1000.0, pkt))
+        now = time.monotonic()
+        while line and line[0][0] <= now:
+            os.write(fd, line.popleft()[1])
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -209,7 +239,13 @@ def main():
     pb.add_argument("--timeout", type=float, default=3.5)
     pb.add_argument("--hold", type=float, default=4)
     pb.add_argument("--defer-ack", action="store_true")
+    pd = sub.add_parser("delay")
+    pd.add_argument("ifname")
+    pd.add_argument("ms", type=float)
     a = p.parse_args()
+    if a.cmd == "delay":
+        delay(a.ifname, a.ms)
+        return 0
     if a.cmd == "serve":
         serve(a.port, a.mode, a.backlog)
         return 0

@@ -18,7 +18,11 @@ of the timing-dependent overload and rate-limited captures, which record takes f
 
 Hop distance: initial TTL guessed as the next of 64/128/255, minus the TTL seen. A valid RST
 whose hop distance differs from that of the other packets of the same address (SYN-ACKs,
-data, FINs, RSTs that are not answers to a SYN) is counted as refused-by-middlebox.
+data, FINs, RSTs that are not answers to a SYN) is counted as refused-by-middlebox. So is one
+followed by a SYN-ACK of the same address acknowledging the same SYN (no SYN sent again in
+between), one that came in less than half the time of that address's fastest SYN-ACK (when
+that is over 1 ms), and one with IPv4 ID 0 from an address whose other TCP packets (not RSTs)
+all carry IDs that count up (at least 4, none 0, 4 in 5 steps between 1 and 1000).
 Diagnosis lines (diagnosis=KIND ...) are not attempts; only unresolved-neighbour is checked
 here (ARP requests / neighbour solicitations for the host, no reply, no SYN to it).
 """
@@ -32,7 +36,7 @@ ICMP4 = {0: "net", 1: "host", 2: "proto", 3: "port", 4: "frag-needed", 6: "net-u
 ICMP6 = {0: "no-route", 1: "admin-prohibited", 2: "beyond-scope", 3: "addr", 4: "port",
          5: "policy-failed", 6: "reject-route"}
 FIELDS = ["frame.number", "frame.time_relative", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
-          "ip.ttl", "ipv6.hlim",
+          "ip.ttl", "ipv6.hlim", "ip.id",
           "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq", "tcp.seq_raw", "tcp.ack_raw", "tcp.len",
           "tcp.options.timestamp.tsval", "icmp.type", "icmp.code", "icmpv6.type",
           "icmpv6.code"]
@@ -57,7 +61,8 @@ def packets(path):
         dst = v["ip.dst"] or v["ipv6.dst"]
         ttl = v["ip.ttl"] or v["ipv6.hlim"]
         p = {"no": int(v["frame.number"][0]), "t": float(v["frame.time_relative"][0]),
-             "src": src, "dst": dst, "hops": hops(int(ttl[0])) if ttl else None}
+             "src": src, "dst": dst, "hops": hops(int(ttl[0])) if ttl else None,
+             "id": int(v["ip.id"][0], 16) if v["ip.id"] else None}
         if v["icmp.type"] or v["icmpv6.type"]:
             t6 = bool(v["icmpv6.type"])
             typ = int((v["icmpv6.type"] or v["icmp.type"])[0])
@@ -105,6 +110,7 @@ def attempts(path):
         for p in win:
             if rev(p) and p["flags"] & 0x12 == 0x12 and p["ack"] == (isn + 1) % (1 << 32):
                 a.update(verdict="half-open", reason="no-ack", frm=p["src"], hops=p["hops"])
+                a["synack"] = p
                 srv_isn = p["seq"]
                 ack = [q for q in win if fwd(q) and q["flags"] & 0x10 and q["no"] > p["no"]
                        and q["ack"] == (srv_isn + 1) % (1 << 32)]
@@ -120,6 +126,16 @@ def attempts(path):
             if rev(p) and p["flags"] & 0x04 and p["flags"] & 0x10 and p["ack"] == (isn + 1) % (1 << 32):
                 a.update(verdict="refused", reason="rst", frm=p["src"], hops=p["hops"])
                 a["rst_no"] = p["no"]
+                a["rst"] = p
+                # the same address's SYN-ACK for this SYN after it, no SYN sent again between
+                for q in win:
+                    if q["no"] <= p["no"]:
+                        continue
+                    if fwd(q) and q["flags"] & 0x12 == 0x02:
+                        break
+                    if rev(q) and q["flags"] & 0x12 == 0x12 and q["ack"] == (isn + 1) % (1 << 32):
+                        a["late_synack"] = True
+                        break
                 break
             if rev(p) and p["flags"] & 0x17 == 0x10 and p["ack"] != (isn + 1) % (1 << 32):
                 a.update(verdict="stale", reason="bare-ack", frm=p["src"])  # e.g. TIME-WAIT
@@ -138,8 +154,31 @@ def attempts(path):
         if (p["kind"] == "tcp" and p["no"] not in answers and p["hops"] is not None
                 and not p["flags"] & 0x04):
             own.setdefault(p["src"], set()).add(p["hops"])
+    # the fastest SYN-ACK of each address (from the last SYN sent before it)
+    def rtt(a, p):
+        return p["t"] - max(q["t"] for q in a["pk"] if q["no"] < p["no"])
+    fastest = {}
     for a in atts:
-        if a["verdict"] == "refused" and own.get(a["frm"]) and a["hops"] not in own[a["frm"]]:
+        if "synack" in a:
+            r = rtt(a, a["synack"])
+            fastest[a["synack"]["src"]] = min(r, fastest.get(a["synack"]["src"], r))
+    # IPv4 IDs of each address's TCP packets other than RSTs, in capture order
+    ids = {}
+    for p in pk:
+        if p["kind"] == "tcp" and p["id"] is not None and not p["flags"] & 0x04:
+            ids.setdefault(p["src"], []).append(p["id"])
+
+    def counting(x):
+        steps = [(b - a) % 65536 for a, b in zip(x, x[1:])]
+        return (len(x) >= 4 and 0 not in x
+                and 5 * sum(1 <= d <= 1000 for d in steps) >= 4 * len(steps))
+    for a in atts:
+        if a["verdict"] != "refused":
+            continue
+        f, rst = a["frm"], a["rst"]
+        if ((own.get(f) and a["hops"] not in own[f]) or a.get("late_synack")
+                or (fastest.get(f, 0) > 0.001 and 2 * rtt(a, rst) < fastest[f])
+                or (rst["id"] == 0 and counting(ids.get(f, [])))):
             a.update(verdict="refused-by-middlebox", sender=None)
     return atts
 
@@ -191,7 +230,7 @@ def matches(kv, a):
            "server": a["server"], "syns": a["syns"], "from": a["frm"], "sender": a["sender"],
            "handshake": a["handshake"], "hops": a.get("hops")}
     for k, (op, v) in kv.items():
-        if k == "count":
+        if k in ("count", "flag"):  # flag=: synscope's notes on an attempt, not read here
             continue
         if k == "handshake" and a["verdict"] in ("refused", "refused-by-middlebox",
                                                  "unreachable", "dropped"):

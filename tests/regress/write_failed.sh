@@ -4,7 +4,10 @@
 # byte for byte and in order, the original records whose numbers those attempts list in JSON
 # ("packets"), no more and no fewer; reading FILE back gives the same attempts one to one
 # (addresses, ports, verdict, reason, flags, and the same packets renumbered), so the same
-# failures, and no accepted attempt but the middlebox-reset ones.
+# failures, and no accepted attempt but the middlebox-reset ones. One exception, documented in
+# README: a refused-by-middlebox whose evidence was the server's packets in other connections
+# (kept out of FILE) reads back as refused with "not enough evidence"; at most the 3 captures
+# built for those signs may show it.
 # Run on every capture in PCAPS_DIR (those without failures must give an empty FILE).
 # usage: write_failed.sh SYNSCOPE PCAPS_DIR
 set -u
@@ -15,6 +18,7 @@ trap 'rm -rf "$work"' EXIT
 failures=0
 checked=0
 kept_total=0
+weakened_total=0
 for cap in "$pcaps"/*.pcap; do
     name=$(basename "$cap" .pcap)
     checked=$((checked + 1))
@@ -63,32 +67,63 @@ assert part["packets"] == len(numbers), (part["packets"], len(numbers))
 for i, n in enumerate(numbers):
     assert kept_recs[i] == orig[n - 1], ("record %d of FILE is not packet %d" % (i + 1, n))
 
-# reading FILE back: the same attempts, one to one, with their packets renumbered
+# reading FILE back: the same attempts, one to one, with their packets renumbered, and the same
+# verdicts, with one documented exception (README, --write-failed): a refused-by-middlebox whose
+# evidence came from the server's packets in other connections (hops, speed, IP IDs) may read
+# back as refused, saying there is not enough evidence; one whose evidence is in the attempt
+# itself (the server's SYN-ACK after the RST) may not.
 renumber = {n: i + 1 for i, n in enumerate(numbers)}
 def key(a, packets):
     return (a["client"]["ip"], a["client"]["port"], a["server"]["ip"], a["server"]["port"],
-            a["verdict"], a["reason"], tuple(sorted(a.get("flags", []))), tuple(packets))
-want = collections.Counter(key(a, [renumber[n] for n in a["packets"]]) for a in kept)
-have = collections.Counter(key(a, a["packets"]) for a in part_att)
-assert want == have, ("missing", want - have, "extra", have - want)
+            tuple(packets))
+def judged(a):
+    return (a["verdict"], a["reason"], tuple(sorted(a.get("flags", []))))
+want = {key(a, [renumber[n] for n in a["packets"]]): a for a in kept}
+have = {key(a, a["packets"]): a for a in part_att}
+assert len(want) == len(kept) and len(have) == len(part_att), "two attempts with one key"
+assert set(want) == set(have), ("missing", set(want) - set(have), "extra", set(have) - set(want))
+weakened = 0
+for k, a in want.items():
+    b = have[k]
+    if judged(a) == judged(b):
+        continue
+    in_attempt = "late-synack" in a.get("flags", [])
+    assert (a["verdict"] == "refused-by-middlebox" and b["verdict"] == "refused"
+            and not in_attempt and b.get("evidence", "").startswith("not enough evidence")), (
+        "verdict changed", k, judged(a), a.get("evidence"), judged(b), b.get("evidence"))
+    weakened += 1
 
 # so the same failures, and no accepted attempt but a middlebox-reset one
 failed = {v: n for v, n in full["verdicts"].items() if v not in FAILURES}
 got = {v: n for v, n in part["verdicts"].items() if v not in FAILURES}
+failed["refused-by-middlebox"] -= weakened
+failed["refused"] += weakened
 assert failed == got, (failed, got)
 assert part["verdicts"]["undetermined"] == 0, part["verdicts"]
 assert all("middlebox-reset" in a.get("flags", []) for a in part_att
            if a["verdict"] == "accepted"), "an accepted attempt without a middlebox reset"
-print(len(kept))
+print(len(kept), weakened)
 PY
     ); then
         echo "FAIL $name: FILE is not exactly the packets of the failed attempts"; failures=$((failures + 1)); continue
     fi
-    kept_total=$((kept_total + kept))
-    echo "ok $name ($kept attempts kept)"
+    set -- $kept
+    kept_total=$((kept_total + $1))
+    weakened_total=$((weakened_total + $2))
+    if [ "$2" = 0 ]; then
+        echo "ok $name ($1 attempts kept)"
+    else
+        echo "ok $name ($1 attempts kept; $2 refused-by-middlebox read back as refused)"
+    fi
 done
 # the captures hold failures: a FILE always empty would pass the loop above
 checked=$((checked + 1))
+# the weakening is the exception: at most the three captures whose middlebox evidence is only
+# in other connections (middlebox-faster-v4/-v6: speed; middlebox-ipid-v4: IP IDs)
+checked=$((checked + 1))
+if [ "$weakened_total" -gt 3 ]; then
+    echo "FAIL $weakened_total refused-by-middlebox attempts read back as refused (at most 3)"; failures=$((failures + 1))
+fi
 if [ "$kept_total" -lt 50 ]; then
     echo "FAIL only $kept_total attempts kept over all captures"; failures=$((failures + 1))
 fi

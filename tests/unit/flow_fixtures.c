@@ -1,5 +1,6 @@
 /* flow_fixtures.c - the shared fixtures of the flow and report unit tests (flow_fixtures.h). */
 #include "flow_fixtures.h"
+#include "test_paths.h"
 
 #include <criterion/criterion.h>
 
@@ -233,4 +234,21 @@ void judge(const struct flow_attempt *a, struct rep_judgement *j)
     struct rep_config cfg = {.syn_timeout_ns = 3 * SEC};
 
     rep_judge(a, &cfg, j);
+}
+
+struct rep_judgement judge_only(struct rig *r)
+{
+    struct rep_judgement j;
+
+    finish_all(r);
+    cr_assert_eq(r->got.count, 1, "%zu attempts emitted", r->got.count);
+    judge(&r->got.items[0], &j);
+    return j;
+}
+
+void repo_root(char *out, size_t outlen)
+{
+    size_t n = strlen(SYNSCOPE_SOURCE_DIR);
+    cr_assert_lt(n, outlen, "source folder name too long");
+    memcpy(out, SYNSCOPE_SOURCE_DIR, n + 1);
 }

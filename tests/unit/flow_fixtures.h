@@ -115,4 +115,7 @@ void rig_free(struct rig *r);
 /* rep_judge of a with the rig's 3 s SYN timeout and the other settings zero. */
 void judge(const struct flow_attempt *a, struct rep_judgement *j);
 
+/* The only attempt emitted, judged: finishes the input first (and asserts there is one). */
+struct rep_judgement judge_only(struct rig *r);
+
 #endif

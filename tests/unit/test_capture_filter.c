@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cap_int.h"
+#include "test_paths.h"
 
 /* ---- frames ------------------------------------------------------------------------------- */
 
@@ -213,17 +214,6 @@ Test(capture_filter, cooked_link_type)
 }
 
 /* ---- the VLAN captures of other projects -------------------------------------------------- */
-
-static void repo_root(char *out, size_t outlen)
-{
-    const char *suffix = "/tests/unit/test_capture_filter.c";
-    size_t n = strlen(__FILE__);
-    size_t s = strlen(suffix);
-    cr_assert(n > s && strcmp(__FILE__ + n - s, suffix) == 0, "unexpected __FILE__ %s", __FILE__);
-    cr_assert_lt(n - s, outlen);
-    memcpy(out, __FILE__, n - s);
-    out[n - s] = '\0';
-}
 
 /* Packets of PATH that pass PROG, or, when PROG is NULL, that pass EXPRESSION compiled by
  * libpcap as written (the reference). */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cap_int.h"
+#include "test_paths.h"
 
 /* ---- bytes and generated captures --------------------------------------------------------- */
 
@@ -298,18 +299,6 @@ static void truncation_sweep(const struct bytes *b, const char *name)
 TestSuite(reader, .init = make_tmp_dir, .fini = remove_tmp_dir);
 
 /* ---- the captures we have ----------------------------------------------------------------- */
-
-/* The repository's root, from this file's path (CMake compiles it by its absolute path). */
-static void repo_root(char *out, size_t outlen)
-{
-    const char *suffix = "/tests/unit/test_capture_reader.c";
-    size_t n = strlen(__FILE__);
-    size_t s = strlen(suffix);
-    cr_assert(n > s && strcmp(__FILE__ + n - s, suffix) == 0, "unexpected __FILE__ %s", __FILE__);
-    cr_assert_lt(n - s, outlen);
-    memcpy(out, __FILE__, n - s);
-    out[n - s] = '\0';
-}
 
 static bool is_classic_pcap(const char *path)
 {

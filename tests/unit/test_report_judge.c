@@ -7,17 +7,6 @@
 #include "flow_fixtures.h"
 #include "report.h"
 
-/* The only attempt emitted, judged: finishes the input first. */
-static struct rep_judgement judge_only(struct rig *r)
-{
-    struct rep_judgement j;
-
-    finish_all(r);
-    cr_assert_eq(r->got.count, 1, "%zu attempts emitted", r->got.count);
-    judge(&r->got.items[0], &j);
-    return j;
-}
-
 static void expect(const struct rep_judgement *j, enum rep_verdict verdict, const char *reason,
                    const char *zeek_state)
 {

@@ -8,15 +8,6 @@
 #include "flow_fixtures.h"
 #include "report.h"
 
-static struct rep_judgement judge_only(struct rig *r)
-{
-    struct rep_judgement j;
-    finish_all(r);
-    cr_assert_eq(r->got.count, 1, "%zu attempts emitted", r->got.count);
-    judge(&r->got.items[0], &j);
-    return j;
-}
-
 /* A SYN and one SYN-ACK, then 30 s of nothing from this connection. */
 static void answered_once(struct rig *r, const struct tuple *t)
 {

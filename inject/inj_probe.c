@@ -55,7 +55,7 @@ struct inj_probe {
     int64_t last_tick;
     int64_t max_rtt;
     bool tracing;
-    volatile const int *stop;
+    const atomic_int *stop;
     struct inj_stats stats;
     char *errbuf;
     size_t errlen;
@@ -599,7 +599,7 @@ static void summarize(const struct inj_probe *p, uint32_t port_index, struct inj
 }
 
 int inj_run(struct inj_probe *p, struct inj_port *results, struct inj_stats *stats,
-            volatile const int *stop, char *errbuf, size_t errlen)
+            const atomic_int *stop, char *errbuf, size_t errlen)
 {
     p->stop = stop;
     p->errbuf = errbuf;

@@ -3,6 +3,7 @@
 #ifndef SYNSCOPE_INJECT_H
 #define SYNSCOPE_INJECT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,7 +71,7 @@ int inj_open(struct inj_probe **out, const struct inj_config *cfg, char *errbuf,
 /* Sends the probes (rate-limited, retried), reads the answers, answers each SYN-ACK with a RST
  * and classifies every port: results[i] is cfg->ports[i]. stop is polled (signals). */
 int inj_run(struct inj_probe *probe, struct inj_port *results, struct inj_stats *stats,
-            volatile const int *stop, char *errbuf, size_t errlen);
+            const atomic_int *stop, char *errbuf, size_t errlen);
 
 void inj_close(struct inj_probe *probe);
 

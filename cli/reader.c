@@ -3,17 +3,15 @@
  * producer may also be another thread's companion work instead of a thread of its own (a host
  * calling reader_pump: read's report thread, for files), or run inside reader_next.
  *
- * The ring holds RING_RECORDS records of about 150 bytes (600 KiB: within the L2 cache of one
- * core). The producer writes records in place (dec_packet decodes straight into the ring slot)
- * and publishes its write index once per BATCH records, the consumer takes up to BATCH records
- * at a time and publishes its read index after each: two shared-index stores per batch, none
- * per packet. A side that finds the ring full (producer) or empty (consumer) spins briefly,
- * then sleeps on a condition variable, and is woken only once the other side has made real
- * progress (half the ring free; a quarter of it filled), so a slower consumer does not keep the
- * reader thread spinning on the second core, nor waking for every batch. The sleeping flags
- * and indices are stored and loaded with sequential consistency (Dekker's pattern): a side
- * announces that it sleeps, then looks at the other side's index once more; the other side
- * stores its index, then looks at the flag; one of them always sees the other. */
+ * The ring (cli/ring.h, which states its memory-ordering contract; the threads are drawn in
+ * cli/helper_thread.h) holds RING_RECORDS records of about 150 bytes (600 KiB: within the L2
+ * cache of one core). The producer writes records in place (dec_packet decodes straight into
+ * the ring slot) and publishes its write index once per BATCH records, the consumer takes up
+ * to BATCH records at a time and publishes its read index after each: two shared-index stores
+ * per batch, none per packet. A side that finds the ring full (producer) or empty (consumer)
+ * spins briefly, then sleeps on a condition variable, and is woken only once the other side
+ * has made real progress (half the ring free; a quarter of it filled), so a slower consumer
+ * does not keep the reader thread spinning on the second core, nor waking for every batch. */
 #include "reader.h"
 
 #include <errno.h>
@@ -24,13 +22,12 @@
 #include <string.h>
 
 #include "helper_thread.h"
+#include "ring.h"
 
 #define RING_RECORDS 4096u /* a power of two, a multiple of BATCH */
-#define RING_MASK (RING_RECORDS - 1)
 #define BATCH                                                                                      \
     READER_MAX_CHUNK         /* records per publication of the write index, and per reader_next    \
                               */
-#define SPINS 200            /* looks at the other side's index before sleeping */
 #define POSITION_EVERY 4096u /* records between two updates of the position */
 
 /* cap_loop return values of the producer's callback */
@@ -38,35 +35,24 @@
 #define LOOP_PAUSE 2 /* reading in the caller's thread: a batch is ready */
 
 struct reader {
-    /* written by the producer */
-    alignas(64) atomic_size_t head; /* records published */
-    atomic_int ended;               /* end and message are final; head is final */
-    atomic_uint_least64_t position; /* bytes consumed, all files */
-    /* written by the consumer */
-    alignas(64) atomic_size_t tail; /* records given back */
-    atomic_int stop_request;
-    atomic_int released; /* reader_finish: the parked producer may leave */
-    alignas(64) atomic_int producer_sleeping;
-    atomic_int consumer_sleeping;
-    pthread_mutex_t lock; /* only to sleep and wake */
-    pthread_cond_t producer_wake, consumer_wake;
+    /* the records' indices; q.closed: end and message are final (the reading has ended) */
+    struct ring q;
+    alignas(64) atomic_uint_least64_t position; /* bytes consumed, all files (the producer) */
+    atomic_int stop_request;                    /* the consumer */
+    atomic_int released; /* reader_finish: the parked producer may leave (q.producer_wake) */
 
     /* the producer's own */
-    alignas(64) size_t write; /* records written (published or not) */
-    size_t tail_seen;         /* last tail loaded */
-    size_t publish_mask;      /* publish when (write & publish_mask) == 0 */
-    size_t wake_after;        /* records ahead of a sleeping consumer before waking it */
-    size_t pause_at;          /* in the caller's thread: stop the loop at this write count */
-    struct cap_source *src;   /* the file being read, or NULL */
-    size_t file_index;        /* next file to open */
-    uint64_t bytes_before;    /* sizes of the files read to their end */
+    alignas(64) size_t publish_mask; /* publish when (write & publish_mask) == 0 */
+    size_t wake_after;               /* records ahead of a sleeping consumer before waking it */
+    size_t pause_at;                 /* in the caller's thread: stop the loop at this write count */
+    struct cap_source *src;          /* the file being read, or NULL */
+    size_t file_index;               /* next file to open */
+    uint64_t bytes_before;           /* sizes of the files read to their end */
     enum reader_end end;
     char message[CAP_ERRBUF_SIZE];
 
     /* the consumer's own */
-    alignas(64) size_t read; /* records taken */
-    size_t head_seen;        /* last head loaded */
-    bool consumer_stopped;
+    alignas(64) bool consumer_stopped;
 
     struct reader_config cfg;
     struct reader_record *ring;
@@ -77,26 +63,6 @@ struct reader {
     bool masked;   /* saved_mask holds the caller's mask */
     sigset_t saved_mask;
 };
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-static void wake(struct reader *r, pthread_cond_t *cond, bool all)
-{
-    pthread_mutex_lock(&r->lock);
-    if (all) {
-        pthread_cond_broadcast(cond);
-    } else {
-        pthread_cond_signal(cond);
-    }
-    pthread_mutex_unlock(&r->lock);
-}
 
 static bool stop_asked(const struct reader *r, memory_order order)
 {
@@ -115,71 +81,46 @@ static bool stop_wanted(const struct reader *r)
  * enough of them (or always, at the end). */
 static void publish(struct reader *r, bool final)
 {
-    atomic_store_explicit(&r->head, r->write, memory_order_seq_cst);
     /* the position may cost a system call (ftello on libpcap's stream): once per
      * POSITION_EVERY records is enough for a line redrawn four times a second */
-    if (r->cfg.track_position && r->src != NULL && (r->write & (POSITION_EVERY - 1)) == 0) {
+    if (r->cfg.track_position && r->src != NULL && (r->q.write & (POSITION_EVERY - 1)) == 0) {
         atomic_store_explicit(&r->position, r->bytes_before + cap_position(r->src),
                               memory_order_relaxed);
     }
-    if (atomic_load_explicit(&r->consumer_sleeping, memory_order_seq_cst) != 0 &&
-        (final ||
-         r->write - atomic_load_explicit(&r->tail, memory_order_acquire) >= r->wake_after)) {
-        wake(r, &r->consumer_wake, false);
-    }
+    ring_publish(&r->q, final ? 0 : r->wake_after);
 }
 
-/* The ring is full: waits until the consumer has taken half of it. False: stop. */
-static bool wait_for_room(struct reader *r)
+static bool stop_callback(void *r)
 {
-    if (atomic_load_explicit(&r->head, memory_order_relaxed) != r->write) {
-        publish(r, true); /* the consumer must see everything before we wait for it */
-    }
-    for (int spin = 0; spin < SPINS; spin++) {
-        r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
-        if (r->write - r->tail_seen < RING_RECORDS) {
-            return true;
-        }
-        cpu_relax();
-    }
-    pthread_mutex_lock(&r->lock);
-    atomic_store_explicit(&r->producer_sleeping, 1, memory_order_seq_cst);
-    for (;;) {
-        r->tail_seen = atomic_load_explicit(&r->tail, memory_order_seq_cst);
-        if (r->write - r->tail_seen <= RING_RECORDS / 2 || stop_wanted(r)) {
-            break;
-        }
-        pthread_cond_wait(&r->producer_wake, &r->lock);
-    }
-    atomic_store_explicit(&r->producer_sleeping, 0, memory_order_relaxed);
-    pthread_mutex_unlock(&r->lock);
-    return !stop_wanted(r);
+    return stop_wanted(r);
 }
 
 static int on_packet(const struct cap_packet *pkt, void *user)
 {
     struct reader *r = user;
-    if (r->write - r->tail_seen == RING_RECORDS && !wait_for_room(r)) {
+    /* a full ring: wait until the consumer has taken half of it */
+    if (ring_full(&r->q) && !ring_wait_room(&r->q, RING_RECORDS / 2, stop_callback, r)) {
         return LOOP_STOP;
     }
-    struct reader_record *rec = &r->ring[r->write & RING_MASK];
-    struct flow_input *in = &r->inputs[r->write & RING_MASK];
+    size_t slot = ring_slot(&r->q);
+    struct reader_record *rec = &r->ring[slot];
+    struct flow_input *in = &r->inputs[slot];
     rec->status =
         (uint8_t)dec_packet(pkt->data, pkt->caplen, pkt->wirelen, pkt->linktype, &rec->ev);
     bool looked_up = rec->status == DEC_OK_TCP || rec->status == DEC_OK_ICMP;
     in->ev = looked_up || rec->status == DEC_OK_NEIGH ? &rec->ev : NULL;
     in->ts_ns = pkt->ts_ns;
-    in->pkt = (uint32_t)(r->write + 1); /* wraps, as packet numbers do */
+    in->pkt = (uint32_t)(r->q.write + 1); /* wraps, as packet numbers do */
     in->hashed =
         looked_up && r->cfg.flows != NULL && flow_event_hash(r->cfg.flows, &rec->ev, &in->hash);
-    r->write++;
-    if ((r->write & r->publish_mask) == 0) {
+    size_t written = ring_push(&r->q);
+    if ((written & r->publish_mask) == 0) {
         publish(r, false);
         if (stop_wanted(r)) {
             return LOOP_STOP;
         }
     }
-    return r->write == r->pause_at ? LOOP_PAUSE : 0;
+    return written == r->pause_at ? LOOP_PAUSE : 0;
 }
 
 /* Opens the next file. False when the reading ends here (r->end set). */
@@ -193,7 +134,7 @@ static bool open_next(struct reader *r)
         r->end = READER_END_STOPPED;
         return false;
     }
-    if (r->write != 0) {
+    if (r->q.write != 0) {
         publish(r, true); /* the next file may be a pipe that keeps us waiting */
     }
     int rc = cap_open_file(&r->src, r->cfg.paths[r->file_index], r->cfg.supported, r->message,
@@ -256,14 +197,13 @@ static void *reader_main(void *arg)
     struct reader *r = arg;
     produce(r);
     publish(r, true);
-    atomic_store_explicit(&r->ended, 1, memory_order_seq_cst);
-    wake(r, &r->consumer_wake, true);
+    ring_close(&r->q);
     /* stay until reader_finish: the stop signals keep a thread that takes them */
-    pthread_mutex_lock(&r->lock);
+    pthread_mutex_lock(&r->q.lock);
     while (atomic_load_explicit(&r->released, memory_order_acquire) == 0) {
-        pthread_cond_wait(&r->producer_wake, &r->lock);
+        pthread_cond_wait(&r->q.producer_wake, &r->q.lock);
     }
-    pthread_mutex_unlock(&r->lock);
+    pthread_mutex_unlock(&r->q.lock);
     return NULL;
 }
 
@@ -282,21 +222,14 @@ int reader_start(struct reader **out, const struct reader_config *cfg)
         return -1;
     }
     memset(r, 0, sizeof(*r));
-    atomic_init(&r->head, 0);
-    atomic_init(&r->ended, 0);
+    ring_init(&r->q, RING_RECORDS);
     atomic_init(&r->position, 0);
-    atomic_init(&r->tail, 0);
     atomic_init(&r->stop_request, 0);
     atomic_init(&r->released, 0);
-    atomic_init(&r->producer_sleeping, 0);
-    atomic_init(&r->consumer_sleeping, 0);
     r->cfg = *cfg;
     r->ring = ring;
     r->inputs = inputs;
     r->pause_at = SIZE_MAX;
-    pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->producer_wake, NULL);
-    pthread_cond_init(&r->consumer_wake, NULL);
     if (cfg->host_wake != NULL) {
         r->hosted = true;
     } else if (cfg->threaded && pthread_create(&r->thread, NULL, reader_main, r) == 0) {
@@ -313,31 +246,30 @@ int reader_start(struct reader **out, const struct reader_config *cfg)
 /* Reading in the caller's thread: reads up to a batch. */
 static void produce_inline(struct reader *r)
 {
-    if (atomic_load_explicit(&r->ended, memory_order_relaxed) != 0) {
+    if (atomic_load_explicit(&r->q.closed, memory_order_relaxed) != 0) {
         return;
     }
-    r->pause_at = r->write + BATCH;
+    r->pause_at = r->q.write + BATCH;
     if (produce(r)) {
-        atomic_store_explicit(&r->ended, 1, memory_order_relaxed);
+        ring_close(&r->q);
+    } else {
+        ring_publish(&r->q, 0);
     }
-    atomic_store_explicit(&r->head, r->write, memory_order_relaxed);
 }
 
 bool reader_pump(struct reader *r)
 {
-    if (atomic_load_explicit(&r->ended, memory_order_relaxed) != 0) {
+    if (atomic_load_explicit(&r->q.closed, memory_order_relaxed) != 0) {
         return false;
     }
-    r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
-    size_t room = RING_RECORDS - (r->write - r->tail_seen);
+    size_t room = ring_room(&r->q);
     if (room < BATCH && !stop_wanted(r)) {
         return false;
     }
-    r->pause_at = r->write + (room < BATCH ? room : BATCH);
+    r->pause_at = r->q.write + (room < BATCH ? room : BATCH);
     if (produce(r)) {
         publish(r, true);
-        atomic_store_explicit(&r->ended, 1, memory_order_seq_cst);
-        wake(r, &r->consumer_wake, true);
+        ring_close(&r->q);
     } else {
         publish(r, false);
     }
@@ -346,35 +278,12 @@ bool reader_pump(struct reader *r)
 
 bool reader_pump_ready(const struct reader *r)
 {
-    if (atomic_load_explicit(&r->ended, memory_order_seq_cst) != 0) {
+    if (atomic_load_explicit(&r->q.closed, memory_order_seq_cst) != 0) {
         return false;
     }
-    size_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
-    return r->write - tail <= RING_RECORDS / 2 || stop_asked(r, memory_order_seq_cst);
-}
-
-/* The ring is empty: waits until the producer has filled some of it or ended. */
-static void wait_for_records(struct reader *r)
-{
-    for (int spin = 0; spin < SPINS; spin++) {
-        r->head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
-        if (r->head_seen != r->read || atomic_load_explicit(&r->ended, memory_order_acquire)) {
-            break;
-        }
-        cpu_relax();
-    }
-    if (r->head_seen == r->read && atomic_load_explicit(&r->ended, memory_order_acquire) == 0) {
-        pthread_mutex_lock(&r->lock);
-        atomic_store_explicit(&r->consumer_sleeping, 1, memory_order_seq_cst);
-        while (atomic_load_explicit(&r->head, memory_order_seq_cst) == r->read &&
-               atomic_load_explicit(&r->ended, memory_order_seq_cst) == 0) {
-            pthread_cond_wait(&r->consumer_wake, &r->lock);
-        }
-        atomic_store_explicit(&r->consumer_sleeping, 0, memory_order_relaxed);
-        pthread_mutex_unlock(&r->lock);
-    }
-    /* ended is set after the last publication: head is final once ended is seen */
-    r->head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
+    /* the host is the producer: q.write is its own */
+    size_t tail = atomic_load_explicit(&r->q.tail, memory_order_seq_cst);
+    return r->q.write - tail <= RING_RECORDS / 2 || stop_asked(r, memory_order_seq_cst);
 }
 
 size_t reader_next(struct reader *r, const struct reader_record **records,
@@ -383,40 +292,35 @@ size_t reader_next(struct reader *r, const struct reader_record **records,
     if (r->consumer_stopped) {
         return 0;
     }
-    if (r->head_seen == r->read) {
-        r->head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
-        if (r->head_seen == r->read) {
-            if (r->threaded || r->hosted) {
-                wait_for_records(r);
-            } else {
-                produce_inline(r);
-                r->head_seen = r->write;
-            }
-            if (r->head_seen == r->read) {
-                return 0;
-            }
+    size_t count = ring_ready(&r->q);
+    if (count == 0 && (count = ring_poll(&r->q)) == 0) {
+        if (r->threaded || r->hosted) {
+            count = ring_wait_items(&r->q);
+        } else {
+            produce_inline(r);
+            count = ring_poll(&r->q);
+        }
+        if (count == 0) {
+            return 0;
         }
     }
-    size_t count = r->head_seen - r->read;
-    size_t to_wrap = RING_RECORDS - (r->read & RING_MASK);
+    size_t slot = ring_index(&r->q, r->q.read);
+    size_t to_wrap = RING_RECORDS - slot;
     count = count < BATCH ? count : BATCH;
     count = count < to_wrap ? count : to_wrap;
-    *records = &r->ring[r->read & RING_MASK];
-    *inputs = &r->inputs[r->read & RING_MASK];
+    *records = &r->ring[slot];
+    *inputs = &r->inputs[slot];
     return count;
 }
 
 void reader_release(struct reader *r, size_t count)
 {
-    r->read += count;
-    atomic_store_explicit(&r->tail, r->read, memory_order_seq_cst);
-    if (atomic_load_explicit(&r->head, memory_order_relaxed) - r->read > RING_RECORDS / 2) {
-        return; /* the producer waits for half the ring */
-    }
-    if (r->hosted) {
+    ring_take(&r->q, count);
+    /* the producer waits for half the ring */
+    ring_give_back(&r->q, RING_RECORDS / 2);
+    if (r->hosted &&
+        atomic_load_explicit(&r->q.head, memory_order_relaxed) - r->q.read <= RING_RECORDS / 2) {
         r->cfg.host_wake(r->cfg.host_arg);
-    } else if (atomic_load_explicit(&r->producer_sleeping, memory_order_seq_cst) != 0) {
-        wake(r, &r->producer_wake, false);
     }
 }
 
@@ -425,7 +329,7 @@ void reader_stop(struct reader *r)
     r->consumer_stopped = true;
     atomic_store_explicit(&r->stop_request, 1, memory_order_seq_cst);
     if (r->threaded) {
-        wake(r, &r->producer_wake, true);
+        ring_signal(&r->q, &r->q.producer_wake, true);
     } else if (r->hosted) {
         r->cfg.host_wake(r->cfg.host_arg);
     }
@@ -440,18 +344,18 @@ enum reader_end reader_finish(struct reader *r, char *errbuf, size_t errlen)
 {
     int saved_errno = errno;
     if (r->threaded) {
-        if (atomic_load_explicit(&r->ended, memory_order_acquire) == 0) {
+        if (!ring_closed(&r->q)) {
             reader_stop(r);
         }
-        pthread_mutex_lock(&r->lock);
+        pthread_mutex_lock(&r->q.lock);
         atomic_store_explicit(&r->released, 1, memory_order_release);
-        pthread_cond_broadcast(&r->producer_wake);
-        pthread_mutex_unlock(&r->lock);
+        pthread_cond_broadcast(&r->q.producer_wake);
+        pthread_mutex_unlock(&r->q.lock);
         pthread_join(r->thread, NULL);
         if (r->masked) {
             pthread_sigmask(SIG_SETMASK, &r->saved_mask, NULL);
         }
-    } else if (atomic_load_explicit(&r->ended, memory_order_relaxed) == 0) {
+    } else if (atomic_load_explicit(&r->q.closed, memory_order_relaxed) == 0) {
         cap_close(r->src); /* stopped by the consumer in the middle of a file */
         r->src = NULL;
         r->end = READER_END_STOPPED;
@@ -460,9 +364,7 @@ enum reader_end reader_finish(struct reader *r, char *errbuf, size_t errlen)
     if (end == READER_END_INPUT || end == READER_END_FILTER) {
         snprintf(errbuf, errlen, "%s", r->message);
     }
-    pthread_cond_destroy(&r->producer_wake);
-    pthread_cond_destroy(&r->consumer_wake);
-    pthread_mutex_destroy(&r->lock);
+    ring_destroy(&r->q);
     free(r->ring);
     free(r->inputs);
     free(r);

@@ -4,13 +4,12 @@
  *
  * The flow table emits attempts in order; they are copied into the ring and handed to
  * rep_attempt / rep_neighbour in that same order by the report thread, so the report is
- * exactly the one the callbacks would have written. The producer publishes its write index
- * once per PUBLISH items and the consumer its read index once per PUBLISH items; a side that
- * finds the ring full (producer) or empty (consumer) spins briefly, then sleeps on a
- * condition variable. The sleeping flags and indices are stored and loaded with sequential
- * consistency: a side announces that it sleeps, then looks at the other side's index once
- * more (under the lock); the other side stores its index, then looks at the flag, and wakes
- * it under the lock; one of them always sees the other.
+ * exactly the one the callbacks would have written. The ring is cli/ring.h's (its contract
+ * is stated there; the threads are drawn in cli/helper_thread.h). The producer publishes its
+ * write index once per PUBLISH items and the consumer its read index once per PUBLISH items; a
+ * side that finds the ring full (producer) or empty (consumer) spins briefly, then sleeps on a
+ * condition variable: the producer until a slot is free, the consumer until an item, the end
+ * or the companion's work is there.
  *
  * The thread may also take over a companion's work (read's reading, report_thread_adopt): it
  * then takes turns, a piece of the companion's work, then up to SERVE items, and sleeps only
@@ -28,11 +27,10 @@
 #include <string.h>
 
 #include "helper_thread.h"
+#include "ring.h"
 
 #define SLOTS 512u /* a power of two, a multiple of PUBLISH */
-#define SLOT_MASK (SLOTS - 1)
 #define PUBLISH 16u
-#define SPINS 200
 #define SERVE 64u /* items between two turns of the companion: about one batch of its reading */
 
 /* The companion's state (report_thread_adopt, report_thread_drop) */
@@ -49,19 +47,9 @@ struct item {
 };
 
 struct report_thread {
-    alignas(64) atomic_size_t head; /* items published */
-    atomic_int done;                /* no more items will come */
-    alignas(64) atomic_size_t tail; /* items handed to the report */
-    alignas(64) atomic_int producer_sleeping;
-    atomic_int consumer_sleeping;
-    pthread_mutex_t lock;
-    pthread_cond_t producer_wake, consumer_wake;
+    struct ring q; /* the items' indices; q.closed: no more items will come */
 
-    alignas(64) size_t write; /* the producer's own */
-    size_t tail_seen;
-    alignas(64) size_t read; /* the consumer's own */
-
-    struct rep_report *report;
+    alignas(64) struct rep_report *report;
     struct item *ring;
     pthread_t thread;
 
@@ -70,57 +58,23 @@ struct report_thread {
     pthread_cond_t companion_gone;     /* COMPANION_DROPPED */
 };
 
-static void wake(struct report_thread *t, pthread_cond_t *cond)
-{
-    pthread_mutex_lock(&t->lock);
-    pthread_cond_signal(cond);
-    pthread_mutex_unlock(&t->lock);
-}
-
-/* Makes the items written visible; wakes a sleeping consumer once half of the ring is waiting
- * for it (or always: at the end, or when the ring is full), not for every few items: each
- * wake-up is a system call here and often a preemption of the other vCPU's thread. */
-static void publish(struct report_thread *t, bool always)
-{
-    atomic_store_explicit(&t->head, t->write, memory_order_seq_cst);
-    if (atomic_load_explicit(&t->consumer_sleeping, memory_order_seq_cst) != 0 &&
-        (always || t->write - atomic_load_explicit(&t->tail, memory_order_acquire) >= SLOTS / 2)) {
-        wake(t, &t->consumer_wake);
-    }
-}
-
-/* The producer's next free slot, once the consumer has made room. */
+/* The producer's next free slot, once the consumer has made room (a slot: the consumer
+ * gives slots back every PUBLISH items). */
 static struct item *next_slot(struct report_thread *t)
 {
-    if (t->write - t->tail_seen == SLOTS) {
-        t->tail_seen = atomic_load_explicit(&t->tail, memory_order_acquire);
-        if (t->write - t->tail_seen == SLOTS) {
-            publish(t, true); /* all written must be visible, or the consumer never frees */
-        }
-        for (int spin = 0; t->write - t->tail_seen == SLOTS; spin++) {
-            if (spin < SPINS) {
-                t->tail_seen = atomic_load_explicit(&t->tail, memory_order_acquire);
-                continue;
-            }
-            pthread_mutex_lock(&t->lock);
-            atomic_store_explicit(&t->producer_sleeping, 1, memory_order_seq_cst);
-            t->tail_seen = atomic_load_explicit(&t->tail, memory_order_seq_cst);
-            while (t->write - t->tail_seen == SLOTS) {
-                pthread_cond_wait(&t->producer_wake, &t->lock);
-                t->tail_seen = atomic_load_explicit(&t->tail, memory_order_seq_cst);
-            }
-            atomic_store_explicit(&t->producer_sleeping, 0, memory_order_relaxed);
-            pthread_mutex_unlock(&t->lock);
-        }
+    if (ring_full(&t->q) && ring_room(&t->q) == 0) {
+        ring_wait_room(&t->q, SLOTS - 1, NULL, NULL);
     }
-    return &t->ring[t->write & SLOT_MASK];
+    return &t->ring[ring_slot(&t->q)];
 }
 
+/* Counts the item written; every PUBLISH items makes them visible, and wakes a sleeping
+ * consumer once half of the ring is waiting for it, not for every few items: each wake-up is
+ * a system call here and often a preemption of the other vCPU's thread. */
 static void pushed(struct report_thread *t)
 {
-    t->write++;
-    if ((t->write & (PUBLISH - 1)) == 0) {
-        publish(t, false);
+    if ((ring_push(&t->q) & (PUBLISH - 1)) == 0) {
+        ring_publish(&t->q, SLOTS / 2);
     }
 }
 
@@ -144,11 +98,7 @@ void report_thread_neighbour(struct report_thread *t, const struct flow_neighbou
  * (or always: when the consumer is about to wait). */
 static void give_back(struct report_thread *t, bool always)
 {
-    atomic_store_explicit(&t->tail, t->read, memory_order_seq_cst);
-    if (atomic_load_explicit(&t->producer_sleeping, memory_order_seq_cst) != 0 &&
-        (always || atomic_load_explicit(&t->head, memory_order_acquire) - t->read <= SLOTS / 2)) {
-        wake(t, &t->producer_wake);
-    }
+    ring_give_back(&t->q, always ? SIZE_MAX : SLOTS / 2);
 }
 
 /* The companion's turn: a piece of its work, and the answer to a request to drop it. True
@@ -160,17 +110,18 @@ static bool companion_turn(struct report_thread *t)
         return t->companion.work(t->companion.arg);
     }
     if (state == COMPANION_DROP) {
-        pthread_mutex_lock(&t->lock);
+        pthread_mutex_lock(&t->q.lock);
         atomic_store_explicit(&t->companion_state, COMPANION_DROPPED, memory_order_release);
         pthread_cond_broadcast(&t->companion_gone);
-        pthread_mutex_unlock(&t->lock);
+        pthread_mutex_unlock(&t->q.lock);
     }
     return false;
 }
 
 /* Whether the companion needs the thread (under the lock, after consumer_sleeping is set). */
-static bool companion_wants(struct report_thread *t)
+static bool companion_wants(void *arg)
 {
+    struct report_thread *t = arg;
     int state = atomic_load_explicit(&t->companion_state, memory_order_seq_cst);
     return state == COMPANION_DROP ||
            (state == COMPANION_ADOPTED && t->companion.ready(t->companion.arg));
@@ -184,44 +135,36 @@ static void *consume(void *arg)
     struct report_thread *t = arg;
     for (int spin = 0;;) {
         bool worked = companion_turn(t);
-        size_t head = atomic_load_explicit(&t->head, memory_order_acquire);
-        if (t->read == head) {
-            if (atomic_load_explicit(&t->done, memory_order_acquire) != 0 &&
-                atomic_load_explicit(&t->head, memory_order_acquire) == t->read) {
+        size_t ready = ring_poll(&t->q);
+        if (ready == 0) {
+            if (ring_closed(&t->q) && ring_poll(&t->q) == 0) {
                 return NULL;
             }
             if (worked) {
                 spin = 0;
                 continue;
             }
-            if (spin++ < SPINS) {
+            if (spin++ < RING_SPINS) {
                 continue;
             }
-            pthread_mutex_lock(&t->lock);
-            atomic_store_explicit(&t->consumer_sleeping, 1, memory_order_seq_cst);
-            while (atomic_load_explicit(&t->head, memory_order_seq_cst) == t->read &&
-                   atomic_load_explicit(&t->done, memory_order_seq_cst) == 0 &&
-                   !companion_wants(t)) {
-                pthread_cond_wait(&t->consumer_wake, &t->lock);
-            }
-            atomic_store_explicit(&t->consumer_sleeping, 0, memory_order_relaxed);
-            pthread_mutex_unlock(&t->lock);
+            ring_sleep_for_items(&t->q, companion_wants, t);
             continue;
         }
         spin = 0;
-        for (size_t served = 0; t->read != head && served < SERVE; served++) {
-            const struct item *it = &t->ring[t->read & SLOT_MASK];
+        size_t served = ready < SERVE ? ready : SERVE;
+        for (size_t i = 0; i < served; i++) {
+            const struct item *it = &t->ring[ring_index(&t->q, t->q.read)];
             if (it->kind == ITEM_ATTEMPT) {
                 rep_attempt(t->report, &it->u.attempt);
             } else {
                 rep_neighbour(t->report, &it->u.neighbour);
             }
-            t->read++;
-            if ((t->read & (PUBLISH - 1)) == 0) {
+            ring_take(&t->q, 1);
+            if ((t->q.read & (PUBLISH - 1)) == 0) {
                 give_back(t, false);
             }
         }
-        give_back(t, t->read == head);
+        give_back(t, served == ready);
     }
 }
 
@@ -238,14 +181,7 @@ int report_thread_start(struct report_thread **out, struct rep_report *report)
         return -1;
     }
     t->report = report;
-    atomic_init(&t->head, 0);
-    atomic_init(&t->tail, 0);
-    atomic_init(&t->done, 0);
-    atomic_init(&t->producer_sleeping, 0);
-    atomic_init(&t->consumer_sleeping, 0);
-    pthread_mutex_init(&t->lock, NULL);
-    pthread_cond_init(&t->producer_wake, NULL);
-    pthread_cond_init(&t->consumer_wake, NULL);
+    ring_init(&t->q, SLOTS);
     pthread_cond_init(&t->companion_gone, NULL);
     atomic_init(&t->companion_state, COMPANION_NONE);
     /* the report thread takes no signals: SIGINT and SIGTERM stay with the reader thread, or
@@ -256,10 +192,8 @@ int report_thread_start(struct report_thread **out, struct rep_report *report)
     int rc = pthread_create(&t->thread, NULL, consume, t);
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     if (rc != 0) {
-        pthread_cond_destroy(&t->producer_wake);
-        pthread_cond_destroy(&t->consumer_wake);
+        ring_destroy(&t->q);
         pthread_cond_destroy(&t->companion_gone);
-        pthread_mutex_destroy(&t->lock);
         free(t->ring);
         free(t);
         return -1;
@@ -272,13 +206,13 @@ void report_thread_adopt(struct report_thread *t, const struct report_companion 
 {
     t->companion = *companion;
     atomic_store_explicit(&t->companion_state, COMPANION_ADOPTED, memory_order_seq_cst);
-    wake(t, &t->consumer_wake);
+    ring_signal(&t->q, &t->q.consumer_wake, false);
 }
 
 void report_thread_wake(struct report_thread *t)
 {
-    if (atomic_load_explicit(&t->consumer_sleeping, memory_order_seq_cst) != 0) {
-        wake(t, &t->consumer_wake);
+    if (atomic_load_explicit(&t->q.consumer_sleeping, memory_order_seq_cst) != 0) {
+        ring_signal(&t->q, &t->q.consumer_wake, false);
     }
 }
 
@@ -288,13 +222,13 @@ void report_thread_drop(struct report_thread *t)
         atomic_load_explicit(&t->companion_state, memory_order_acquire) != COMPANION_ADOPTED) {
         return;
     }
-    pthread_mutex_lock(&t->lock);
+    pthread_mutex_lock(&t->q.lock);
     atomic_store_explicit(&t->companion_state, COMPANION_DROP, memory_order_seq_cst);
-    pthread_cond_signal(&t->consumer_wake);
+    pthread_cond_signal(&t->q.consumer_wake);
     while (atomic_load_explicit(&t->companion_state, memory_order_acquire) != COMPANION_DROPPED) {
-        pthread_cond_wait(&t->companion_gone, &t->lock);
+        pthread_cond_wait(&t->companion_gone, &t->q.lock);
     }
-    pthread_mutex_unlock(&t->lock);
+    pthread_mutex_unlock(&t->q.lock);
 }
 
 void report_thread_finish(struct report_thread *t)
@@ -303,14 +237,10 @@ void report_thread_finish(struct report_thread *t)
         return;
     }
     report_thread_drop(t);
-    publish(t, true);
-    atomic_store_explicit(&t->done, 1, memory_order_seq_cst);
-    wake(t, &t->consumer_wake);
+    ring_close(&t->q);
     pthread_join(t->thread, NULL);
-    pthread_cond_destroy(&t->producer_wake);
-    pthread_cond_destroy(&t->consumer_wake);
+    ring_destroy(&t->q);
     pthread_cond_destroy(&t->companion_gone);
-    pthread_mutex_destroy(&t->lock);
     free(t->ring);
     free(t);
 }

@@ -126,8 +126,7 @@ int cap_get_stats(struct cap_source *src, struct cap_stats *stats, char *errbuf,
  * start-up message ("nobody (uid 65534), no capabilities", "alice (uid 1000), capabilities
  * dropped", "root, privileges kept (-Z root)"). Returns 0, or -CAP_ERR_PRIV with the reason
  * in errbuf (the caller must then stop before reading any packet). See cap_priv.c. */
-int cap_drop_privileges(const char *user, char *said, size_t saidlen, char *errbuf,
-                        size_t errlen);
+int cap_drop_privileges(const char *user, char *said, size_t saidlen, char *errbuf, size_t errlen);
 
 /* live and probe, before anything is opened, in every case (-Z root included): closes every
  * descriptor beyond standard input, output and error, so that none inherited from the parent

@@ -241,9 +241,9 @@ struct flow_attempt {
     int64_t synack_after_ack_ns;           /* a SYN-ACK repeated after the client's ACK, or 0 */
     uint32_t server_rst_count, icmp_count; /* all answers of these kinds */
 
-    bool handshake_done; /* client's ACK of the SYN-ACK seen */
-    uint8_t announced;   /* live: the answer (enum flow_answer) it was announced with, or
-                          * FLOW_ANS_NONE when it was not announced */
+    bool handshake_done;  /* client's ACK of the SYN-ACK seen */
+    uint8_t announced;    /* live: the answer (enum flow_answer) it was announced with, or
+                           * FLOW_ANS_NONE when it was not announced */
     bool acks_in_capture; /* the input had shown a pure ACK or a data segment (of any
                            * connection) by the time this record was handed out: false for
                            * live capture, whose kernel filter passes none, and for a file

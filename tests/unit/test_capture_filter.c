@@ -168,7 +168,7 @@ Test(capture_filter, handshake_filter_with_user_expression)
 {
     const char *ours = cap_handshake_filter();
     const char *user = "host 10.1.2.3";
-    const uint16_t (*const tag_sets[])[2] = {no_tags, one_tag, qinq};
+    const uint16_t(*const tag_sets[])[2] = {no_tags, one_tag, qinq};
     const size_t tag_counts[] = {0, 1, 2};
     for (size_t i = 0; i < 3; i++) {
         struct frame syn = tcp_frame(tag_sets[i], tag_counts[i], HOST_A, 80, SYN);
@@ -199,13 +199,13 @@ Test(capture_filter, cooked_link_type)
     pcap_t *pcap = pcap_open_dead(DLT_LINUX_SLL2, 256);
     struct bpf_program prog;
     char err[CAP_ERRBUF_SIZE];
-    cr_assert_eq(cap_compile_filter(pcap, &prog, cap_handshake_filter(), "host 10.1.2.3", err,
-                                    sizeof(err)),
-                 0, "%s", err);
+    cr_assert_eq(
+        cap_compile_filter(pcap, &prog, cap_handshake_filter(), "host 10.1.2.3", err, sizeof(err)),
+        0, "%s", err);
     pcap_freecode(&prog);
-    cr_assert_eq(cap_compile_filter(pcap, &prog, cap_handshake_filter(), "vlan 100", err,
-                                    sizeof(err)),
-                 -CAP_ERR_FILTER);
+    cr_assert_eq(
+        cap_compile_filter(pcap, &prog, cap_handshake_filter(), "vlan 100", err, sizeof(err)),
+        -CAP_ERR_FILTER);
     cr_assert(strncmp(err, "filter 'vlan 100': ", 19) == 0, "%s", err);
     cr_assert_eq(cap_compile_filter(pcap, &prog, NULL, "host nowhere..", err, sizeof(err)),
                  -CAP_ERR_FILTER);
@@ -286,8 +286,8 @@ Test(capture_filter, external_vlan_captures)
         snprintf(reference, sizeof(reference), "vlan and %s", user);
         size_t want_tagged = count_passing(path, NULL, NULL, reference);
         cr_assert_gt(want_tagged, 0, "%s: no tagged packet of %s", cases[i].file, host);
-        cr_assert_eq(count_passing(path, NULL, user, NULL), want + want_tagged,
-                     "%s, --filter '%s'", cases[i].file, user);
+        cr_assert_eq(count_passing(path, NULL, user, NULL), want + want_tagged, "%s, --filter '%s'",
+                     cases[i].file, user);
         /* live: the handshake packets among them, tagged or not */
         const char *ours = cap_handshake_filter();
         snprintf(reference, sizeof(reference), "(%s) and %s", ours, user);

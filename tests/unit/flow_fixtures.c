@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,4 +252,29 @@ void repo_root(char *out, size_t outlen)
     size_t n = strlen(SYNSCOPE_SOURCE_DIR);
     cr_assert_lt(n, outlen, "source folder name too long");
     memcpy(out, SYNSCOPE_SOURCE_DIR, n + 1);
+}
+
+char *report_json_with(struct rig *r, const struct flow_neighbour *neighbours, size_t count)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    cr_assert_not_null(out);
+    struct rep_options opts = {.format = REP_FORMAT_JSON, .out = out};
+    opts.cfg.syn_timeout_ns = r->cfg.syn_timeout_ns;
+    struct rep_report *rep = NULL;
+    char err[128];
+    cr_assert_eq(rep_create(&rep, &opts, err, sizeof(err)), 0);
+    for (size_t i = 0; i < count; i++) {
+        rep_neighbour(rep, &neighbours[i]); /* as flow_finish does, before the attempts */
+    }
+    for (size_t i = 0; i < r->got.count; i++) {
+        rep_attempt(rep, &r->got.items[i]);
+    }
+    struct rep_input_stats input = {0};
+    struct flow_stats fs = stats_of(r);
+    cr_assert_eq(rep_finish(rep, &input, &fs, err, sizeof(err)), 0);
+    rep_destroy(rep);
+    fclose(out);
+    return buf;
 }

@@ -115,6 +115,10 @@ void rig_free(struct rig *r);
 /* rep_judge of a with the rig's 3 s SYN timeout and the other settings zero. */
 void judge(const struct flow_attempt *a, struct rep_judgement *j);
 
+/* Runs the neighbour records given (as flow_finish does, first) and the collected attempts
+ * through a JSON report with the rig's SYN timeout; returns the malloc'd output. */
+char *report_json_with(struct rig *r, const struct flow_neighbour *neighbours, size_t count);
+
 /* The only attempt emitted, judged: finishes the input first (and asserts there is one). */
 struct rep_judgement judge_only(struct rig *r);
 

@@ -10,24 +10,7 @@
 /* Runs the collected attempts through a JSON report; returns the malloc'd output. */
 static char *report_json(struct rig *r)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-    cr_assert_not_null(out);
-    struct rep_options opts = {.format = REP_FORMAT_JSON, .out = out};
-    opts.cfg.syn_timeout_ns = r->cfg.syn_timeout_ns;
-    struct rep_report *rep = NULL;
-    char err[128];
-    cr_assert_eq(rep_create(&rep, &opts, err, sizeof(err)), 0);
-    for (size_t i = 0; i < r->got.count; i++) {
-        rep_attempt(rep, &r->got.items[i]);
-    }
-    struct rep_input_stats input = {0};
-    struct flow_stats fs = stats_of(r);
-    cr_assert_eq(rep_finish(rep, &input, &fs, err, sizeof(err)), 0);
-    rep_destroy(rep);
-    fclose(out);
-    return buf;
+    return report_json_with(r, NULL, 0);
 }
 
 /* A tuple between client 10.0.0.<client> and server 10.0.9.1:<port>. */

@@ -16,27 +16,7 @@ static char *report_with(struct rig *r, const struct flow_neighbour *neighbours,
 {
     advance_to(r, 60 * SEC);
     finish_all(r);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-    cr_assert_not_null(out);
-    struct rep_options opts = {.format = REP_FORMAT_JSON, .out = out};
-    opts.cfg.syn_timeout_ns = r->cfg.syn_timeout_ns;
-    struct rep_report *rep = NULL;
-    char err[128];
-    cr_assert_eq(rep_create(&rep, &opts, err, sizeof(err)), 0);
-    for (size_t i = 0; i < count; i++) {
-        rep_neighbour(rep, &neighbours[i]); /* as flow_finish does, before the attempts */
-    }
-    for (size_t i = 0; i < r->got.count; i++) {
-        rep_attempt(rep, &r->got.items[i]);
-    }
-    struct rep_input_stats input = {0};
-    struct flow_stats fs = stats_of(r);
-    cr_assert_eq(rep_finish(rep, &input, &fs, err, sizeof(err)), 0);
-    rep_destroy(rep);
-    fclose(out);
-    return buf;
+    return report_json_with(r, neighbours, count);
 }
 
 /* The report line that starts with prefix (malloc'd), or NULL. */

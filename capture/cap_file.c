@@ -9,23 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const cap_error_names[] = {
-    [CAP_ERR_OPEN] = "open", [CAP_ERR_LINKTYPE] = "link type",  [CAP_ERR_FILTER] = "filter",
-    [CAP_ERR_READ] = "read", [CAP_ERR_NOMEM] = "out of memory",
-};
-
-const char *cap_strerror(int code)
-{
-    if (code < 0) {
-        code = -code;
-    }
-    if (code <= 0 || (size_t)code >= sizeof(cap_error_names) / sizeof(cap_error_names[0]) ||
-        cap_error_names[code] == NULL) {
-        return "unknown error";
-    }
-    return cap_error_names[code];
-}
-
 /* libpcap says "unknown file format" for anything that is not pcap/pcapng, and "truncated dump
  * file" for a header cut short; make both say what the user needs to know. */
 static void explain_open_error(const char *name, const char *pcap_msg, char *errbuf, size_t errlen)
@@ -526,11 +509,6 @@ int cap_set_filter(struct cap_source *src, const char *expression, char *errbuf,
     src->filter = prog; /* freed by cap_close */
     src->has_filter = true;
     return 0;
-}
-
-int cap_linktype(const struct cap_source *src)
-{
-    return src->linktype;
 }
 
 uint64_t cap_size(const struct cap_source *src)

@@ -22,9 +22,6 @@ enum cap_error {
     CAP_ERR_SAVE,      /* the save file could not be written */
 };
 
-/* Name of an error code ("open", "read", ...). */
-const char *cap_strerror(int code);
-
 /* One captured packet, valid only during the callback. */
 struct cap_packet {
     int64_t ts_ns;       /* capture time, nanoseconds since the epoch */
@@ -56,9 +53,6 @@ int cap_open_stream(struct cap_source **out, FILE *f, const char *name,
  * is X's packets, tagged or not); one that does is applied as written. Returns 0 or
  * -CAP_ERR_FILTER with libpcap's message. */
 int cap_set_filter(struct cap_source *src, const char *expression, char *errbuf, size_t errlen);
-
-/* The source's link type (DLT_ value) and libpcap's name for it. */
-int cap_linktype(const struct cap_source *src);
 
 /* Reads packets until the end, an error, or a non-zero return from fn.
  * Returns 0 at the end of the input, the callback's non-zero value if it stopped the loop, or

@@ -62,12 +62,6 @@ struct inj_probe {
     int error;
 };
 
-const char *inj_state_name(enum inj_state state)
-{
-    static const char *const names[INJ_STATE_COUNT] = {"open", "closed", "filtered", "unreachable"};
-    return (unsigned)state < INJ_STATE_COUNT ? names[state] : "unknown";
-}
-
 static int64_t now_ns(void)
 {
     struct timespec ts;

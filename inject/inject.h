@@ -23,9 +23,6 @@ enum inj_error {
 /* What a port answered, nmap's names (state) and synscope's. */
 enum inj_state { INJ_OPEN = 0, INJ_CLOSED, INJ_FILTERED, INJ_UNREACHABLE, INJ_STATE_COUNT };
 
-/* "open", "closed", "filtered", "unreachable". */
-const char *inj_state_name(enum inj_state state);
-
 struct inj_config {
     int family; /* 4 or 6 */
     struct dec_addr target;

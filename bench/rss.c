@@ -1,7 +1,8 @@
 /* rss.c - runs a command and reports its wall time and peak RSS (wait4), from a small C
  * process so that the parent's own memory is not counted in the child's peak (a child forked
  * from a large interpreter starts with the interpreter's pages).
- * usage: rss COMMAND [ARGS...]   prints "WALL_SECONDS PEAK_RSS_KIB EXIT_CODE" on stderr */
+ * usage: rss COMMAND [ARGS...]   prints "RSS WALL_SECONDS PEAK_RSS_KIB EXIT_CODE CPU_SECONDS"
+ * (user + system) as the last line on stderr, and exits with the command's code */
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/wait.h>

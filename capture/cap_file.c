@@ -64,9 +64,8 @@ int cap_open_file_with(struct cap_source **out, const char *path, int (*supporte
         }
     }
     /* opened here rather than by libpcap, to give the stream a larger buffer: with stdio's
-     * default (the 4 KiB block size) reading a big capture is one read() per 4 KiB; 64 KiB
-     * took the least system time on the 1M bench file (1 MiB took more: the copy then
-     * sweeps the whole L2 cache) */
+     * default (the block size) reading a big capture is one read() per block; a much larger
+     * one costs more again, as the copy out of it then sweeps the whole L2 cache */
     static char stdin_buffer[READ_BUFFER]; /* standard input's, for the whole run */
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (f == NULL) {
@@ -140,10 +139,10 @@ static int open_pcap(struct cap_source **out, pcap_t *pcap, const char *pcap_err
 /* ---- our reader of classic pcap records ---------------------------------------------------
  *
  * libpcap reads a pcap file with one fread of the 16-byte record header and one of the packet
- * for every record, copying each packet into its own buffer: about half a second of CPU for
- * 5.7 million records. Once libpcap has opened the file (checking its header, giving the link
- * type and snapshot length, compiling filters, and wording today's open errors), we read the
- * records ourselves: large pread()s into one buffer, records parsed where they lie, packets
+ * for every record, copying each packet into its own buffer: two library calls and a copy per
+ * packet. Once libpcap has opened the file (checking its header, giving the link type and
+ * snapshot length, compiling filters, and wording the open errors), we read the records
+ * ourselves: large pread()s into one buffer, records parsed where they lie, packets
  * handed out as pointers into it. Every rule below is libpcap 1.10's (sf-pcap.c,
  * pcap_next_packet), down to the text of its errors; tests/unit/test_capture_reader.c compares
  * the two readers on every capture we have and on damaged variants. */
@@ -155,8 +154,8 @@ static int open_pcap(struct cap_source **out, pcap_t *pcap, const char *pcap_err
 /* libpcap's MAXIMUM_SNAPLEN: the largest caplen it accepts for all but the link types that
  * attach_reader leaves to it */
 #define LIBPCAP_MAX_CAPLEN 262144u
-/* bytes asked of each pread: from 32 KiB to 1 MiB the bench file read in the same time (the
- * kernel's copy dominates); 256 KiB makes few system calls and fits in L2 */
+/* bytes asked of each pread: enough to make few system calls (the kernel's copy dominates the
+ * time, whatever the size), few enough to stay in L2 */
 #define READER_BUFFER (1u << 18)
 #define READ_ALIGN 64 /* see reader_fill */
 
@@ -202,8 +201,8 @@ struct record_header {
 };
 
 /* Parses a record header from the left bytes at p; false when fewer than 16 are there. The
- * byte order is tested once per record rather than once per field: this runs 5.7 million
- * times for the bench file. */
+ * byte order is tested once per record rather than once per field: this runs for every
+ * packet. */
 static inline bool parse_record_header(const uint8_t *p, size_t left, bool big_endian,
                                        struct record_header *rh)
 {
@@ -311,9 +310,9 @@ static void free_reader(struct cap_file_reader *rd)
  * cheap) and the rest of the buffer is filled: one pread per buffer, whatever the record sizes.
  *
  * Each pread lands at the same offset modulo READ_ALIGN in the buffer as in the file: the
- * kernel's copy out of the page cache (most of the time spent reading) ran 3.5 times slower
- * on this machine's AMD EPYC when the destination was 1 to 31 bytes past the source's
- * alignment (a 16-byte malloc header and page-aligned reads did just that). */
+ * kernel's copy out of the page cache (most of the time spent reading) runs several times
+ * slower on some processors when the destination is a few bytes past the source's alignment
+ * (as a malloc header in front of page-aligned reads would put it). */
 static int reader_fill(struct cap_file_reader *rd, size_t need)
 {
     size_t have = rd->end - rd->start;

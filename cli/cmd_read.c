@@ -1,5 +1,40 @@
 /* cmd_read.c - synscope read: captures from files or standard input, read on helper threads
- * (cli/reader.h, cli/report_thread.h) and analysed here. */
+ * (cli/reader.h, cli/report_thread.h) and analysed here. cmd_read starts the threads
+ * (report_thread_start, then reader_start) and wires them together; this is their picture.
+ *
+ * synscope read FILE...: two threads (regular files)
+ *
+ *          report thread (nice +5)                        main thread
+ *   +----------------------------------+   ring 1    +---------------------------+
+ *   | reading, the companion's turn:   |  4,096 rec. |                           |
+ *   |  cap_loop > dec_packet > hash ---+------------>| reader_next: flow table   |
+ *   |  (reader_pump, a batch of 256)   |  reader.c   |  (flow_events)            |
+ *   |                                  |             |                           |
+ *   | report, up to 64 items a turn:   |   ring 2    |  finished attempts and    |
+ *   |  rep_attempt, rep_neighbour  <---+-------------+- neighbours (callbacks:   |
+ *   |  > output file or stdout         |  512 items  |  report_thread_attempt)   |
+ *   +----------------------------------+ report_th.c +---------------------------+
+ *   (the main thread takes SIGINT and SIGTERM; the report thread blocks every signal)
+ *
+ * synscope read - (a pipe, a terminal, or any file not regular): three threads
+ *
+ *   reader thread (nice +5)  --ring 1-->  main thread  --ring 2-->  report thread (nice +5)
+ *   cap_loop > dec_packet > hash          flow table                report > output
+ *   (takes SIGINT and SIGTERM: a read waiting on the pipe is cut short; the others block them)
+ *
+ * Who wakes whom (cli/ring.h: always under the ring's lock, and only a side that sleeps):
+ *   ring 1, producer (report thread or reader thread) > main: once a quarter of the ring is
+ *     filled (a pipe: every record; always at the end of a file and at the end);
+ *   ring 1, main > producer: once half the ring is free (files: report_thread_wake, which
+ *     wakes the report thread for its reading turn; a pipe: the reader thread's condition);
+ *   ring 2, main > report thread: once half the ring waits, or when ring 2 is full, or at
+ *     the end;
+ *   ring 2, report thread > main (asleep on a full ring 2): once half of it is free, or when
+ *     the report thread has emptied it.
+ * The report thread sleeps only when it has neither reading nor report work. A thread that
+ * cannot be created leaves its work to the others: without the report thread, the report runs
+ * within the flow table's callbacks and files are read on a reader thread, as a pipe is;
+ * without a reader thread, the reading runs within reader_next on the main thread. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,10 +1,10 @@
-/* reader.c - the read pipeline: a reader thread (libpcap and dec_packet) and the analysing
+/* reader.c - the read pipeline: a reader thread (cap_loop and dec_packet) and the analysing
  * thread, joined by a bounded single-producer, single-consumer ring of decoded records. The
  * producer may also be another thread's companion work instead of a thread of its own (a host
  * calling reader_pump: read's report thread, for files), or run inside reader_next.
  *
  * The ring (cli/ring.h, which states its memory-ordering contract; the threads are drawn in
- * cli/helper_thread.h) holds RING_RECORDS records of about 150 bytes (600 KiB: within the L2
+ * cli/cmd_read.c) holds RING_RECORDS records of about 150 bytes (600 KiB: within the L2
  * cache of one core). The producer writes records in place (dec_packet decodes straight into
  * the ring slot) and publishes its write index once per BATCH records, the consumer takes up
  * to BATCH records at a time and publishes its read index after each: two shared-index stores

@@ -5,7 +5,7 @@
  * The flow table emits attempts in order; they are copied into the ring and handed to
  * rep_attempt / rep_neighbour in that same order by the report thread, so the report is
  * exactly the one the callbacks would have written. The ring is cli/ring.h's (its contract
- * is stated there; the threads are drawn in cli/helper_thread.h). The producer publishes its
+ * is stated there; the threads are drawn in cli/cmd_read.c). The producer publishes its
  * write index once per PUBLISH items and the consumer its read index once per PUBLISH items; a
  * side that finds the ring full (producer) or empty (consumer) spins briefly, then sleeps on a
  * condition variable: the producer until a slot is free, the consumer until an item, the end
@@ -14,9 +14,9 @@
  * The thread may also take over a companion's work (read's reading, report_thread_adopt): it
  * then takes turns, a piece of the companion's work, then up to SERVE items, and sleeps only
  * when neither has anything to do. On two cores this keeps the flow table's thread alone on
- * one: with the reading on a thread of its own, the scheduler shared the other core between
- * the reader and the report in slices of milliseconds, longer than either ring lasts, and the
- * flow table's thread waited for one or the other (60-250 ms of a 1.1 s read). */
+ * one: with the reading on a thread of its own, the scheduler would share the other core
+ * between the reader and the report in slices of milliseconds, longer than either ring lasts,
+ * and the flow table's thread would wait for one or the other. */
 #include "report_thread.h"
 
 #include <pthread.h>

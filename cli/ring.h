@@ -1,7 +1,7 @@
 /* ring.h - read's bounded single-producer, single-consumer ring: the indices, and the sleeping
  * and waking of its two sides. Both of read's rings use it (cli/reader.c: decoded records to
  * the flow table; cli/report_thread.c: finished attempts to the report; the threads are drawn
- * in cli/helper_thread.h).
+ * in cli/cmd_read.c).
  *
  * The slots are the owner's: one or more arrays of `capacity` fixed-size entries (a power of
  * two), slot i of the stream at index i & (capacity - 1). The producer fills the slot at its

@@ -250,7 +250,16 @@ int hev_nft_open(struct hev_nft **out, const struct hev_nft_config *cfg, char *e
         return fail(rc, "listing tables", true, errbuf, errlen);
     }
     h->stats.stale_removed = (uint64_t)rc;
-    if ((rc = nft_add_table(h, cfg->no_owner)) != 0) {
+    if ((rc = nft_add_table(h, cfg->no_owner)) == -EEXIST || rc == -EPERM) {
+        /* the listing needed the same privilege: EPERM is the kernel refusing a table that
+         * another socket owns */
+        snprintf(errbuf, errlen,
+                 "nftables tracing off: this process already traces here (table inet %s)",
+                 h->table);
+        free_handle(h);
+        return -HEV_NFT_ERR_EXISTS;
+    }
+    if (rc != 0) {
         free_handle(h);
         return fail(rc, "adding the trace table", false, errbuf, errlen);
     }

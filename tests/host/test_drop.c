@@ -504,6 +504,83 @@ Test(drop, output_drop_v6)
     output_drop(6);
 }
 
+/* A server that accepts, lets the client's data arrive unread and closes: the kernel aborts
+ * the connection with a reset of its own, with no packet to answer (RFC 2525 2.17), reason
+ * TCP_ABORT_ON_CLOSE; the event holds the server socket's tuple, local to remote. */
+static const char abort_server_py[] =
+    "import socket, sys, time\n"
+    "fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET\n"
+    "l = socket.socket(fam)\n"
+    "l.bind((sys.argv[1], 86))\n"
+    "l.listen(1)\n"
+    "print('ready', flush=True)\n"
+    "c, _ = l.accept()\n"
+    "time.sleep(0.3)\n"
+    "c.close()\n";
+static const char abort_client_py[] = "import socket, sys, time\n"
+                                      "s = socket.create_connection((sys.argv[1], 86))\n"
+                                      "s.send(b'unread')\n"
+                                      "print(s.getsockname()[1], flush=True)\n"
+                                      "time.sleep(0.6)\n";
+
+static void reset_from_socket(int family)
+{
+    const char *server = family == 4 ? "10.77.1.2" : "fd77:1::2";
+    int out[2];
+    cr_assert_eq(pipe(out), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int fd = open(srv.path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWNET) != 0 || dup2(out[1], 1) < 0) {
+            _exit(126);
+        }
+        execlp(python3(), python3(), "-c", abort_server_py, server, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    char ready[16] = "";
+    cr_assert_gt(read(out[0], ready, sizeof(ready) - 1), 0, "the server did not start");
+    close(out[0]);
+    struct hev_drop *h = open_drops();
+    char port[64];
+    const char *argv[] = {python3(), "-c", abort_client_py, server, NULL};
+    cr_assert_eq(run_in(&cli, argv, NULL, port, sizeof(port)), 0, "the client failed");
+    cr_assert_eq(waitpid(pid, NULL, 0), pid);
+    struct syn s = {.family = family, .sport = 86, .dport = (uint16_t)atoi(port)};
+    s.src = addr_of(family, server);
+    s.dst = addr_of(family, family == 4 ? "10.77.1.1" : "fd77:1::1");
+    struct seen seen = {.count = 0};
+    const struct hev_drop_event *reset = NULL;
+    for (int round = 0; round < 30 && reset == NULL; round++) {
+        drain(h, &seen, 100);
+        for (int i = 0; i < seen.count && reset == NULL; i++) {
+            const struct hev_drop_event *ev = &seen.ev[i];
+            if (ev->kind == HEV_DROP_RESET_SENT && ev->from_socket && ev->netns_ino == srv.inode &&
+                ev->family == family && ev->sport == s.sport && ev->dport == s.dport &&
+                memcmp(&ev->src, &s.src, sizeof(s.src)) == 0 &&
+                memcmp(&ev->dst, &s.dst, sizeof(s.dst)) == 0) {
+                reset = ev;
+            }
+        }
+    }
+    cr_assert_not_null(reset, "no reset from the server's socket to port %u", s.dport);
+    const char *name = hev_drop_reason_name(h, reset);
+    cr_expect(name && strcmp(name, "TCP_ABORT_ON_CLOSE") == 0, "reset reason %u (%s)",
+              reset->reason, name ? name : "no name");
+    hev_drop_close(h);
+}
+
+Test(drop, reset_from_socket_v4)
+{
+    reset_from_socket(4);
+}
+
+Test(drop, reset_from_socket_v6)
+{
+    reset_from_socket(6);
+}
+
 /* A full ring buffer refuses events and counts them: a 4 KiB ring, 100 refused connects (two
  * events each), nothing read meanwhile. */
 Test(drop, lost_events_counted)

@@ -2,7 +2,8 @@
  * (host/bpf/drops.bpf.c): the SYN, SYN-ACK, RST and ICMP errors it drops, with its drop
  * reason (skb:kfree_skb), the resets it sends (tcp:tcp_send_reset), and the processes that
  * hold a socket (a BPF task_file iterator, like `ss -p`). Part of host/, the only module
- * that knows libbpf; it never judges, never prints. */
+ * that knows libbpf; it never judges, never prints (libbpf's own messages are kept from
+ * stderr). A handle is used from one thread at a time. */
 #ifndef SYNSCOPE_HEV_DROP_H
 #define SYNSCOPE_HEV_DROP_H
 

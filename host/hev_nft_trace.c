@@ -73,11 +73,12 @@ static int trace_attr_cb(const struct nlattr *attr, void *data)
     case NFTA_TRACE_VERDICT:
         want = MNL_TYPE_NESTED;
         break;
-    default: /* the three headers: any length, read with bounds checks below */
+    default: /* the three headers: read with bounds checks below; libnftnl refuses empty ones */
         want = MNL_TYPE_BINARY;
         break;
     }
-    if (mnl_attr_validate(attr, want) < 0) {
+    if (mnl_attr_validate(attr, want) < 0 ||
+        (want == MNL_TYPE_BINARY && mnl_attr_get_payload_len(attr) == 0)) {
         return MNL_CB_ERROR;
     }
     tb[type] = attr;

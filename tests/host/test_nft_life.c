@@ -58,33 +58,10 @@ Test(nft_life, close_removes_unowned_table)
     cr_expect(!lab_table_exists(lab.srv, name), "table left after close");
 }
 
-/* The signal path: the table goes at once, while the process lives on. */
-static void abandon(bool owned)
-{
-    struct hev_nft_config cfg = {.no_owner = !owned};
-    struct hev_nft *h = lab_open(lab.srv, &cfg);
-    char name[HEV_NFT_NAME_SIZE];
-    snprintf(name, sizeof(name), "%s", hev_nft_table(h));
-    cr_assert(lab_table_exists(lab.srv, name));
-    hev_nft_abandon(h);
-    cr_expect(table_gone_within(lab.srv, name, 1000), "table left after hev_nft_abandon");
-    char err[HEV_NFT_ERRBUF_SIZE];
-    cr_expect_eq(hev_nft_close(h, err, sizeof(err)), 0, "%s", err);
-}
-
-Test(nft_life, abandon_owned)
-{
-    abandon(true);
-}
-
-Test(nft_life, abandon_unowned)
-{
-    abandon(false);
-}
-
-/* A child that opens tracing in the server namespace, writes the table's name to fd and
- * waits to be killed. Returns its pid; name is filled. */
-static pid_t child_with_table(bool owned, char *name, size_t len)
+/* A child that opens tracing in the server namespace (then, if asked, becomes nobody without
+ * capabilities and calls hev_nft_abandon, as the signal path would), writes the table's name
+ * and waits to be killed. Returns its pid; name is filled. */
+static pid_t child_with_table(bool owned, bool drop_and_abandon, char *name, size_t len)
 {
     int p[2];
     cr_assert(pipe(p) == 0);
@@ -99,6 +76,12 @@ static pid_t child_with_table(bool owned, char *name, size_t len)
         struct hev_nft *h = NULL;
         if (fd < 0 || setns(fd, CLONE_NEWNET) != 0 || hev_nft_open(&h, &cfg, err, sizeof(err))) {
             _exit(1);
+        }
+        if (drop_and_abandon) {
+            if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0) {
+                _exit(1);
+            }
+            hev_nft_abandon(h);
         }
         char out[HEV_NFT_NAME_SIZE] = "";
         snprintf(out, sizeof(out), "%s", hev_nft_table(h));
@@ -122,11 +105,36 @@ static void kill_and_wait(pid_t pid)
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
+/* The signal path as root: the prepared batch removes the table at once, while the process
+ * lives on. */
+Test(nft_life, abandon_unowned)
+{
+    struct hev_nft_config cfg = {.no_owner = true};
+    struct hev_nft *h = lab_open(lab.srv, &cfg);
+    char name[HEV_NFT_NAME_SIZE];
+    snprintf(name, sizeof(name), "%s", hev_nft_table(h));
+    cr_assert(lab_table_exists(lab.srv, name));
+    hev_nft_abandon(h);
+    cr_expect(table_gone_within(lab.srv, name, 1000), "table left after hev_nft_abandon");
+    char err[HEV_NFT_ERRBUF_SIZE];
+    cr_expect_eq(hev_nft_close(h, err, sizeof(err)), 0, "%s", err);
+}
+
+/* The signal path after the privilege drop: the delete is refused, and releasing the socket
+ * takes the owned table with it while the process still lives. */
+Test(nft_life, abandon_owned_after_drop)
+{
+    char name[HEV_NFT_NAME_SIZE];
+    pid_t pid = child_with_table(true, true, name, sizeof(name));
+    cr_expect(table_gone_within(lab.srv, name, 1000), "table left after hev_nft_abandon");
+    kill_and_wait(pid);
+}
+
 /* Owned: the kernel removes the table of a killed process by itself. */
 Test(nft_life, killed_owned_leaves_nothing)
 {
     char name[HEV_NFT_NAME_SIZE];
-    pid_t pid = child_with_table(true, name, sizeof(name));
+    pid_t pid = child_with_table(true, false, name, sizeof(name));
     cr_assert(lab_table_exists(lab.srv, name));
     kill_and_wait(pid);
     cr_expect(table_gone_within(lab.srv, name, 1000), "owned table %s left by SIGKILL", name);
@@ -136,7 +144,7 @@ Test(nft_life, killed_owned_leaves_nothing)
 Test(nft_life, killed_unowned_removed_at_next_start)
 {
     char name[HEV_NFT_NAME_SIZE];
-    pid_t pid = child_with_table(false, name, sizeof(name));
+    pid_t pid = child_with_table(false, false, name, sizeof(name));
     kill_and_wait(pid);
     usleep(200 * 1000);
     cr_assert(lab_table_exists(lab.srv, name), "the killed run's table is there");
@@ -153,7 +161,7 @@ Test(nft_life, killed_unowned_removed_at_next_start)
 Test(nft_life, live_run_table_kept)
 {
     char name[HEV_NFT_NAME_SIZE];
-    pid_t pid = child_with_table(false, name, sizeof(name));
+    pid_t pid = child_with_table(false, false, name, sizeof(name));
     struct hev_nft *h = lab_open(lab.srv, NULL);
     struct hev_nft_stats st;
     hev_nft_get_stats(h, &st);

@@ -14,6 +14,7 @@
 
 #include "capture.h"
 #include "decode.h"
+#include "flows.h"
 
 /* One packet, as the analysis needs it: what the decoder said and, for DEC_OK_*, the event.
  * The packet bytes are not kept. Packets are numbered by their order in the ring. Its time,

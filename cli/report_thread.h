@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#include "decode.h"
+#include "flows.h"
 #include "report.h"
 
 /* Work the report thread does besides the report, taking turns with it. */

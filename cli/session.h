@@ -9,6 +9,7 @@
 
 #include "capture.h"
 #include "decode.h"
+#include "flows.h"
 #include "report.h"
 #include "report_thread.h"
 

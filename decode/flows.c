@@ -13,7 +13,7 @@
  * oldest-first eviction when --max-flows attempts are held. Every attempt is emitted exactly
  * once, and only facts are recorded here: report/ decides what they mean. */
 #define _GNU_SOURCE /* mremap */
-#include "decode.h"
+#include "flows.h"
 
 #include <stddef.h>
 #include <stdio.h>

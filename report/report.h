@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "decode.h"
+#include "flows.h"
 
 /* Verdicts, DESIGN.md "Verdicts". The order is the order of the text report. */
 enum rep_verdict {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "flows.h"
 #include "fuzz.h"
 #include "report.h"
 

@@ -8,6 +8,7 @@
 
 #include "capture.h"
 #include "decode.h"
+#include "flows.h"
 #include "fuzz.h"
 #include "report.h"
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "decode.h"
+#include "flows.h"
 #include "report.h"
 
 #define MS 1000000LL

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "decode.h"
+#include "flows.h"
 #include "flow_fixtures.h"
 #include "report.h"
 

@@ -101,7 +101,7 @@ def clean(text):
 # ---- (a) a SYN flood ---------------------------------------------------------------------
 
 # Memory per tracked attempt, in bytes: a SYN nobody answers costs an 80-byte node
-# (decode/flows.c, struct flow_node, pinned by a _Static_assert) and its share of the hash
+# (decode/flows_int.h, struct flow_node, pinned by a _Static_assert) and its share of the hash
 # buckets (4 bytes each, a power of two at least as many as the attempts). Measured on the
 # release build as the slope below: 88-91 bytes in the flood, 91-93 in the scan, depending on
 # the capture's size (bench/RESULTS.md); the bound is 1.5x 91, so that a detail record or an

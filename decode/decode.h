@@ -147,6 +147,9 @@ struct dec_event {
     uint8_t neigh_op; /* enum dec_neigh_op */
     struct dec_addr neigh_target;
 };
+/* dec_packet clears an event in two parts of known sizes, its first 64 bytes and the rest
+ * (sizeof - 64): a few vector stores each, where one clear of the whole starts a string store. */
+_Static_assert(sizeof(struct dec_event) > 64, "dec_packet's second clear is sizeof - 64 bytes");
 
 /* Decodes one captured frame. bytes holds caplen bytes of a frame that was wirelen bytes long
  * on the wire; linktype is a DEC_LINK_* value. Pure: no I/O, no globals, no allocation.

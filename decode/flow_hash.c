@@ -185,14 +185,14 @@ void flow_buckets_fit(struct flow_table *t)
 
 /* ---- the fetch pipeline ----------------------------------------------------------------- */
 
-/* The cache lines of a detail record that a packet touches: its first 192 bytes (struct
- * flow_cold), over four lines since records are not aligned to them. */
+/* The cache lines of a detail record that a packet touches: its first COLD_HOT_BYTES (three
+ * lines' worth), over four lines since records are not aligned to them. */
 static void prefetch_cold(const struct flow_cold *c)
 {
     __builtin_prefetch(c);
-    __builtin_prefetch((const char *)c + 64);
-    __builtin_prefetch((const char *)c + 128);
-    __builtin_prefetch((const char *)c + 191);
+    __builtin_prefetch((const char *)c + CACHE_LINE);
+    __builtin_prefetch((const char *)c + 2 * CACHE_LINE);
+    __builtin_prefetch((const char *)c + COLD_HOT_BYTES - 1);
 }
 
 #define GROUP 16 /* events per step of the fetch pipeline */

@@ -97,15 +97,16 @@ static void fire_node(struct flow_table *t, uint32_t idx, int64_t now)
 static uint32_t prefetch_attempt(const struct flow_cold *c, uint32_t line, uint32_t max_lines)
 {
     const char *a = (const char *)&c->a;
-    const char *first = (const char *)((uintptr_t)a & ~(uintptr_t)63);
+    const char *first = (const char *)((uintptr_t)a & ~(uintptr_t)(CACHE_LINE - 1));
     const char *end = a + sizeof(c->a);
-    for (const char *p = first + (size_t)line * 64; max_lines > 0; max_lines--, line++, p += 64) {
+    for (const char *p = first + (size_t)line * CACHE_LINE; max_lines > 0;
+         max_lines--, line++, p += CACHE_LINE) {
         if (p >= end) {
             return 0;
         }
         __builtin_prefetch(p);
     }
-    return first + (size_t)line * 64 < end ? line : 0;
+    return first + (size_t)line * CACHE_LINE < end ? line : 0;
 }
 
 /* Due nodes fire in the order of their deadlines (then of their first packets), whatever the

@@ -52,7 +52,8 @@ struct flow_reply {
 /* Everything seen for one connection attempt. Owned by the flow table; valid only during the
  * emit callback. Direction: client = sender of the SYN (or inferred from a SYN-ACK). */
 struct flow_attempt {
-    /* first what every packet of a connection updates: the flow table's cache lines */
+    /* first what every packet of a connection updates: the lines of the flow table's detail
+     * record fetched for every packet (flows_int.h, COLD_HOT_BYTES) */
     int64_t last_ns;                     /* last packet of the attempt */
     uint32_t packet_total;               /* packets of this attempt (handshake and beyond) */
     uint32_t packet_count;               /* packet numbers stored in packets[] */

@@ -34,8 +34,9 @@
  *     record (flow_promote in new_syn, as a SYN with payload does) or a byte is freed in the
  *     node; then flow_node_syn stores it and node_attempt (flow_node.c) copies it out.
  *   - a fact that every packet of a connection writes belongs in the detail record's first
- *     192 bytes, the lines fetched ahead for each packet: before packets[] in struct
- *     flow_attempt. */
+ *     COLD_HOT_BYTES, the lines fetched ahead for each packet: before packets[] in struct
+ *     flow_attempt. The assertion below says whether that part still fits; when it does not,
+ *     COLD_HOT_BYTES grows by a line that every packet fetches (a cost to measure). */
 #ifndef SYNSCOPE_FLOWS_INT_H
 #define SYNSCOPE_FLOWS_INT_H
 
@@ -48,6 +49,7 @@
 #include "flows.h"
 
 #define NIL 0u              /* no record: index 0 of a pool is never handed out */
+#define CACHE_LINE 64       /* bytes, what the fetches ahead count in */
 #define WHEEL_SLOTS 65536u  /* a power of two, at most 2^16 (flow_node.filed_slot) */
 #define WHEEL_TICK_SHIFT 20 /* 2^20 ns = 1 ms per slot, 69 s per turn */
 #define NEIGHBOUR_SLOTS (2 * FLOW_MAX_NEIGHBOURS) /* open addressing, half full at most */
@@ -76,7 +78,7 @@ struct packet_sig {
 
 /* The details of an attempt past its first SYN. What every packet of a connection reads or
  * writes comes first: the signatures, the history bits and the attempt's own per-packet fields
- * (struct flow_attempt begins with them) lie within its first 192 bytes, the lines
+ * (struct flow_attempt begins with them) lie within its first COLD_HOT_BYTES, the lines
  * flow_events fetches ahead for each packet (flow_hash.c: prefetch_cold). */
 struct flow_cold {
     struct packet_sig last[2]; /* last packet from the server [0] and the client [1] */
@@ -88,6 +90,12 @@ struct flow_cold {
     int64_t last_synack_ns;
 };
 
+#define COLD_HOT_BYTES (3 * CACHE_LINE)
+_Static_assert(offsetof(struct flow_cold, a) + offsetof(struct flow_attempt, packets) +
+                       sizeof(((struct flow_attempt *)0)->packets) <=
+                   COLD_HOT_BYTES,
+               "the per-packet fields (struct flow_attempt up to packets[]) are in the detail "
+               "record's first COLD_HOT_BYTES, the lines fetched ahead for every packet");
 
 /* The compact record of every attempt (and tombstone). While cold is NIL the attempt is one
  * SYN without payload and the fields below describe it completely. */
@@ -122,6 +130,15 @@ struct flow_node {
     uint8_t bits; /* NODE_* */
 };
 _Static_assert(sizeof(struct flow_node) == 80, "a node is 80 bytes: the flood's memory");
+/* Nodes lie at multiples of their size from a page-aligned base, so a node starts at most
+ * CACHE_LINE - (its size's lowest set bit) into a line: prefetch_node's two fetches, its first
+ * and last byte, must then cover it. */
+_Static_assert(CACHE_LINE - (sizeof(struct flow_node) & -sizeof(struct flow_node)) +
+                       sizeof(struct flow_node) <=
+                   2 * CACHE_LINE,
+               "a node spans at most two cache lines");
+_Static_assert(WHEEL_SLOTS <= 65536 && (WHEEL_SLOTS & (WHEEL_SLOTS - 1)) == 0,
+               "wheel slots: a power of two that flow_node.filed_slot holds");
 
 struct addr_pair {
     struct dec_addr client, server; /* client.b[0..3] is the free list link when free */

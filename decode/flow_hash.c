@@ -53,9 +53,9 @@ static uint64_t endpoint_key6(uint64_t seed, const struct dec_addr *addr, uint16
 }
 
 /* Hash of the unordered tuple, the same for both directions: the endpoints, each one word
- * (an IPv4 address and port as 48 bits), are put in order and multiplied, seeded. About a
- * third of the instructions of three rounds of a 64-bit finalizer, which the reading thread
- * spent on every packet. */
+ * (an IPv4 address and port as 48 bits), are put in order and multiplied, seeded: one
+ * multiplication where a 64-bit finalizer takes rounds of them, since the reading thread
+ * hashes every packet. */
 static uint64_t tuple_hash(uint64_t seed, int family, const struct dec_addr *a, uint16_t aport,
                            const struct dec_addr *b, uint16_t bport)
 {

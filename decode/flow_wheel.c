@@ -220,8 +220,7 @@ void flow_wheel_advance(struct flow_table *t, int64_t now)
 /* Fetches ahead what the next ticks' slots will need when they fire: their nodes and, for a
  * node due by then, its attempt (the part of its detail record that emitting it reads, whole)
  * and its bucket. A walk in fire_slot otherwise meets one cache miss after another, each node
- * (filed seconds ago) being reached through the one before: the table's costliest wait, a
- * third of its time.
+ * (filed seconds ago) being reached through the one before: the table's costliest wait.
  *
  * flow_walk_ahead is called once per packet. It goes one node further every other packet (the
  * node it reads was fetched two packets before), and fetches an attempt AHEAD_LINES lines per
@@ -232,8 +231,7 @@ void flow_wheel_advance(struct flow_table *t, int64_t now)
  *
  * Only hints: the lists change under the walk (a node may be refiled, freed or reused), so an
  * index is checked against its pool before it makes an address, and what is read decides
- * nothing but what is fetched. Measured on bench/run's 1,000,000-attempt file: the flow
- * table's thread spent 16-20% fewer samples (perf), wall time 8% lower (10 alternating runs). */
+ * nothing but what is fetched. */
 #define AHEAD_TICKS 2
 #define AHEAD_LINES 6
 

@@ -26,7 +26,12 @@ static long extra_entries(int family, const char *name)
     struct ipt_getinfo info; /* struct ip6t_getinfo has the same layout */
     _Static_assert(sizeof(struct ipt_getinfo) == sizeof(struct ip6t_getinfo), "getinfo layout");
     memset(&info, 0, sizeof(info));
-    snprintf(info.name, sizeof(info.name), "%s", name);
+    size_t len_name = strlen(name);
+    if (len_name >= sizeof(info.name)) {
+        close(fd);
+        return -1;
+    }
+    memcpy(info.name, name, len_name);
     socklen_t len = sizeof(info);
     int rc = family == AF_INET ? getsockopt(fd, IPPROTO_IP, IPT_SO_GET_INFO, &info, &len)
                                : getsockopt(fd, IPPROTO_IPV6, IP6T_SO_GET_INFO, &info, &len);

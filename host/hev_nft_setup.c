@@ -421,7 +421,8 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
     struct sweep *sw = data;
     const struct nlattr *tb[NFTA_TABLE_MAX + 1] = {0};
-    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg) ||
+    if (nlh->nlmsg_len % NLMSG_ALIGNTO != 0 || /* see message_sane in hev_nft_trace.c */
+        mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg) ||
         mnl_attr_parse(nlh, sizeof(struct nfgenmsg), table_attr_cb, tb) < 0) {
         errno = EPROTO;
         return MNL_CB_ERROR;

@@ -85,11 +85,18 @@ static int trace_attr_cb(const struct nlattr *attr, void *data)
     return MNL_CB_OK;
 }
 
+/* The kernel pads every attribute, so its messages end on a 4-byte boundary; libmnl reads
+ * attributes up to the aligned end, which for an unaligned length lies past the message. */
+static bool message_sane(const struct nlmsghdr *nlh)
+{
+    return nlh->nlmsg_len % NLMSG_ALIGNTO == 0 &&
+           mnl_nlmsg_get_payload_len(nlh) >= sizeof(struct nfgenmsg);
+}
+
 static bool trace_valid(const struct nlmsghdr *nlh)
 {
     const struct nlattr *tb[NFTA_TRACE_MAX + 1] = {0};
-    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg) ||
-        mnl_attr_parse(nlh, sizeof(struct nfgenmsg), trace_attr_cb, tb) < 0 ||
+    if (!message_sane(nlh) || mnl_attr_parse(nlh, sizeof(struct nfgenmsg), trace_attr_cb, tb) < 0 ||
         tb[NFTA_TRACE_ID] == NULL || tb[NFTA_TRACE_TYPE] == NULL) {
         return false;
     }
@@ -333,8 +340,7 @@ static int change_attr_cb(const struct nlattr *attr, void *data)
 
 void nft_change_message(struct hev_nft *h, const struct nlmsghdr *nlh)
 {
-    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
-        mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg)) {
+    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES) {
         return;
     }
     struct change_attrs c = {.chain_attr = -1};
@@ -357,7 +363,8 @@ void nft_change_message(struct hev_nft *h, const struct nlmsghdr *nlh)
         return;
     }
     const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
-    if (mnl_attr_parse(nlh, sizeof(*nfg), change_attr_cb, &c) < 0 || c.tb[c.name_attr] == NULL) {
+    if (!message_sane(nlh) || mnl_attr_parse(nlh, sizeof(*nfg), change_attr_cb, &c) < 0 ||
+        c.tb[c.name_attr] == NULL) {
         h->stats.malformed++;
         return;
     }

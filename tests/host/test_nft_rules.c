@@ -328,3 +328,50 @@ Test(nft_rules, trace_truncation_sweep)
     }
     free_fake(h);
 }
+
+/* Ruleset notifications: a deleted rule, chain or table marks the snapshot; a malformed one is
+ * counted and changes nothing. */
+static struct nlmsghdr *change(char *buf, uint16_t type, uint8_t family)
+{
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = (uint16_t)(NFNL_SUBSYS_NFTABLES << 8 | type);
+    struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+    nfg->nfgen_family = family;
+    return nlh;
+}
+
+Test(nft_rules, ruleset_changes)
+{
+    struct hev_nft *h = fake_handle();
+    char buf[512];
+    struct nlmsghdr *nlh = change(buf, NFT_MSG_DELRULE, NFPROTO_INET);
+    mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "fw");
+    mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, "input");
+    mnl_attr_put_u16(nlh, NFTA_RULE_HANDLE, 5); /* malformed: a handle is 64 bits */
+    nft_change_message(h, nlh);
+    cr_expect_eq(h->stats.malformed, 1);
+    cr_expect(!nft_rules_find(h->rules, NFPROTO_INET, "fw", "input", 5)->changed);
+    nlh = change(buf, NFT_MSG_DELRULE, NFPROTO_INET);
+    mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "fw");
+    mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, "input");
+    mnl_attr_put_u64(nlh, NFTA_RULE_HANDLE, htobe64(5));
+    nft_change_message(h, nlh);
+    cr_expect(nft_rules_find(h->rules, NFPROTO_INET, "fw", "input", 5)->changed);
+    cr_expect(!nft_rules_find(h->rules, NFPROTO_INET, "fw", "input", 6)->changed);
+    nlh = change(buf, NFT_MSG_DELCHAIN, NFPROTO_INET);
+    mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, "fw");
+    mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, "my chain");
+    nft_change_message(h, nlh);
+    cr_expect(nft_rules_find(h->rules, NFPROTO_INET, "fw", "my chain", 8)->changed);
+    cr_expect(!nft_rules_find(h->rules, NFPROTO_INET, "fw", "input", 6)->changed);
+    nlh = change(buf, NFT_MSG_DELTABLE, NFPROTO_IPV6);
+    mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, "fw");
+    nft_change_message(h, nlh);
+    cr_expect(nft_rules_find(h->rules, NFPROTO_IPV6, "fw", "input", 5)->changed);
+    cr_expect(!nft_rules_find(h->rules, NFPROTO_INET, "fw", "input", 6)->changed);
+    nlh = change(buf, NFT_MSG_NEWRULE, NFPROTO_INET); /* additions change no text */
+    mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "fw");
+    nft_change_message(h, nlh);
+    cr_expect_eq(h->stats.ruleset_changes, 3);
+    free_fake(h);
+}

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #define DEFAULT_RCVBUF (4 << 20)
+/* A firewall reload notifies every rule it adds; an overflow only marks every rule changed */
+#define CTL_RCVBUF (1 << 20)
 #define READ_BATCH                                                                                 \
     256 /* datagrams per socket per hev_nft_read, so that a flood cannot hold the                  \
            caller */
@@ -239,7 +241,7 @@ int hev_nft_open(struct hev_nft **out, const struct hev_nft_config *cfg, char *e
     h->ctl_fd = h->trace_fd = h->epoll_fd = h->spare_fd = -1;
     h->seq = (uint32_t)time(NULL);
     snprintf(h->table, sizeof(h->table), "%s%ld", HEV_NFT_TABLE_PREFIX, (long)getpid());
-    int rc = nl_open(&h->ctl_portid, 0);
+    int rc = nl_open(&h->ctl_portid, CTL_RCVBUF);
     if (rc < 0) {
         free_handle(h);
         return fail(rc, "netlink socket", true, errbuf, errlen);
@@ -325,6 +327,9 @@ static int drain(struct hev_nft *h, int fd, bool trace, hev_nft_event_fn fn, voi
                 h->stats.ruleset_changes++;
             }
             continue;
+        }
+        if (n < 0 && h->abandoned) {
+            return 0; /* hev_nft_abandon replaced the control socket meanwhile */
         }
         if (n < 0) {
             snprintf(errbuf, errlen, "nftables %s socket: %s", trace ? "trace" : "ruleset",

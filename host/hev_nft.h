@@ -132,6 +132,9 @@ struct hev_nft_event {
 
 typedef void (*hev_nft_event_fn)(const struct hev_nft_event *ev, void *user);
 
+/* Threads: hev_nft_read, hev_nft_get_stats and hev_nft_close from one thread at a time;
+ * hev_nft_abandon from a signal handler in any thread. */
+
 /* Reads what is waiting without blocking: ruleset changes first (they mark snapshot rules as
  * changed), then trace messages; calls fn for each drop or reject. Trace messages lost to a
  * full socket buffer are counted, not errors. Works after the privilege drop. Returns the

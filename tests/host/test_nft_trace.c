@@ -130,11 +130,15 @@ Test(nft_trace, output_drop_v6)
     output_drop(true);
 }
 
-/* No rule, policy accept, a listener: the handshake is traced (messages are read) and nothing
- * is reported. */
+/* A rule that accepts in one table, a chain without rules (policy accept) in another, a
+ * listener: the handshake is traced (messages are read) and nothing is reported. */
 static void accepted(bool v6)
 {
     lab_nft(lab.srv, fw_input);
+    lab_add_rule(lab.srv, "inet fw input", "tcp dport 8080 accept");
+    lab_nft(lab.srv, "table inet other {\n"
+                     "  chain input { type filter hook input priority 10; policy accept; }\n"
+                     "}\n");
     int lfd = lab_listen(v6, LAB_PORT);
     struct hev_nft *h = lab_open(lab.srv, NULL);
     int fd = lab_connect(v6, LAB_PORT, 1000, 42000);
@@ -260,4 +264,47 @@ Test(nft_trace, table_rebuilt_later)
     close(fd);
     char err[HEV_NFT_ERRBUF_SIZE];
     cr_expect_eq(hev_nft_close(h, err, sizeof(err)), 0, "%s", err);
+}
+
+/* Tables of the ip and ip6 families: the family is part of the rule's key (the same table
+ * name may exist in several). */
+static void family_table(bool v6)
+{
+    const char *family = v6 ? "ip6" : "ip";
+    char script[256], where[64];
+    snprintf(script, sizeof(script),
+             "table %s fw {\n  chain input { type filter hook input priority 0; }\n}\n"
+             "table inet fw {\n  chain input { type filter hook input priority 10; }\n}\n",
+             family);
+    lab_nft(lab.srv, script);
+    snprintf(where, sizeof(where), "%s fw input", family);
+    lab_add_rule(lab.srv, "inet fw input", "tcp dport 8081 drop"); /* same handle, other port */
+    uint64_t handle = lab_add_rule(lab.srv, where, "tcp dport 8080 counter drop");
+    struct hev_nft *h = lab_open(lab.srv, NULL);
+    int fd = lab_connect(v6, LAB_PORT, 3, 43010);
+    struct lab_events got = {0};
+    lab_collect(h, &got, 3000, 1);
+    cr_assert_eq(got.n, 1);
+    cr_expect_eq(got.ev[0].table_family, v6 ? 10 : 2);
+    cr_expect_eq(got.ev[0].rule_handle, handle);
+    cr_expect_eq(got.ev[0].rule_state, HEV_NFT_RULE_KNOWN);
+    cr_expect_str_eq(got.text[0], "tcp dport 8080 counter packets 0 bytes 0 drop");
+    char line[256], want[256];
+    hev_nft_describe(&got.ev[0], line, sizeof(line));
+    snprintf(want, sizeof(want), "nft %s fw input handle %llu: %s", family,
+             (unsigned long long)handle, got.text[0]);
+    cr_expect_str_eq(line, want);
+    close(fd);
+    char err[HEV_NFT_ERRBUF_SIZE];
+    cr_expect_eq(hev_nft_close(h, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(nft_trace, ip_family_table)
+{
+    family_table(false);
+}
+
+Test(nft_trace, ip6_family_table)
+{
+    family_table(true);
 }

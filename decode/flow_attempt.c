@@ -126,8 +126,9 @@ static void add_history(struct flow_cold *c, char letter)
 }
 
 /* The server's letters a packet stands for, as history_seen bits, by its SYN, FIN, RST and ACK
- * flags and whether it carries data (the index record_history computes): 's' or 'h', then 'f', 'r', and 'd' or a
- * bare 'a', the order of their bits (the client's are the same 6 bits lower). */
+ * flags and whether it carries data (the index record_history computes): 's' or 'h', then
+ * 'f', 'r', and 'd' or a bare 'a', the order of their bits (the client's are the same 6 bits
+ * lower). */
 #define HISTORY_MASK(i)                                                                            \
     ((((i)&2) ? (((i)&8) ? 1u << 7 : 1u << 6) : 0u) | (((i)&1) ? 1u << 8 : 0u) |                   \
      (((i)&4) ? 1u << 9 : 0u) |                                                                    \

@@ -45,7 +45,8 @@ int flow_create(struct flow_table **out, const struct flow_config *cfg, flow_emi
     flow_pool_reserve(&t->colds, (uint64_t)cfg->max_attempts + 1);
     flow_pool_reserve(&t->pairs, (uint64_t)cfg->max_attempts + 1);
     flow_wheel_clear(t);
-    t->wheel.ahead_tick = INT64_MIN; /* behind any clock: the walk ahead starts at the first packet's */
+    /* behind any clock: the walk ahead starts at the first packet's */
+    t->wheel.ahead_tick = INT64_MIN;
     *out = t;
     return 0;
 }

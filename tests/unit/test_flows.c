@@ -9,8 +9,8 @@
 #include <sys/resource.h>
 
 #include "decode.h"
-#include "flows.h"
 #include "flow_fixtures.h"
+#include "flows.h"
 #include "report.h"
 
 /* ---- retransmission, reuse ---------------------------------------------------------------- */

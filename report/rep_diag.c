@@ -1,86 +1,15 @@
-/* rep_diag.c - diagnoses that need many attempts: whose RST it was (host or middlebox), and
- * what is wrong with a service or a host (overloaded, SYN cookies, rate limits, unresolved
- * neighbours, per-client failures, firewall REJECT rules). Judgement only: the facts come from
+/* rep_diag.c - the evidence across attempts: what each server host's own packets look like,
+ * whose RST it was (the host's or a middlebox's), and what each service's attempts showed, for
+ * the diagnoses rep_diag_rules.c makes at the end. Judgement only: the facts come from
  * decode/'s attempts. */
-#include "rep_diag.h"
-#include "rep_index.h"
+#include "rep_diag_int.h"
 #include "rep_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DIAGNOSES 256
-#define OVERLAP_SLACK_NS 5000000000LL /* "the same period": within 5 s */
-
-/* What the server host's own packets look like. */
-struct host_info {
-    struct dec_addr addr;
-    uint8_t family;
-    uint16_t ipid_last;     /* to tell a counting IP ID from a random one */
-    uint32_t own_packets;   /* SYN-ACKs, its own FINs, ICMP from itself */
-    int hops_min, hops_max; /* hop distance of those packets */
-    int64_t synack_rtt_min; /* fastest SYN-ACK, -1 none */
-    uint32_t ipid_nonzero;  /* of its TCP packets with an IPv4 ID: how many were not 0 */
-    uint32_t ipid_zero;
-    uint32_t ipid_steps, ipid_small_steps; /* pairs of IDs seen; pairs 1..1000 apart, upward */
-    uint32_t attempts;                     /* attempts to any of its ports */
-    uint32_t as_client;                    /* attempts it made as a client */
-};
-
-/* What the diagnoses need of one service. */
-struct service_info {
-    struct dec_addr addr;
-    uint8_t family;
-    uint16_t port;
-    uint32_t example; /* evidence of a middlebox attempt: rep_diag.examples[example - 1] */
-    uint64_t counts[REP_VERDICT_COUNT];
-    int64_t ok_first, ok_last;     /* accepted attempts (first SYN times) */
-    int64_t lost_first, lost_last; /* dropped or half-open */
-    int64_t ref_first, ref_last;   /* refused */
-    uint32_t synacks, cookie_like, synack_after_ack, quick_resets;
-    uint32_t synacks_stripped, synacks_full; /* MSS-only SYN-ACKs; ones with WS or SACK */
-    uint32_t middlebox_resets;
-    uint32_t port_unreachable;
-    int64_t rst_first, rst_last; /* times of the refusing RSTs */
-    struct dec_addr failed_client, ok_client;
-    uint32_t failed_clients, ok_clients; /* 0, 1, or 2 meaning "more than one" */
-    bool ok_from_other_client;
-    /* whose SYNs went unanswered (dropped, half-open), and whether that one client was also
-     * accepted here: a drop rule for one source is not an overloaded listener */
-    struct dec_addr lost_client;
-    uint32_t lost_clients;     /* 0, 1, or 2 meaning "more than one" */
-    bool lost_client_accepted; /* or may have been: see ok_client_bits */
-    uint64_t ok_client_bits;   /* bit client_bit() of every accepted client */
-};
-
-struct rep_diag {
-    uint64_t seed;           /* of the hosts' and services' index hashes */
-    struct host_info *hosts; /* dense, in the order they were first seen */
-    uint32_t host_count, host_cap;
-    struct rep_index host_index;
-    struct service_info *services; /* dense, in the order they were first judged */
-    uint32_t service_count, service_cap;
-    struct rep_index service_index;
-    uint32_t legacy_mask; /* see service_order() */
-    char (*examples)[256];
-    uint32_t example_count, example_cap;
-    struct flow_neighbour *neighbours;
-    uint32_t neighbour_count, neighbour_cap;
-    uint64_t attempts; /* every attempt observed */
-    /* across all services: who fails, and whether anyone else succeeds */
-    struct dec_addr failed_client, ok_client;
-    uint32_t failed_clients, ok_clients; /* 0, 1, or 2 meaning "more than one" */
-    uint8_t failed_family;
-    uint32_t failed_services; /* services where that client failed */
-    uint64_t client_failures;
-    struct rep_diagnosis results[MAX_DIAGNOSES];
-    size_t result_count;
-};
-
-/* The hash of the table this file kept the services in before: service_order() uses it to
- * make the diagnoses in the same order as then, client_bit() because it is fixed. */
-static uint64_t legacy_hash(int family, const struct dec_addr *addr, uint16_t port)
+uint64_t rep_diag_legacy_hash(int family, const struct dec_addr *addr, uint16_t port)
 {
     uint64_t h = 1469598103934665603ULL ^ (uint64_t)family ^ ((uint64_t)port << 8);
     for (size_t i = 0; i < sizeof(addr->b); i++) {
@@ -88,8 +17,6 @@ static uint64_t legacy_hash(int family, const struct dec_addr *addr, uint16_t po
     }
     return h ^ (h >> 29);
 }
-
-#define LEGACY_SERVICE_SLOTS 1024u
 
 struct rep_diag *rep_diag_create(void)
 {
@@ -100,7 +27,7 @@ struct rep_diag *rep_diag_create(void)
     /* the seed only has to be unknown to whoever made the capture: the heap address differs
      * from run to run (ASLR), and nothing printed depends on it */
     d->seed = (uint64_t)(uintptr_t)d * 0x9e3779b97f4a7c15ULL;
-    d->legacy_mask = LEGACY_SERVICE_SLOTS - 1;
+    d->legacy_mask = REP_DIAG_LEGACY_SLOTS - 1;
     if (!rep_index_init(&d->host_index, 256) || !rep_index_init(&d->service_index, 1024)) {
         rep_diag_destroy(d);
         return NULL;
@@ -183,18 +110,17 @@ static uint32_t host_number(struct rep_diag *d, int family, const struct dec_add
     return d->host_count++;
 }
 
-static struct host_info *find_host(const struct rep_diag *d, int family,
-                                   const struct dec_addr *addr)
+struct host_info *rep_diag_find_host(const struct rep_diag *d, int family,
+                                     const struct dec_addr *addr)
 {
     uint32_t e = host_number((struct rep_diag *)d, family, addr, host_hash(d, family, addr), false);
     return e != UINT32_MAX ? &d->hosts[e] : NULL;
 }
 
-static struct service_info *get_service(struct rep_diag *d, const struct flow_attempt *a)
+/* The service of an attempt's server address:port, a new one when add and there is room;
+ * NULL when none. */
+static struct service_info *service_of(struct rep_diag *d, const struct flow_attempt *a, bool add)
 {
-    if (d->service_count < DIAG_MAX_SERVICES && (d->service_count + 1) * 2 > d->legacy_mask + 1) {
-        d->legacy_mask = d->legacy_mask * 2 + 1; /* what the old table did here */
-    }
     uint32_t hash = rep_key_hash(d->seed, a->family, &a->server, a->server_port);
     uint32_t pos = hash, e;
     while ((e = rep_index_next(&d->service_index, hash, &pos)) != UINT32_MAX) {
@@ -204,7 +130,7 @@ static struct service_info *get_service(struct rep_diag *d, const struct flow_at
             return s;
         }
     }
-    if (d->service_count >= DIAG_MAX_SERVICES || !rep_index_has_room(&d->service_index) ||
+    if (!add || d->service_count >= DIAG_MAX_SERVICES || !rep_index_has_room(&d->service_index) ||
         !make_room(&d->services, d->service_count, &d->service_cap, sizeof(*d->services), 64)) {
         return NULL; /* full: known services only */
     }
@@ -217,63 +143,12 @@ static struct service_info *get_service(struct rep_diag *d, const struct flow_at
     return s;
 }
 
-static void legacy_put(const struct rep_diag *d, uint32_t *tab, uint32_t mask, uint32_t s)
+static struct service_info *get_service(struct rep_diag *d, const struct flow_attempt *a)
 {
-    const struct service_info *svc = &d->services[s];
-    uint32_t pos = (uint32_t)(legacy_hash(svc->family, &svc->addr, svc->port) & mask);
-    while (tab[pos] != 0) {
-        pos = (pos + 1) & mask;
+    if (d->service_count < DIAG_MAX_SERVICES && (d->service_count + 1) * 2 > d->legacy_mask + 1) {
+        d->legacy_mask = d->legacy_mask * 2 + 1; /* what the old table did here */
     }
-    tab[pos] = s + 1;
-}
-
-static uint32_t *legacy_grow(const struct rep_diag *d, uint32_t *tab, uint32_t *mask)
-{
-    uint32_t grown_mask = *mask * 2 + 1;
-    uint32_t *grown = calloc((size_t)grown_mask + 1, sizeof(*grown));
-    if (grown != NULL) {
-        for (uint32_t i = 0; i <= *mask; i++) {
-            if (tab[i] != 0) {
-                legacy_put(d, grown, grown_mask, tab[i] - 1);
-            }
-        }
-        *mask = grown_mask;
-    }
-    free(tab);
-    return grown;
-}
-
-/* The services in the order the table of earlier versions held them (slot order of a
- * legacy_hash table with linear probing, 1024 slots doubled when a lookup found it half
- * full): the diagnoses are made, and printed, in this order, and reports do not change with
- * the table. Fills order with service numbers and returns how many, or 0 when out of memory
- * (then the order is the dense one). */
-static uint32_t service_order(const struct rep_diag *d, uint32_t *order)
-{
-    uint32_t mask = LEGACY_SERVICE_SLOTS - 1;
-    uint32_t *tab = calloc(mask + 1, sizeof(*tab));
-    for (uint32_t s = 0; s < d->service_count && tab != NULL; s++) {
-        if ((s + 1) * 2 > mask + 1) {
-            tab = legacy_grow(d, tab, &mask);
-        }
-        if (tab != NULL) {
-            legacy_put(d, tab, mask, s);
-        }
-    }
-    if (tab != NULL && mask < d->legacy_mask) {
-        tab = legacy_grow(d, tab, &mask); /* grown by a lookup after the last service came */
-    }
-    if (tab == NULL) {
-        return 0;
-    }
-    uint32_t n = 0;
-    for (uint32_t i = 0; i <= mask; i++) {
-        if (tab[i] != 0) {
-            order[n++] = tab[i] - 1;
-        }
-    }
-    free(tab);
-    return n;
+    return service_of(d, a, true);
 }
 
 /* ---- the host's own packets -------------------------------------------------------------- */
@@ -304,11 +179,6 @@ static void own_packet(struct host_info *h, const struct flow_reply *r)
             h->ipid_nonzero++;
         }
     }
-}
-
-static bool same_addr(const struct dec_addr *x, const struct dec_addr *y)
-{
-    return rep_addr_equal(x, y);
 }
 
 /* The entry the index slot for hash points to, if any, on its way into the cache. */
@@ -374,7 +244,7 @@ void rep_diag_observe(struct rep_diag *d, const struct flow_attempt *a,
     if (a->synack_after_answer.ts_ns != 0) {
         own_packet(h, &a->synack_after_answer);
     }
-    if (a->answer == FLOW_ANS_ICMP && same_addr(&a->reply.from, &a->server)) {
+    if (a->answer == FLOW_ANS_ICMP && rep_addr_equal(&a->reply.from, &a->server)) {
         own_packet(h, &a->reply);
     }
 }
@@ -385,30 +255,14 @@ static void describe_host_hops(char *buf, size_t len, const struct flow_attempt 
                                const struct host_info *h)
 {
     char ip[64];
-    dec_addr_str(&a->server, a->family, ip, sizeof(ip));
+    rep_addr_str(a->family, &a->server, ip);
     snprintf(buf, len, "%s's own packets arrive %d hop%s away", ip, h->hops_min,
-             h->hops_min == 1 ? "" : "s");
+             rep_plural(h->hops_min));
 }
 
 static bool looks_like_cookie(const struct flow_attempt *a);
 static bool synack_stripped(const struct flow_attempt *a);
 static bool synack_full(const struct flow_attempt *a);
-
-/* The service of an attempt, if it was counted before; never adds one. */
-static const struct service_info *find_service(const struct rep_diag *d,
-                                               const struct flow_attempt *a)
-{
-    uint32_t hash = rep_key_hash(d->seed, a->family, &a->server, a->server_port);
-    uint32_t pos = hash, e;
-    while ((e = rep_index_next(&d->service_index, hash, &pos)) != UINT32_MAX) {
-        const struct service_info *s = &d->services[e];
-        if (s->port == a->server_port && s->family == a->family &&
-            rep_addr_equal(&s->addr, &a->server)) {
-            return s;
-        }
-    }
-    return NULL;
-}
 
 /* The syncookie and synack-after-ack flags, from the same facts rep_diag_account counts for
  * the syn-cookies and overloaded diagnoses: a flagged attempt's service always gets the
@@ -427,7 +281,7 @@ static void service_flags(const struct rep_diag *d, const struct flow_attempt *a
     if (looks_like_cookie(a)) {
         j->flags |= REP_FLAG_SYNCOOKIE;
     } else if (d != NULL && synack_stripped(a)) {
-        const struct service_info *s = find_service(d, a);
+        const struct service_info *s = service_of((struct rep_diag *)d, a, false);
         if (s != NULL && s->synacks_full > 0) {
             j->flags |= REP_FLAG_SYNCOOKIE;
         }
@@ -453,15 +307,15 @@ void rep_diag_middlebox(const struct rep_diag *d, const struct flow_attempt *a,
             snprintf(j->evidence, sizeof(j->evidence),
                      "the RST arrived with TTL %u = %d hop%s; the server's SYN-ACK with TTL %u = "
                      "%d hop%s: a device on the path reset the connection",
-                     a->server_end.ttl, rst_hops, rst_hops == 1 ? "" : "s", a->reply.ttl, ref_hops,
-                     ref_hops == 1 ? "" : "s");
+                     a->server_end.ttl, rst_hops, rep_plural(rst_hops), a->reply.ttl, ref_hops,
+                     rep_plural(ref_hops));
         }
         return;
     }
     if (j->verdict != REP_REFUSED) {
         return;
     }
-    const struct host_info *h = d != NULL ? find_host(d, a->family, &a->server) : NULL;
+    const struct host_info *h = d != NULL ? rep_diag_find_host(d, a->family, &a->server) : NULL;
     bool host_known = h != NULL && h->own_packets > 0 && h->hops_min == h->hops_max;
     int rst_hops = rep_hops(a->reply.ttl);
     char sign[200];
@@ -473,7 +327,7 @@ void rep_diag_middlebox(const struct rep_diag *d, const struct flow_attempt *a,
         char host_text[128];
         describe_host_hops(host_text, sizeof(host_text), a, h);
         snprintf(sign, sizeof(sign), "the RST arrived with TTL %u = %d hop%s; %s", a->reply.ttl,
-                 rst_hops, rst_hops == 1 ? "" : "s", host_text);
+                 rst_hops, rep_plural(rst_hops), host_text);
     } else if (h != NULL && h->synack_rtt_min > 1000000 && j->rtt_ns >= 0 &&
                j->rtt_ns * 2 < h->synack_rtt_min) {
         char t1[32], t2[32];
@@ -565,7 +419,7 @@ static void note_client(struct dec_addr *slot, uint32_t *count, const struct dec
     if (*count == 0) {
         *slot = *client;
         *count = 1;
-    } else if (*count == 1 && !same_addr(slot, client)) {
+    } else if (*count == 1 && !rep_addr_equal(slot, client)) {
         *count = 2;
     }
 }
@@ -574,7 +428,7 @@ static void note_client(struct dec_addr *slot, uint32_t *count, const struct dec
  * from run to run: a clear bit means "never accepted here" for sure, a set one "maybe". */
 static uint64_t client_bit(int family, const struct dec_addr *client)
 {
-    return 1ULL << (legacy_hash(family, client, 0) & 63);
+    return 1ULL << (rep_diag_legacy_hash(family, client, 0) & 63);
 }
 
 static void widen(int64_t *first, int64_t *last, int64_t t)
@@ -634,7 +488,7 @@ uint32_t rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
         widen(&s->lost_first, &s->lost_last, j->start_ns);
         if (s->lost_clients == 0) { /* was this client accepted before? */
             s->lost_client_accepted =
-                s->ok_clients == 1 ? same_addr(&s->ok_client, &a->client)
+                s->ok_clients == 1 ? rep_addr_equal(&s->ok_client, &a->client)
                                    : (s->ok_client_bits & client_bit(a->family, &a->client)) != 0;
         }
         note_client(&s->lost_client, &s->lost_clients, &a->client);
@@ -653,7 +507,7 @@ uint32_t rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
     }
     if ((rep_verdict_is_failure(j->verdict) && j->verdict != REP_CLIENT_ABORT) ||
         (j->flags & REP_FLAG_MIDDLEBOX_RESET)) {
-        if (s->failed_clients == 0 || !same_addr(&s->failed_client, &a->client)) {
+        if (s->failed_clients == 0 || !rep_addr_equal(&s->failed_client, &a->client)) {
             d->failed_services++; /* a service where this client fails for the first time */
         }
         note_client(&d->failed_client, &d->failed_clients, &a->client);
@@ -664,10 +518,10 @@ uint32_t rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
         note_client(&d->ok_client, &d->ok_clients, &a->client);
         note_client(&s->ok_client, &s->ok_clients, &a->client);
         s->ok_client_bits |= client_bit(a->family, &a->client);
-        if (s->lost_clients >= 1 && same_addr(&s->lost_client, &a->client)) {
+        if (s->lost_clients >= 1 && rep_addr_equal(&s->lost_client, &a->client)) {
             s->lost_client_accepted = true;
         }
-        if (s->failed_clients == 0 || !same_addr(&s->failed_client, &a->client)) {
+        if (s->failed_clients == 0 || !rep_addr_equal(&s->failed_client, &a->client)) {
             s->ok_from_other_client = true;
         }
     }
@@ -679,314 +533,8 @@ void rep_diag_neighbour(struct rep_diag *d, const struct flow_neighbour *n)
     if (d == NULL || n->replies != 0 || n->requests == 0) {
         return;
     }
-    if (d->neighbour_count == d->neighbour_cap) {
-        uint32_t cap = d->neighbour_cap ? d->neighbour_cap * 2 : 16;
-        struct flow_neighbour *nn = realloc(d->neighbours, cap * sizeof(*nn));
-        if (nn == NULL) {
-            return;
-        }
-        d->neighbours = nn;
-        d->neighbour_cap = cap;
+    if (make_room(&d->neighbours, d->neighbour_count, &d->neighbour_cap, sizeof(*d->neighbours),
+                  16)) {
+        d->neighbours[d->neighbour_count++] = *n;
     }
-    d->neighbours[d->neighbour_count++] = *n;
-}
-
-/* ---- the diagnoses ----------------------------------------------------------------------- */
-
-static struct rep_diagnosis *add(struct rep_diag *d, const char *kind, int family,
-                                 const struct dec_addr *addr, uint16_t port)
-{
-    if (d->result_count == MAX_DIAGNOSES) {
-        return NULL;
-    }
-    struct rep_diagnosis *r = &d->results[d->result_count++];
-    memset(r, 0, sizeof(*r));
-    r->kind = kind;
-    r->family = (uint8_t)family;
-    r->addr = *addr;
-    r->port = port;
-    return r;
-}
-
-static bool overlaps(int64_t a_first, int64_t a_last, int64_t b_first, int64_t b_last)
-{
-    return a_first != 0 && b_first != 0 && a_first <= b_last + OVERLAP_SLACK_NS &&
-           b_first <= a_last + OVERLAP_SLACK_NS;
-}
-
-static void diagnose_service(struct rep_diag *d, const struct service_info *s)
-{
-    char name[64];
-    rep_endpoint_str(s->family, &s->addr, s->port, name, sizeof(name));
-    uint64_t ok = s->counts[REP_ACCEPTED];
-    uint64_t lost = s->counts[REP_DROPPED] + s->counts[REP_HALF_OPEN];
-    uint64_t refused = s->counts[REP_REFUSED];
-    struct rep_diagnosis *r;
-
-    /* Every unanswered SYN from one client that is never accepted here, while others are:
-     * a rule about that source (single-client), not a full queue, which drops whoever comes
-     * when it is full. */
-    bool one_source_dropped = s->lost_clients == 1 && !s->lost_client_accepted;
-    bool mixed = ok > 0 && lost > 0 && !one_source_dropped &&
-                 overlaps(s->ok_first, s->ok_last, s->lost_first,
-                          s->lost_last); /* a reset right after the handshake alone is also what an
-                                          * application that accepts and aborts does: it counts only
-                                          * next to accepted connections of the same service */
-    bool quick = s->quick_resets >= 2 && ok > 0;
-    if (mixed || s->synack_after_ack > 0 || quick) {
-        if ((r = add(d, "overloaded", s->family, &s->addr, s->port)) != NULL) {
-            char facts[256];
-            int n = snprintf(facts, sizeof(facts), "%s accepted %llu attempt%s", name,
-                             (unsigned long long)ok, ok == 1 ? "" : "s");
-            if (lost > 0 && n > 0 && (size_t)n < sizeof(facts)) {
-                n += snprintf(facts + n, sizeof(facts) - (size_t)n,
-                              " and silently dropped %llu in the same period",
-                              (unsigned long long)lost);
-            }
-            if (s->synack_after_ack > 0 && n > 0 && (size_t)n < sizeof(facts)) {
-                n += snprintf(facts + n, sizeof(facts) - (size_t)n,
-                              "; it re-sent its SYN-ACK after the client's ACK %u time%s",
-                              s->synack_after_ack, s->synack_after_ack == 1 ? "" : "s");
-            }
-            if (quick && n > 0 && (size_t)n < sizeof(facts)) {
-                snprintf(facts + n, sizeof(facts) - (size_t)n,
-                         "; it reset %u connections right after the handshake", s->quick_resets);
-            }
-            snprintf(r->summary, sizeof(r->summary),
-                     "%s. The listener's queues are full: Linux drops SYNs (and ACKs it cannot "
-                     "queue) silently instead of refusing them.",
-                     facts);
-            r->causes = "the application does not call accept() fast enough (blocked, busy, too "
-                        "few workers); the listen() backlog or net.core.somaxconn is too small; "
-                        "with tcp_abort_on_overflow=1 the kernel answers with a RST instead";
-            r->ruled_out = "a firewall drop (it would drop every SYN, not some); nothing "
-                           "listening (the kernel would refuse with a RST)";
-            r->next = "`ss -ltn 'sport = :PORT'` (Recv-Q up to Send-Q: accept queue full); "
-                      "`nstat -az TcpExtListenOverflows TcpExtListenDrops`; "
-                      "`sysctl net.core.somaxconn net.ipv4.tcp_max_syn_backlog`";
-        }
-    }
-    uint32_t cookies = s->cookie_like + (s->synacks_full > 0 ? s->synacks_stripped : 0);
-    if (cookies >= 1) {
-        if ((r = add(d, "syn-cookies", s->family, &s->addr, s->port)) != NULL) {
-            snprintf(r->summary, sizeof(r->summary),
-                     "%u of %u handshakes with %s show a Linux SYN cookie (a SYN-ACK stripped "
-                     "to its MSS, or data segments sized from the cookie MSS table instead of "
-                     "the client's MSS): the server's SYN queue overflowed, or cookies are "
-                     "forced.",
-                     cookies, s->synacks, name);
-            r->causes = "a SYN flood, or a listener so busy that its SYN queue fills "
-                        "(tcp_max_syn_backlog); tcp_syncookies=2 sends cookies always";
-            r->ruled_out = "a lost connection: cookies still let clients in, with fewer TCP "
-                           "options (window scaling, SACK may be lost)";
-            r->next = "`nstat -az TcpExtSyncookiesSent TcpExtSyncookiesRecv "
-                      "TcpExtSyncookiesFailed TcpExtListenDrops`; `sysctl "
-                      "net.ipv4.tcp_syncookies net.ipv4.tcp_max_syn_backlog`";
-        }
-    }
-    /* refusals spread evenly, about one per 0.5-2 s, while other SYNs go unanswered */
-    int64_t spacing = refused >= 2 ? (s->rst_last - s->rst_first) / (int64_t)(refused - 1) : 0;
-    if (refused >= 2 && lost >= 1 &&
-        overlaps(s->ref_first, s->ref_last, s->lost_first, s->lost_last) &&
-        spacing >= 500000000LL && spacing <= 2000000000LL) {
-        if ((r = add(d, "rate-limited", s->family, &s->addr, s->port)) != NULL) {
-            snprintf(r->summary, sizeof(r->summary),
-                     "%s refused %llu attempts and ignored %llu in the same period, the "
-                     "refusals %.1f s apart on average: a reject rule with a rate limit (the "
-                     "packets over the limit are dropped).",
-                     name, (unsigned long long)refused, (unsigned long long)lost,
-                     (double)spacing / 1e9);
-            r->causes = "a firewall rule such as `limit rate 1/second ... reject` followed by a "
-                        "drop; ICMP or RST rate limiting (net.ipv4.icmp_ratelimit, "
-                        "tcp_invalid_ratelimit)";
-            r->ruled_out = "an overloaded listener (it would accept some, not refuse them)";
-            r->next = "`nft list ruleset | grep -n limit`; `iptables -S | grep limit`; `sysctl "
-                      "net.ipv4.icmp_ratelimit net.ipv4.icmp_msgs_per_sec`";
-        }
-    }
-    if (s->middlebox_resets > 0) {
-        if ((r = add(d, "middlebox-reset", s->family, &s->addr, s->port)) != NULL) {
-            snprintf(r->summary, sizeof(r->summary),
-                     "%u attempt%s to %s %s reset by a device on the path, not by the server: "
-                     "%s.",
-                     s->middlebox_resets, s->middlebox_resets == 1 ? "" : "s", name,
-                     s->middlebox_resets == 1 ? "was" : "were",
-                     s->example != 0 ? d->examples[s->example - 1] : "");
-            r->causes = "a firewall, IPS or proxy between client and server rejecting with a "
-                        "TCP reset (nft/iptables `reject with tcp reset` in a forward chain, "
-                        "an IPS signature, a load balancer)";
-            r->ruled_out = "the server itself (its own packets come from another distance)";
-            r->next = "`traceroute -T -p PORT SERVER` to find the hop; the firewall rules "
-                      "there (`nft list ruleset`); capture on the server to see whether the "
-                      "SYN arrives at all";
-        }
-    }
-    if (refused > 0 && s->counts[REP_REFUSED_BY_MIDDLEBOX] > 0) {
-        if ((r = add(d, "mixed-refusal", s->family, &s->addr, s->port)) != NULL) {
-            snprintf(r->summary, sizeof(r->summary),
-                     "%s was refused %llu time%s by the host itself and %llu time%s by a "
-                     "device on the path.",
-                     name, (unsigned long long)refused, refused == 1 ? "" : "s",
-                     (unsigned long long)s->counts[REP_REFUSED_BY_MIDDLEBOX],
-                     s->counts[REP_REFUSED_BY_MIDDLEBOX] == 1 ? "" : "s");
-            r->causes = "two problems at once: a middlebox rule for some clients or source "
-                        "ports, and a closed port or host firewall for the others";
-            r->ruled_out = "a single cause";
-            r->next = "compare the source ports and clients of both kinds; `traceroute -T -p "
-                      "PORT SERVER`; `ss -ltnp 'sport = :PORT'` on the server";
-        }
-    }
-    uint64_t failed = 0;
-    for (int v = 0; v < REP_VERDICT_COUNT; v++) {
-        if (rep_verdict_is_failure((enum rep_verdict)v) && v != REP_CLIENT_ABORT) {
-            failed += s->counts[v];
-        }
-    }
-    if (failed >= 1 && s->failed_clients == 1 && s->ok_from_other_client && s->ok_clients >= 1 &&
-        !(s->ok_clients == 1 && same_addr(&s->ok_client, &s->failed_client))) {
-        if ((r = add(d, "single-client", s->family, &s->addr, s->port)) != NULL) {
-            char bad[64], good[64];
-            dec_addr_str(&s->failed_client, s->family, bad, sizeof(bad));
-            dec_addr_str(&s->ok_client, s->family, good, sizeof(good));
-            snprintf(r->summary, sizeof(r->summary),
-                     "every failure at %s (%llu) comes from %s, while %s%s connect%s fine.", name,
-                     (unsigned long long)failed, bad, good, s->ok_clients > 1 ? " and others" : "",
-                     s->ok_clients > 1 ? "" : "s");
-            r->causes = "a rule for that source address (firewall, security group, fail2ban, "
-                        "a rate limit per source), or a route, NAT or MTU problem on that "
-                        "client's path";
-            r->ruled_out = "the service being down (it accepts other clients)";
-            r->next = "`nft list ruleset | grep CLIENT` and the fail2ban/security-group lists "
-                      "on the server; `ip route get SERVER` on the failing client";
-        }
-    }
-    if (s->port_unreachable > 0) {
-        if ((r = add(d, "firewall-reject", s->family, &s->addr, s->port)) != NULL) {
-            snprintf(r->summary, sizeof(r->summary),
-                     "%u attempt%s to %s got ICMP port unreachable: for TCP that is a firewall "
-                     "REJECT rule, since a TCP stack answers a closed port with a RST.",
-                     s->port_unreachable, s->port_unreachable == 1 ? "" : "s", name);
-            r->causes = "a plain `reject` rule (nft) or `-j REJECT` (iptables) on the host that "
-                        "sent the ICMP error";
-            r->ruled_out = "a closed port (RST), a silent drop (no answer)";
-            r->next = "`nft list ruleset | grep -n reject` or `iptables -S | grep REJECT` on "
-                      "the host that sent the error";
-        }
-    }
-}
-
-static void diagnose_neighbour(struct rep_diag *d, const struct flow_neighbour *n)
-{
-    const struct host_info *h = find_host(d, n->family, &n->addr);
-    if (h != NULL && h->attempts > 0) {
-        return; /* SYNs did go to it: not a local resolution failure */
-    } /* ARP requests are broadcast but replies unicast: a capture sees the requests of every
-       * host on the segment and only the replies to itself. So an unanswered request counts
-       * only when the capture is the asker's own: its connection attempts are in it, or the
-       * capture holds no connection attempt at all (taken on the client while connect()
-       * failed locally). And it must have asked again (Linux asks 3 times). */
-    const struct host_info *asking = find_host(d, n->family, &n->asked_by);
-    bool own_capture = (asking != NULL && asking->as_client > 0) || d->attempts == 0;
-    if (!own_capture || n->requests < 2) {
-        return;
-    }
-    struct rep_diagnosis *r = add(d, "unresolved-neighbour", n->family, &n->addr, 0);
-    if (r == NULL) {
-        return;
-    }
-    char addr[64], asker[64];
-    dec_addr_str(&n->addr, n->family, addr, sizeof(addr));
-    dec_addr_str(&n->asked_by, n->family, asker, sizeof(asker));
-    snprintf(r->summary, sizeof(r->summary),
-             "%s asked %u time%s for %s (%s) and never got an answer, and no SYN to %s is on "
-             "the wire: the connection fails on the client itself with \"No route to host\" "
-             "(EHOSTUNREACH).",
-             asker, n->requests, n->requests == 1 ? "" : "s", addr,
-             n->family == 4 ? "ARP" : "neighbour solicitation", addr);
-    r->causes = "the host is down or disconnected, the address is wrong or moved, the host is "
-                "on another VLAN, or a firewall drops ARP/ND";
-    r->ruled_out = "a firewall dropping the connection (the SYN never left the client)";
-    r->next = "`ip neigh show ADDR` (FAILED or INCOMPLETE) on the client; `arping` / "
-              "`ndisc6` to the address; check that the host is up and where it is plugged in";
-}
-
-/* Every failure in the capture, across several services, comes from one client while other
- * clients connect: the problem is on that client's side or in a rule about it. (One service
- * only is the per-service single-client diagnosis.) */
-static void diagnose_one_client(struct rep_diag *d)
-{
-    bool other_ok =
-        d->ok_clients == 2 || (d->ok_clients == 1 && !same_addr(&d->ok_client, &d->failed_client));
-    if (d->failed_clients != 1 || d->failed_services < 2 || !other_ok) {
-        return;
-    }
-    struct rep_diagnosis *r = add(d, "single-client", d->failed_family, &d->failed_client, 0);
-    if (r == NULL) {
-        return;
-    }
-    r->about_client = true;
-    char bad[64];
-    dec_addr_str(&d->failed_client, d->failed_family, bad, sizeof(bad));
-    snprintf(r->summary, sizeof(r->summary),
-             "all %llu failures in the capture, at %u services, come from %s, while other "
-             "clients connect.",
-             (unsigned long long)d->client_failures, d->failed_services, bad);
-    r->causes = "the client's own firewall, routes, DNS answers or MTU; a rule about its "
-                "address on the way (security group, fail2ban, per-source rate limit)";
-    r->ruled_out = "the services being down (they accept other clients)";
-    r->next = "on ADDR: `ip route get` and `tracepath` to the servers it fails to reach, `nft "
-              "list ruleset`; on those servers and the firewalls on the way: rules that match "
-              "ADDR";
-}
-
-size_t rep_diag_finish(struct rep_diag *d, const struct rep_diagnosis **out)
-{
-    *out = NULL;
-    if (d == NULL) {
-        return 0;
-    }
-    d->result_count = 0;
-    uint32_t *order = malloc(((size_t)d->service_count + 1) * sizeof(*order));
-    uint32_t ordered = order != NULL ? service_order(d, order) : 0;
-    for (uint32_t i = 0; i < d->service_count; i++) {
-        diagnose_service(d, &d->services[ordered == d->service_count ? order[i] : i]);
-    }
-    free(order);
-    for (uint32_t i = 0; i < d->neighbour_count; i++) {
-        diagnose_neighbour(d, &d->neighbours[i]);
-    }
-    diagnose_one_client(d);
-    *out = d->results;
-    return d->result_count;
-}
-
-/* Replaces PORT, SERVER and ADDR in a diagnosis's commands by its values. */
-void rep_diag_next(const struct rep_diagnosis *r, char *buf, size_t len)
-{
-    char ip[64], port[8];
-    dec_addr_str(&r->addr, r->family, ip, sizeof(ip));
-    snprintf(port, sizeof(port), "%u", (unsigned)r->port);
-    size_t o = 0;
-    for (const char *p = r->next; *p != '\0' && o + 1 < len;) {
-        const char *value = NULL;
-        size_t skip = 0;
-        if (strncmp(p, "PORT", 4) == 0 && r->port != 0) {
-            value = port;
-            skip = 4;
-        } else if (strncmp(p, "SERVER", 6) == 0) {
-            value = ip;
-            skip = 6;
-        } else if (strncmp(p, "ADDR", 4) == 0) {
-            value = ip;
-            skip = 4;
-        }
-        if (value != NULL) {
-            int n = snprintf(buf + o, len - o, "%s", value);
-            o = n < 0 ? o : (size_t)n + o >= len ? len - 1 : o + (size_t)n;
-            p += skip;
-        } else {
-            buf[o++] = *p++;
-        }
-    }
-    buf[o < len ? o : len - 1] = '\0';
 }

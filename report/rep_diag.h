@@ -6,8 +6,7 @@
 #include "report.h"
 
 /* One diagnosis: what is wrong with a service (port != 0), a server host (port == 0) or a
- * client (about_client), why we think
- * so, what it rules out, and what to run next. */
+ * client (about_client), why we think so, what it rules out, and what to run next. */
 struct rep_diagnosis {
     const char *kind; /* "overloaded", "syn-cookies", ... (static) */
     uint8_t family;
@@ -64,5 +63,9 @@ size_t rep_diag_finish(struct rep_diag *d, const struct rep_diagnosis **out);
 
 /* The commands to run next with PORT, SERVER and ADDR filled in. */
 void rep_diag_next(const struct rep_diagnosis *diagnosis, char *buf, size_t len);
+
+/* What a diagnosis is about, as the reports for people name it: "10.0.0.5:80", "10.0.0.5",
+ * "10.0.0.7 (client)". Returns buf (64 bytes is always enough). */
+const char *rep_diag_where(const struct rep_diagnosis *diagnosis, char *buf, size_t len);
 
 #endif

@@ -1,10 +1,11 @@
-/* rep_explain.c - what verdicts mean and the evidence for them, shared by the text and HTML. */
+/* rep_explain.c - what the reports for people (text and HTML) share: what verdicts and ICMP
+ * errors mean, the evidence line of an attempt, the services' order and rows, the decode
+ * problems and the closing notes. */
 #include "rep_int.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* What each verdict means and what to check, in the spirit of the classic "Connection
  * refused" troubleshooting list. PORT is replaced by the service's port when one is shown;
@@ -70,54 +71,66 @@ const char *rep_explanation(enum rep_verdict verdict)
     return (unsigned)verdict < REP_VERDICT_COUNT ? explanations[verdict] : "";
 }
 
+/* What to check for an ICMP reason; several reasons share one. */
+static const char advice_port[] =
+    "ICMP port unreachable for TCP means a firewall REJECT rule (plain nft 'reject' or iptables "
+    "REJECT): a TCP stack answers a closed port with a reset, not ICMP. Look for the reject rule "
+    "on the host that sent it.";
+static const char advice_prohibited[] =
+    "Administratively prohibited: a firewall rule rejects the connection ('reject with icmp "
+    "admin-prohibited' or a router ACL). Look for it on the host that sent the error.";
+static const char advice_host[] =
+    "Host unreachable: the last router (or the client itself) could not reach the server's "
+    "address on its local network, usually because nobody answered ARP / neighbour discovery: "
+    "the host is down or the address is wrong. Check with `ip neigh` on the router and whether "
+    "the server is up.";
+static const char advice_net[] =
+    "Network unreachable: a router on the path has no route to the server's network. Check `ip "
+    "route get SERVER` on the router that sent it.";
+static const char advice_ttl[] =
+    "TTL exceeded: the SYN looped or the path is longer than its TTL. Check for a routing loop "
+    "(`traceroute -T -p PORT SERVER`).";
+static const char advice_other[] =
+    "Check the host that sent the ICMP error and its rules or routes.";
+
+/* What the reports for people say of the reasons rep_icmp_reason names: a label (NULL: the
+ * reason itself) and what to check (NULL: advice_other). */
+static const struct icmp_words {
+    const char *reason, *label, *advice;
+} icmp_words[] = {
+    {"net", "net unreachable", advice_net},
+    {"host", "host unreachable", advice_host},
+    {"proto", "protocol unreachable", NULL},
+    {"port", "port unreachable", advice_port},
+    {"addr", "address unreachable", advice_host},
+    {"no-route", "no route to destination", advice_net},
+    {"frag-needed", "fragmentation needed", NULL},
+    {"net-prohibited", NULL, advice_prohibited},
+    {"host-prohibited", NULL, advice_prohibited},
+    {"admin-prohibited", NULL, advice_prohibited},
+    {"ttl-exceeded", NULL, advice_ttl},
+};
+
+static const struct icmp_words *find_icmp_words(const char *reason)
+{
+    for (size_t i = 0; i < sizeof(icmp_words) / sizeof(icmp_words[0]); i++) {
+        if (strcmp(reason, icmp_words[i].reason) == 0) {
+            return &icmp_words[i];
+        }
+    }
+    return NULL;
+}
+
 const char *rep_icmp_advice(const char *reason)
 {
-    if (strcmp(reason, "port") == 0) {
-        return "ICMP port unreachable for TCP means a firewall REJECT rule (plain nft 'reject' "
-               "or iptables REJECT): a TCP stack answers a closed port with a reset, not ICMP. "
-               "Look for the reject rule on the host that sent it.";
-    }
-    if (strstr(reason, "prohibited") != NULL) {
-        return "Administratively prohibited: a firewall rule rejects the connection "
-               "('reject with icmp admin-prohibited' or a router ACL). Look for it on the "
-               "host that sent the error.";
-    }
-    if (strcmp(reason, "host") == 0 || strcmp(reason, "addr") == 0) {
-        return "Host unreachable: the last router (or the client itself) could not reach the "
-               "server's address on its local network, usually because nobody answered ARP / "
-               "neighbour discovery: the host is down or the address is wrong. Check with "
-               "`ip neigh` on the router and whether the server is up.";
-    }
-    if (strcmp(reason, "net") == 0 || strcmp(reason, "no-route") == 0) {
-        return "Network unreachable: a router on the path has no route to the server's "
-               "network. Check `ip route get SERVER` on the router that sent it.";
-    }
-    if (strcmp(reason, "ttl-exceeded") == 0) {
-        return "TTL exceeded: the SYN looped or the path is longer than its TTL. Check for a "
-               "routing loop (`traceroute -T -p PORT SERVER`).";
-    }
-    return "Check the host that sent the ICMP error and its rules or routes.";
+    const struct icmp_words *w = find_icmp_words(reason);
+    return w != NULL && w->advice != NULL ? w->advice : advice_other;
 }
 
 const char *rep_icmp_label(const char *reason)
 {
-    static const struct {
-        const char *reason, *label;
-    } labels[] = {
-        {"net", "net unreachable"},
-        {"host", "host unreachable"},
-        {"proto", "protocol unreachable"},
-        {"port", "port unreachable"},
-        {"addr", "address unreachable"},
-        {"no-route", "no route to destination"},
-        {"frag-needed", "fragmentation needed"},
-    };
-    for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
-        if (strcmp(reason, labels[i].reason) == 0) {
-            return labels[i].label;
-        }
-    }
-    return reason;
+    const struct icmp_words *w = find_icmp_words(reason);
+    return w != NULL && w->label != NULL ? w->label : reason;
 }
 
 size_t rep_icmp_reasons(const struct rep_report *r, const char **reasons, size_t max)
@@ -136,150 +149,104 @@ size_t rep_icmp_reasons(const struct rep_report *r, const char **reasons, size_t
     return n;
 }
 
-void rep_fmt_ms(char *buf, size_t buflen, int64_t ns)
-{
-    double ms = (double)ns / 1e6;
-    if (ms >= 1000.0) {
-        snprintf(buf, buflen, "%.1f s", ms / 1000.0);
-    } else {
-        snprintf(buf, buflen, "%.3f ms", ms);
-    }
-}
-
-const char *rep_clock_str(int64_t ns, char *buf, size_t buflen)
-{
-    time_t sec = (time_t)(ns / 1000000000);
-    struct tm tm;
-    if (ns < 0 || gmtime_r(&sec, &tm) == NULL) {
-        snprintf(buf, buflen, "??:??:??");
-        return buf;
-    }
-    char hms[16];
-    strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
-    snprintf(buf, buflen, "%s.%06ld", hms, (long)((ns % 1000000000) / 1000));
-    return buf;
-}
-
-/* A bounded string being appended to; output past the end is cut, never overrun. */
-struct appender {
-    char *buf;
-    size_t len, cap;
-};
-
-static void append(struct appender *ap, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void append(struct appender *ap, const char *fmt, ...)
-{
-    if (ap->len + 1 >= ap->cap) {
-        return;
-    }
-    va_list args;
-    va_start(args, fmt);
-    int n = vsnprintf(ap->buf + ap->len, ap->cap - ap->len, fmt, args);
-    va_end(args);
-    if (n > 0) {
-        ap->len += (size_t)n;
-        if (ap->len >= ap->cap) {
-            ap->len = ap->cap - 1;
-        }
-    }
-}
-
 /* "; 3 SYNs" when the client retried an attempt that was answered. */
-static void append_syns(struct appender *ap, const struct flow_attempt *a)
+static void append_syns(struct rep_text *ap, const struct flow_attempt *a)
 {
     if (a->syn_count > 1) {
-        append(ap, "; %u SYNs", a->syn_count);
+        rep_text_printf(ap, "; %u SYNs", a->syn_count);
     }
 }
 
 const char *rep_evidence(char *buf, size_t buflen, const struct flow_attempt *a,
                          const struct rep_judgement *j, int64_t syn_timeout_ns)
 {
-    struct appender ap = {.buf = buf, .len = 0, .cap = buflen};
-    char from[64] = "", t1[32], t2[32];
+    char from[REP_ADDR_LEN] = "", t1[32], t2[32];
     if (buflen == 0) {
         return buf;
     }
-    buf[0] = '\0';
+    struct rep_text ap;
+    rep_text_init(&ap, buf, buflen);
     if (a->answer != FLOW_ANS_NONE) {
-        dec_addr_str(&a->reply.from, a->family, from, sizeof(from));
+        rep_addr_str(a->family, &a->reply.from, from);
     }
     rep_fmt_ms(t1, sizeof(t1), j->rtt_ns);
     rep_fmt_ms(t2, sizeof(t2), j->waited_ns);
     switch (j->verdict) {
     case REP_REFUSED:
     case REP_REFUSED_BY_MIDDLEBOX:
-        append(&ap, "RST from %s after %s, ttl %u (%d hop%s)", from, t1, a->reply.ttl, j->hops,
-               j->hops == 1 ? "" : "s");
+        rep_text_printf(&ap, "RST from %s after %s, ttl %u (%d hop%s)", from, t1, a->reply.ttl,
+                        j->hops, rep_plural(j->hops));
         append_syns(&ap, a);
         break;
     case REP_UNREACHABLE:
-        append(&ap, "ICMP%s %s (%u/%u) from %s %s after %s, ttl %u (%d hop%s)",
-               a->family == 6 ? "v6" : "", rep_icmp_label(j->reason), a->reply.icmp_type,
-               a->reply.icmp_code, j->sender == REP_SENDER_ROUTER ? "router" : "the server", from,
-               t1, a->reply.ttl, j->hops, j->hops == 1 ? "" : "s");
+        rep_text_printf(&ap, "ICMP%s %s (%u/%u) from %s %s after %s, ttl %u (%d hop%s)",
+                        a->family == 6 ? "v6" : "", rep_icmp_label(j->reason), a->reply.icmp_type,
+                        a->reply.icmp_code,
+                        j->sender == REP_SENDER_ROUTER ? "router" : "the server", from, t1,
+                        a->reply.ttl, j->hops, rep_plural(j->hops));
         append_syns(&ap, a);
         break;
     case REP_DROPPED:
         rep_fmt_ms(t1, sizeof(t1), a->seen_until_ns - a->last_ns);
         if (a->syn_count == 1) {
-            append(&ap, "1 SYN, no answer");
+            rep_text_printf(&ap, "1 SYN, no answer");
         } else {
-            append(&ap, "%u SYNs over %s, no answer", a->syn_count, t2);
+            rep_text_printf(&ap, "%u SYNs over %s, no answer", a->syn_count, t2);
         }
         if (a->syn_count > 1) {
-            append(&ap, " (retries");
+            rep_text_printf(&ap, " (retries");
             uint32_t kept = a->syn_count < FLOW_MAX_SYN_TIMES ? a->syn_count : FLOW_MAX_SYN_TIMES;
             for (uint32_t i = 1; i < kept; i++) {
-                append(&ap, " +%.1f", (double)(a->syn_ns[i] - a->syn_ns[i - 1]) / 1e9);
+                rep_text_printf(&ap, " +%.1f", (double)(a->syn_ns[i] - a->syn_ns[i - 1]) / 1e9);
             }
-            append(&ap, "%s s)", a->syn_count > kept ? " ..." : "");
+            rep_text_printf(&ap, "%s s)", a->syn_count > kept ? " ..." : "");
         }
         if (a->end == FLOW_END_CAPTURE_END) {
-            append(&ap, "; the capture ends %s after the last SYN", t1);
+            rep_text_printf(&ap, "; the capture ends %s after the last SYN", t1);
         }
         break;
     case REP_RESET_AFTER_ACCEPT:
     case REP_CLOSED_AFTER_ACCEPT:
         rep_fmt_ms(t2, sizeof(t2),
                    a->server_end.ts_ns - (a->handshake_ns ? a->handshake_ns : j->start_ns));
-        append(&ap,
-               "accepted (SYN-ACK after %s), then %s from the server %s later, %llu bytes "
-               "from the client, none from the server",
-               t1, j->verdict == REP_RESET_AFTER_ACCEPT ? "RST" : "FIN", t2,
-               (unsigned long long)a->client_bytes);
+        rep_text_printf(&ap,
+                        "accepted (SYN-ACK after %s), then %s from the server %s later, %llu bytes "
+                        "from the client, none from the server",
+                        t1, j->verdict == REP_RESET_AFTER_ACCEPT ? "RST" : "FIN", t2,
+                        (unsigned long long)a->client_bytes);
         break;
     case REP_HALF_OPEN:
-        append(&ap, "%u SYN-ACK%s from %s, no ACK from the client (%u SYN%s)", a->synack_count,
-               a->synack_count == 1 ? "" : "s", from, a->syn_count, a->syn_count == 1 ? "" : "s");
+        rep_text_printf(&ap, "%u SYN-ACK%s from %s, no ACK from the client (%u SYN%s)",
+                        a->synack_count, rep_plural(a->synack_count), from, a->syn_count,
+                        rep_plural(a->syn_count));
         break;
     case REP_CLIENT_ABORT:
-        append(&ap, "client reset the attempt (%s) after %s", j->reason, t2);
+        rep_text_printf(&ap, "client reset the attempt (%s) after %s", j->reason, t2);
         break;
     case REP_STALE:
-        append(&ap, "bare ACK from %s (ack %u, expected a SYN-ACK for %u)", from, a->reply.ack,
-               a->isn + 1);
+        rep_text_printf(&ap, "bare ACK from %s (ack %u, expected a SYN-ACK for %u)", from,
+                        a->reply.ack, a->isn + 1);
         break;
     case REP_BAD_SYNACK:
-        append(&ap, "SYN-ACK from %s acknowledges %u, the SYN was %u", from, a->reply.ack, a->isn);
+        rep_text_printf(&ap, "SYN-ACK from %s acknowledges %u, the SYN was %u", from, a->reply.ack,
+                        a->isn);
         break;
     case REP_UNDETERMINED:
         if (strcmp(j->reason, "capture-ended") == 0) {
-            append(&ap, "capture ended %s after the first SYN, before the %.1f s timeout", t2,
-                   (double)syn_timeout_ns / 1e9);
+            rep_text_printf(&ap, "capture ended %s after the first SYN, before the %.1f s timeout",
+                            t2, (double)syn_timeout_ns / 1e9);
         } else if (strcmp(j->reason, "one-sided") == 0) {
-            append(&ap, "only one direction captured (%s)",
-                   a->saw_syn ? "no SYN-ACK seen, yet the conversation went on"
-                              : "SYN-ACK seen, no SYN");
+            rep_text_printf(&ap, "only one direction captured (%s)",
+                            a->saw_syn ? "no SYN-ACK seen, yet the conversation went on"
+                                       : "SYN-ACK seen, no SYN");
         } else {
-            append(&ap, "%s", j->reason);
+            rep_text_printf(&ap, "%s", j->reason);
         }
         break;
     case REP_ACCEPTED:
-        append(&ap, "SYN-ACK from %s after %s, ttl %u (%d hop%s)%s", from, t1, a->reply.ttl,
-               j->hops, j->hops == 1 ? "" : "s",
-               a->handshake_done ? "" : ", client's ACK not seen (yet)");
+        rep_text_printf(&ap, "SYN-ACK from %s after %s, ttl %u (%d hop%s)%s", from, t1,
+                        a->reply.ttl, j->hops, rep_plural(j->hops),
+                        a->handshake_done ? "" : ", client's ACK not seen (yet)");
         append_syns(&ap, a);
         break;
     case REP_VERDICT_COUNT:
@@ -288,7 +255,8 @@ const char *rep_evidence(char *buf, size_t buflen, const struct flow_attempt *a,
     return buf;
 }
 
-int rep_listed_order(const void *x, const void *y)
+/* qsort order of struct rep_listed: by start time, then first packet number. */
+static int listed_order(const void *x, const void *y)
 {
     const struct rep_listed *a = x;
     const struct rep_listed *b = y;
@@ -302,30 +270,30 @@ void rep_sort_listed(struct rep_report *r, enum rep_verdict verdict)
 {
     if (r->listed_count[verdict] > 1) {
         qsort(r->listed[verdict], r->listed_count[verdict], sizeof(r->listed[verdict][0]),
-              rep_listed_order);
+              listed_order);
     }
 }
 
-uint64_t rep_failed_total(const struct rep_report *r)
-{
-    uint64_t failed = 0;
-    for (int v = 0; v < REP_VERDICT_COUNT; v++) {
-        if (rep_verdict_is_failure((enum rep_verdict)v)) {
-            failed += r->counts[v];
-        }
-    }
-    return failed;
-}
-
-uint64_t rep_service_failures(const struct rep_service *s)
+/* The attempts of all failure verdicts among counts. */
+static uint64_t failures(const uint64_t counts[REP_VERDICT_COUNT])
 {
     uint64_t n = 0;
     for (int v = 0; v < REP_VERDICT_COUNT; v++) {
         if (rep_verdict_is_failure((enum rep_verdict)v)) {
-            n += s->counts[v];
+            n += counts[v];
         }
     }
     return n;
+}
+
+uint64_t rep_failed_total(const struct rep_report *r)
+{
+    return failures(r->counts);
+}
+
+uint64_t rep_service_failures(const struct rep_service *s)
+{
+    return failures(s->counts);
 }
 
 /* qsort order of services: most failures first, then most attempts, then by address:port. */
@@ -402,53 +370,91 @@ unsigned rep_common_port(const struct rep_report *r, enum rep_verdict verdict)
     return port;
 }
 
+const char *rep_decode_problems(char buf[REP_PROBLEMS_LEN], const struct rep_input_stats *input,
+                                const char *open, const char *close)
+{
+    struct rep_text t;
+    rep_text_init(&t, buf, REP_PROBLEMS_LEN);
+    uint64_t total = 0;
+    for (int s = DEC_SKIP_COUNT_END; s < DEC_P_COUNT; s++) {
+        total += input->decode_status[s];
+    }
+    if (total == 0) {
+        REP_TEXT_LIT(&t, "Decode problems: none.");
+        return buf;
+    }
+    rep_text_printf(&t, "Decode problems: %llu packet%s could not be decoded:",
+                    (unsigned long long)total, rep_plural((int64_t)total));
+    for (int s = DEC_SKIP_COUNT_END; s < DEC_P_COUNT; s++) {
+        if (input->decode_status[s] != 0) {
+            rep_text_printf(&t, " %s%s%s %llu", open, dec_status_name((enum dec_status)s), close,
+                            (unsigned long long)input->decode_status[s]);
+        }
+    }
+    return buf;
+}
+
+/* Formats one closing note (cut at 1 KiB) and hands it to emit. */
+static void emit_note(rep_note_fn emit, void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void emit_note(rep_note_fn emit, void *ctx, const char *fmt, ...)
+{
+    char note[1024];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(note, sizeof(note), fmt, args);
+    va_end(args);
+    emit(note, ctx);
+}
+
 void rep_closing_notes(const struct rep_input_stats *input, const struct flow_stats *flows,
                        rep_note_fn emit, void *ctx)
 {
-    char note[1024];
     if (flows->evicted != 0) {
-        snprintf(note, sizeof(note),
-                 "Evicted: %llu attempts were pushed out by --max-flows before they were "
-                 "decided (counted above as they stood).",
-                 (unsigned long long)flows->evicted);
-        emit(note, ctx);
+        emit_note(emit, ctx,
+                  "Evicted: %llu attempts were pushed out by --max-flows before they were "
+                  "decided (counted above as they stood).",
+                  (unsigned long long)flows->evicted);
     }
     if (flows->unmatched_synack + flows->unmatched_rst + flows->unmatched_icmp != 0) {
-        snprintf(note, sizeof(note),
-                 "Without a SYN in the capture: %llu SYN-ACK, %llu RST, %llu ICMP error%s.",
-                 (unsigned long long)flows->unmatched_synack,
-                 (unsigned long long)flows->unmatched_rst,
-                 (unsigned long long)flows->unmatched_icmp, flows->unmatched_icmp == 1 ? "" : "s");
-        emit(note, ctx);
+        emit_note(
+            emit, ctx, "Without a SYN in the capture: %llu SYN-ACK, %llu RST, %llu ICMP error%s.",
+            (unsigned long long)flows->unmatched_synack, (unsigned long long)flows->unmatched_rst,
+            (unsigned long long)flows->unmatched_icmp, rep_plural(flows->unmatched_icmp));
     }
     if (flows->invalid_answers != 0) {
-        snprintf(note, sizeof(note),
-                 "Ignored answers: %llu RST or ICMP that did not acknowledge or quote the SYN "
-                 "(not believed).",
-                 (unsigned long long)flows->invalid_answers);
-        emit(note, ctx);
+        emit_note(emit, ctx,
+                  "Ignored answers: %llu RST or ICMP that did not acknowledge or quote the SYN "
+                  "(not believed).",
+                  (unsigned long long)flows->invalid_answers);
     }
     if (input->error != NULL) {
-        snprintf(note, sizeof(note), "Input error: %s (the report covers what was read before it).",
-                 input->error);
-        emit(note, ctx);
+        emit_note(emit, ctx, "Input error: %s (the report covers what was read before it).",
+                  input->error);
     }
     if (input->live) {
-        snprintf(note, sizeof(note),
-                 "Capture: %.1f s, %llu packets passed the kernel filter, %llu dropped by the "
-                 "kernel, %llu by the interface.%s",
-                 input->duration_s, (unsigned long long)input->cap_received,
-                 (unsigned long long)input->cap_dropped, (unsigned long long)input->cap_if_dropped,
-                 input->cap_dropped + input->cap_if_dropped != 0
-                     ? " Verdicts may be missing answers: raise --buffer-size."
-                     : "");
-        emit(note, ctx);
+        emit_note(emit, ctx,
+                  "Capture: %.1f s, %llu packets passed the kernel filter, %llu dropped by the "
+                  "kernel, %llu by the interface.%s",
+                  input->duration_s, (unsigned long long)input->cap_received,
+                  (unsigned long long)input->cap_dropped, (unsigned long long)input->cap_if_dropped,
+                  input->cap_dropped + input->cap_if_dropped != 0
+                      ? " Verdicts may be missing answers: raise --buffer-size."
+                      : "");
     }
 }
 
-void rep_service_columns(const struct rep_service *s, uint64_t *refused, uint64_t *other)
+void rep_service_row(const struct rep_service *s, struct rep_service_row *row)
 {
-    *refused = s->counts[REP_REFUSED] + s->counts[REP_REFUSED_BY_MIDDLEBOX];
-    *other = s->total - s->counts[REP_ACCEPTED] - *refused - s->counts[REP_DROPPED] -
-             s->counts[REP_UNREACHABLE];
+    uint64_t refused = s->counts[REP_REFUSED] + s->counts[REP_REFUSED_BY_MIDDLEBOX];
+    rep_endpoint_str(s->family, &s->addr, s->port, row->name, sizeof(row->name));
+    row->counts[0] = s->total;
+    row->counts[1] = s->counts[REP_ACCEPTED];
+    row->counts[2] = refused;
+    row->counts[3] = s->counts[REP_DROPPED];
+    row->counts[4] = s->counts[REP_UNREACHABLE];
+    row->counts[5] = s->total - s->counts[REP_ACCEPTED] - refused - s->counts[REP_DROPPED] -
+                     s->counts[REP_UNREACHABLE];
+    row->state = rep_service_state(s);
 }

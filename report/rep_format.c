@@ -1,7 +1,10 @@
-/* rep_format.c - the addresses and times written for every attempt, formatted by hand: the
- * same text as inet_ntop(3) and strftime(3), without printf's machinery. */
-#include "rep_int.h"
+/* rep_format.c - the string builder's printf and placeholders, and the addresses and times
+ * (rep_format.h): those written for every attempt by hand, the same text as inet_ntop(3) and
+ * strftime(3). */
+#include "rep_format.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <time.h>
 
 const char rep_two_digits[201] = "0001020304050607080910111213141516171819"
@@ -10,17 +13,57 @@ const char rep_two_digits[201] = "0001020304050607080910111213141516171819"
                                  "6061626364656667686970717273747576777879"
                                  "8081828384858687888990919293949596979899";
 
+/* clang-format off */
+const uint64_t rep_powers_of_10[20] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+    1000000000000000000ULL, 10000000000000000000ULL};
+/* clang-format on */
+
+void rep_text_printf(struct rep_text *t, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(t->buf + t->len, t->size - t->len, fmt, args);
+    va_end(args);
+    if (n > 0) {
+        t->len += (size_t)n;
+        if (t->len >= t->size) {
+            t->len = t->size - 1; /* cut, as snprintf cuts */
+        }
+    }
+}
+
+void rep_text_fill(struct rep_text *t, const char *text, unsigned port, const char *addr)
+{
+    for (const char *p = text; *p != '\0';) {
+        if (port != 0 && strncmp(p, "PORT", 4) == 0) {
+            rep_text_uint(t, port);
+            p += 4;
+        } else if (addr != NULL && strncmp(p, "SERVER", 6) == 0) {
+            rep_text_str(t, addr);
+            p += 6;
+        } else if (addr != NULL && strncmp(p, "ADDR", 4) == 0) {
+            rep_text_str(t, addr);
+            p += 4;
+        } else {
+            rep_text_mem(t, p++, 1);
+        }
+    }
+}
+
 /* The digits of a byte as "%u" prints them; returns the length. Every address of every
  * attempt goes through here: one division, and the last two digits from a table. */
 static size_t put_byte(char *out, unsigned v)
 {
     if (v >= 100) {
         out[0] = (char)('0' + v / 100);
-        memcpy(out + 1, rep_two_digits + 2 * (v % 100), 2);
+        rep_put2(out + 1, v % 100);
         return 3;
     }
     if (v >= 10) {
-        memcpy(out, rep_two_digits + 2 * v, 2);
+        rep_put2(out, v);
         return 2;
     }
     out[0] = (char)('0' + v);
@@ -116,6 +159,31 @@ size_t rep_addr_format(int family, const struct dec_addr *addr, char out[REP_ADD
     return n;
 }
 
+const char *rep_addr_str(int family, const struct dec_addr *addr, char out[REP_ADDR_LEN])
+{
+    rep_addr_format(family, addr, out);
+    return out;
+}
+
+const char *rep_endpoint_str(int family, const struct dec_addr *addr, uint16_t port, char *buf,
+                             size_t buflen)
+{
+    char ip[REP_ADDR_LEN];
+    size_t n = rep_addr_format(family, addr, ip);
+    struct rep_text t;
+    rep_text_init(&t, buf, buflen);
+    if (family == 6) {
+        REP_TEXT_LIT(&t, "[");
+        rep_text_mem(&t, ip, n);
+        REP_TEXT_LIT(&t, "]:");
+    } else {
+        rep_text_mem(&t, ip, n);
+        REP_TEXT_LIT(&t, ":");
+    }
+    rep_text_uint(&t, port);
+    return buf;
+}
+
 /* The date of a day number (days since 1970-01-01, proleptic Gregorian, UTC): Howard
  * Hinnant's civil_from_days, no table, no time zone, any day. */
 static void civil_from_days(int64_t days, int64_t *year, unsigned *month, unsigned *day)
@@ -129,12 +197,6 @@ static void civil_from_days(int64_t days, int64_t *year, unsigned *month, unsign
     *day = doy - (153 * mp + 2) / 5 + 1;
     *month = mp < 10 ? mp + 3 : mp - 9;
     *year = (int64_t)yoe + era * 400 + (*month <= 2);
-}
-
-static void put2(char *out, unsigned v)
-{
-    out[0] = (char)('0' + v / 10);
-    out[1] = (char)('0' + v % 10);
 }
 
 size_t rep_time_iso_sec(int64_t sec, char out[REP_TIME_LEN])
@@ -158,18 +220,60 @@ size_t rep_time_iso_sec(int64_t sec, char out[REP_TIME_LEN])
         return strftime(out, REP_TIME_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
     }
     unsigned y = (unsigned)year;
-    put2(out, y / 100);
-    put2(out + 2, y % 100);
+    rep_put2(out, y / 100);
+    rep_put2(out + 2, y % 100);
     out[4] = '-';
-    put2(out + 5, month);
+    rep_put2(out + 5, month);
     out[7] = '-';
-    put2(out + 8, day);
+    rep_put2(out + 8, day);
     out[10] = 'T';
-    put2(out + 11, (unsigned)(sod / 3600));
-    out[13] = ':';
-    put2(out + 14, (unsigned)(sod / 60 % 60));
-    out[16] = ':';
-    put2(out + 17, (unsigned)(sod % 60));
-    out[19] = '\0';
+    *rep_put_hms(out + 11, (unsigned)sod) = '\0';
     return 19;
+}
+
+const char *rep_time_iso(int64_t ns, char *buf, size_t buflen)
+{
+    int64_t sec = ns / 1000000000;
+    int64_t usec = ns % 1000000000 / 1000;
+    if (usec < 0) {
+        usec += 1000000;
+        sec -= 1;
+    }
+    char date[REP_TIME_LEN];
+    struct rep_text t;
+    rep_text_init(&t, buf, buflen);
+    if (rep_time_iso_sec(sec, date) == 0) {
+        REP_TEXT_LIT(&t, "invalid-time");
+        return buf;
+    }
+    char frac[8];
+    *rep_put_micros(frac, (unsigned)usec) = 'Z';
+    rep_text_str(&t, date);
+    rep_text_mem(&t, frac, sizeof(frac));
+    return buf;
+}
+
+const char *rep_clock_str(int64_t ns, char *buf, size_t buflen)
+{
+    struct rep_text t;
+    rep_text_init(&t, buf, buflen);
+    if (ns < 0) {
+        REP_TEXT_LIT(&t, "??:??:??");
+        return buf;
+    }
+    char clock[16];
+    char *end = rep_put_hms(clock, (unsigned)(ns / 1000000000 % 86400));
+    end = rep_put_micros(end, (unsigned)(ns % 1000000000 / 1000));
+    rep_text_mem(&t, clock, (size_t)(end - clock));
+    return buf;
+}
+
+void rep_fmt_ms(char *buf, size_t buflen, int64_t ns)
+{
+    double ms = (double)ns / 1e6;
+    if (ms >= 1000.0) {
+        snprintf(buf, buflen, "%.1f s", ms / 1000.0);
+    } else {
+        snprintf(buf, buflen, "%.3f ms", ms);
+    }
 }

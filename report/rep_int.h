@@ -3,21 +3,11 @@
 #define SYNSCOPE_REP_INT_H
 
 #include "rep_diag.h"
+#include "rep_format.h"
 #include "rep_index.h"
 #include "report.h"
 
 #include <string.h>
-
-/* Room for any address rep_addr_format writes, NUL included (INET6_ADDRSTRLEN is 46). */
-#define REP_ADDR_LEN 48
-/* Room for rep_time_iso_sec's date and time. */
-#define REP_TIME_LEN 32
-
-/* An address as rep_addr_format writes it, with its length. */
-struct rep_addr_text {
-    size_t len;
-    char text[REP_ADDR_LEN];
-};
 
 /* An address's text kept to be written again for the same address. */
 struct rep_addr_memo {
@@ -77,70 +67,6 @@ struct rep_report {
     size_t diagnosis_count;
 };
 
-/* A string built by hand in a caller's buffer, cut (and always NUL-terminated) where snprintf
- * would cut it: what is written for every attempt avoids printf's machinery, which is slow. */
-struct rep_text {
-    char *buf;
-    size_t size; /* of buf, more than 0 */
-    size_t len;  /* always below size */
-};
-
-static inline void rep_text_init(struct rep_text *t, char *buf, size_t size)
-{
-    t->buf = buf;
-    t->size = size;
-    t->len = 0;
-    buf[0] = '\0';
-}
-
-static inline void rep_text_mem(struct rep_text *t, const char *s, size_t n)
-{
-    size_t room = t->size - 1 - t->len;
-    if (n > room) {
-        n = room;
-    }
-    memcpy(t->buf + t->len, s, n);
-    t->len += n;
-    t->buf[t->len] = '\0';
-}
-
-/* A string literal (its length known when compiling). */
-#define REP_TEXT_LIT(t, s) rep_text_mem((t), (s), sizeof(s) - 1)
-
-static inline void rep_text_str(struct rep_text *t, const char *s)
-{
-    rep_text_mem(t, s, strlen(s));
-}
-
-/* Decimal digits of v at the end of digits[24]; returns where they start. */
-static inline char *rep_u64_digits(char digits[24], uint64_t v)
-{
-    char *p = digits + 24;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    return p;
-}
-
-/* v as "%llu" and "%lld" print it. */
-static inline void rep_text_uint(struct rep_text *t, uint64_t v)
-{
-    char digits[24];
-    const char *p = rep_u64_digits(digits, v);
-    rep_text_mem(t, p, (size_t)(digits + sizeof(digits) - p));
-}
-
-static inline void rep_text_int(struct rep_text *t, int64_t v)
-{
-    if (v < 0) {
-        REP_TEXT_LIT(t, "-");
-        rep_text_uint(t, (uint64_t)(-(v + 1)) + 1);
-    } else {
-        rep_text_uint(t, (uint64_t)v);
-    }
-}
-
 /* Writers: one attempt as a JSON line (svc: its service row, or NULL when it has none); the
  * service and summary objects; the text report. */
 void rep_json_attempt(struct rep_report *r, const struct flow_attempt *a,
@@ -178,21 +104,12 @@ size_t rep_icmp_reasons(const struct rep_report *r, const char **reasons, size_t
  * PORT replaced by port when port is not 0 (rep_text.c). */
 void rep_print_wrapped(FILE *out, const char *text, const char *indent, int width, unsigned port);
 
-/* "0.049 ms", "12.345 ms" below a second, "11.3 s" from a second on. */
-void rep_fmt_ms(char *buf, size_t buflen, int64_t ns);
-
-/* "15:52:01.097003" (UTC) for a time; buf 32 bytes. Returns buf. */
-const char *rep_clock_str(int64_t ns, char *buf, size_t buflen);
-
 /* The evidence for a verdict on one line ("RST from 10.0.0.5 after 0.070 ms, ttl 63 (1 hop)");
  * plain text, not escaped; cut to buflen (512 bytes is always enough). Returns buf. */
 const char *rep_evidence(char *buf, size_t buflen, const struct flow_attempt *a,
                          const struct rep_judgement *j, int64_t syn_timeout_ns);
 
-/* qsort order of struct rep_listed: by start time, then first packet number. */
-int rep_listed_order(const void *x, const void *y);
-
-/* Sorts r->listed[verdict] by rep_listed_order. */
+/* Sorts r->listed[verdict] by start time, then first packet number. */
 void rep_sort_listed(struct rep_report *r, enum rep_verdict verdict);
 
 /* Attempts of all failure verdicts. */
@@ -209,9 +126,16 @@ const struct rep_service **rep_services_sorted(const struct rep_report *r);
 /* The failure verdict with most attempts of a service, or -1 when none failed. */
 int rep_service_dominant(const struct rep_service *s);
 
-/* The columns of a service's row that sum verdicts: refused (by the host or a middlebox) and
- * other (neither accepted, refused, dropped nor unreachable). */
-void rep_service_columns(const struct rep_service *s, uint64_t *refused, uint64_t *other);
+/* A service's row in the tables of the reports for people: its name, its counts of attempts,
+ * accepted, refused (by the host or a middlebox), dropped, unreachable and other (none of
+ * those), and its state (rep_service_state). */
+#define REP_ROW_COUNTS 6
+struct rep_service_row {
+    char name[64];
+    uint64_t counts[REP_ROW_COUNTS];
+    const char *state;
+};
+void rep_service_row(const struct rep_service *s, struct rep_service_row *row);
 
 /* A service's state for its row: "ok", "undetermined", a verdict name when every attempt
  * failed that way, or "failing sometimes". */
@@ -220,28 +144,18 @@ const char *rep_service_state(const struct rep_service *s);
 /* The port shown in advice: the one port all listed attempts of a verdict share, else 0. */
 unsigned rep_common_port(const struct rep_report *r, enum rep_verdict verdict);
 
+/* Room for rep_decode_problems' sentence, whatever the counts. */
+#define REP_PROBLEMS_LEN 2048
+
+/* "Decode problems: none." or "Decode problems: 3 packets could not be decoded: NAME 2 NAME 1"
+ * with each NAME between open and close (HTML: "<code>", "</code>"). Returns buf. */
+const char *rep_decode_problems(char buf[REP_PROBLEMS_LEN], const struct rep_input_stats *input,
+                                const char *open, const char *close);
+
 /* The closing notes of a report for people after its decode problems, one plain sentence
  * each: evictions, answers without a SYN, answers not believed, an input error, live counters. */
 typedef void (*rep_note_fn)(const char *sentence, void *ctx);
 void rep_closing_notes(const struct rep_input_stats *input, const struct flow_stats *flows,
                        rep_note_fn emit, void *ctx);
-
-/* Formats "10.0.0.1:80" or "[fd00::1]:80" into buf (64 bytes). */
-const char *rep_endpoint_str(int family, const struct dec_addr *addr, uint16_t port, char *buf,
-                             size_t buflen);
-
-/* "00", "01", ... "99": the two digits of n at rep_two_digits + 2 * n. */
-extern const char rep_two_digits[201];
-
-/* An address as dec_addr_str (inet_ntop) writes it, "?" for an unknown family, into out;
- * returns its length. By hand: it is written several times for every attempt. */
-size_t rep_addr_format(int family, const struct dec_addr *addr, char out[REP_ADDR_LEN]);
-
-/* A time in seconds as "2026-11-26T13:12:06" (UTC), what strftime's "%Y-%m-%dT%H:%M:%S" writes
- * for gmtime; returns its length (0 and "" when gmtime cannot represent it). */
-size_t rep_time_iso_sec(int64_t sec, char out[REP_TIME_LEN]);
-
-/* Formats a time as "2026-11-26T13:12:06.319804Z" (buf 40 bytes). */
-const char *rep_time_iso(int64_t ns, char *buf, size_t buflen);
 
 #endif

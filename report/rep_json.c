@@ -4,39 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Writes s as a JSON string (RFC 8259 7): quotes, backslashes and control bytes escaped. */
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\') {
-            fputc('\\', out);
-            fputc(*p, out);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            fprintf(out, "\\u%04x", *p);
-        } else {
-            fputc(*p, out);
-        }
-    }
-    fputc('"', out);
-}
-
-static void json_endpoint(FILE *out, int family, const struct dec_addr *addr, uint16_t port)
-{
-    char ip[64];
-    fprintf(out, "{\"ip\":\"%s\",\"port\":%u}", dec_addr_str(addr, family, ip, sizeof(ip)),
-            (unsigned)port);
-}
-
 /* Attempt lines are built by hand in a buffer of the report's and handed to stdio in large
- * blocks: JSON lines of millions of attempts are the hot path of `read -f json`, and printf's
- * machinery and a write(2) per stdio buffer were most of it.
+ * blocks: JSON lines of millions of attempts are the hot path of `read -f json`, where printf's
+ * machinery and a write(2) per stdio buffer cost the most (bench/RESULTS.md).
  *
  * A line is written through a bare cursor (char *p, returned by every put_ function) with no
  * check of the room left per piece: write_attempt is only ever given LINE_MAX bytes of room,
  * and ATTEMPT_LINE_MAX below, the longest line it can write, is smaller (checked when
- * compiling). The per-piece checks and the reloads of a length kept in memory were a third of
- * the instructions of `read -f json`. */
+ * compiling). Checks per piece, and the reloads of a length kept in memory that they bring,
+ * are what this saves (bench/RESULTS.md). So this is the one place in report/ that writes
+ * text without struct rep_text. */
 #define LINE_MAX 4096
 #define JSON_BUF_SIZE (256 * 1024)
 
@@ -83,67 +60,6 @@ static inline char *put_name(char *p, const char *s)
     return p;
 }
 
-/* 1, 10, ... 10^19: where the count of decimal digits goes up. */
-/* clang-format off */
-static const uint64_t powers_of_10[20] = {
-    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
-    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
-    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
-    1000000000000000000ULL, 10000000000000000000ULL};
-/* clang-format on */
-
-/* How many decimal digits v has, from its bit length ("integer log base 10" of Bit Twiddling
- * Hacks: bits * 1233 / 4096 is log10(2) * bits, at most one too small). v | 1 has as many
- * digits as v (v + 1 gains one only when v is 99..9, odd) and a bit length of at least 1. */
-static inline size_t digit_count(uint64_t v)
-{
-    uint64_t w = v | 1;
-    unsigned t = (unsigned)(64 - __builtin_clzll(w)) * 1233 >> 12;
-    return t + (w >= powers_of_10[t]);
-}
-
-/* v in decimal ("%llu"), written in place from its last digit, two digits at a time; in 32-bit
- * arithmetic (cheaper divisions by 100) once it fits, which is at once for almost all. */
-static char *put_u64(char *p, uint64_t v)
-{
-    if (v < 100) { /* most counts, TTLs, hops and whole milliseconds */
-        if (v < 10) {
-            *p = (char)('0' + v);
-            return p + 1;
-        }
-        memcpy(p, rep_two_digits + 2 * v, 2);
-        return p + 2;
-    }
-    char *end = p + digit_count(v);
-    char *q = end;
-    while (v > UINT32_MAX) {
-        q -= 2;
-        memcpy(q, rep_two_digits + 2 * (v % 100), 2);
-        v /= 100;
-    }
-    uint32_t small = (uint32_t)v;
-    while (small >= 100) {
-        q -= 2;
-        memcpy(q, rep_two_digits + 2 * (small % 100), 2);
-        small /= 100;
-    }
-    if (small >= 10) {
-        memcpy(q - 2, rep_two_digits + 2 * small, 2);
-    } else {
-        q[-1] = (char)('0' + small);
-    }
-    return end;
-}
-
-static char *put_i64(char *p, int64_t v)
-{
-    if (v < 0) {
-        *p++ = '-';
-        return put_u64(p, (uint64_t)(-(v + 1)) + 1);
-    }
-    return put_u64(p, (uint64_t)v);
-}
-
 /* Nanoseconds as milliseconds with 3 decimals, rounded to the microsecond ("%.3f"). */
 static char *put_ms(char *p, int64_t ns)
 {
@@ -153,12 +69,11 @@ static char *put_ms(char *p, int64_t ns)
         magnitude = -magnitude;
     }
     uint64_t us = (magnitude + 500) / 1000;
-    p = put_u64(p, us / 1000);
+    p = rep_put_u64(p, us / 1000);
     unsigned frac = (unsigned)(us % 1000);
     p[0] = '.';
     p[1] = (char)('0' + frac / 100);
-    memcpy(p + 2, rep_two_digits + 2 * (frac % 100), 2);
-    return p + 4;
+    return rep_put2(p + 2, frac % 100);
 }
 
 /* The bytes a JSON string holds as they are (RFC 8259 7): printable ASCII but '"' and '\\', and
@@ -185,16 +100,15 @@ static const uint8_t json_plain[256] = {
 };
 /* clang-format on */
 
-/* A JSON string: quotes, backslashes and control bytes (and DEL) escaped. */
-static char *put_json_string(char *p, const char *s)
+/* s escaped for a JSON string (RFC 8259 7): quotes, backslashes and control bytes (and DEL). */
+static char *put_json_chars(char *p, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    *p++ = '"';
     for (const unsigned char *c = (const unsigned char *)s;; c++) {
         if (json_plain[*c]) {
             *p++ = (char)*c;
         } else if (*c == '\0') {
-            break;
+            return p;
         } else if (*c == '"' || *c == '\\') {
             p[0] = '\\';
             p[1] = (char)*c;
@@ -205,8 +119,32 @@ static char *put_json_string(char *p, const char *s)
             p += sizeof(esc);
         }
     }
+}
+
+/* A JSON string: s escaped, in quotes. */
+static char *put_json_string(char *p, const char *s)
+{
+    *p++ = '"';
+    p = put_json_chars(p, s);
     *p++ = '"';
     return p;
+}
+
+/* Writes s as a JSON string to out, a piece at a time: the lines after the attempts (services,
+ * diagnoses, the summary) hold strings of any length, a file name or an error. */
+static void json_string(FILE *out, const char *s)
+{
+    char piece[256];
+    char escaped[JSON_STRING_MAX(sizeof(piece) - 1)];
+    size_t len = strlen(s);
+    fputc('"', out);
+    for (size_t at = 0; at < len; at += sizeof(piece) - 1) {
+        size_t n = len - at < sizeof(piece) - 1 ? len - at : sizeof(piece) - 1;
+        memcpy(piece, s + at, n);
+        piece[n] = '\0';
+        fwrite(escaped, 1, (size_t)(put_json_chars(escaped, piece) - escaped), out);
+    }
+    fputc('"', out);
 }
 
 /* Copies an address's text: all of its buffer (a fixed-size copy is a few moves; the line has
@@ -241,9 +179,18 @@ static char *put_endpoint(char *p, const struct rep_addr_text *addr, uint16_t po
     PUT_LIT(p, "{\"ip\":\"");
     p = put_addr_text(p, addr);
     PUT_LIT(p, "\",\"port\":");
-    p = put_u64(p, port);
+    p = rep_put_u64(p, port);
     *p++ = '}';
     return p;
+}
+
+/* {"ip":"10.0.0.1","port":80} to out (a service line's server). */
+static void json_endpoint(FILE *out, int family, const struct dec_addr *addr, uint16_t port)
+{
+    struct rep_addr_text text;
+    format_addr(&text, family, addr);
+    char line[32 + ADDR_ROOM];
+    fwrite(line, 1, (size_t)(put_endpoint(line, &text, port) - line), out);
 }
 
 /* ",\"key\":" and milliseconds, or null when ns < 0; key is a string literal */
@@ -261,18 +208,12 @@ static char *put_endpoint(char *p, const struct rep_addr_text *addr, uint16_t po
 #define PUT_COUNT(p, key, v)                                                                       \
     do {                                                                                           \
         PUT_LIT((p), ",\"" key "\":");                                                             \
-        (p) = put_u64((p), (v));                                                                   \
+        (p) = rep_put_u64((p), (v));                                                               \
     } while (0)
-
-static char *put2(char *p, unsigned v)
-{
-    memcpy(p, rep_two_digits + 2 * v, 2);
-    return p + 2;
-}
 
 /* The timestamp as rep_time_iso writes it. The date is formatted once per day and the time of
  * day from the seconds: attempts are not written in time order (refusals wait for evidence),
- * so a cache of the last second alone missed for more than half of them. */
+ * so a cache of the last second alone would miss often. */
 static char *put_time(struct rep_report *r, char *p, int64_t ns)
 {
     int64_t sec = ns / 1000000000;
@@ -298,11 +239,7 @@ static char *put_time(struct rep_report *r, char *p, int64_t ns)
     }
     if (r->ts_date_ok) {
         p = (char *)memcpy(p, r->ts_date, sizeof(r->ts_date)) + sizeof(r->ts_date);
-        p = put2(p, (unsigned)(sod / 3600));
-        *p++ = ':';
-        p = put2(p, (unsigned)(sod / 60 % 60));
-        *p++ = ':';
-        p = put2(p, (unsigned)(sod % 60));
+        p = rep_put_hms(p, (unsigned)sod);
     } else {
         char full[REP_TIME_LEN];
         size_t n = rep_time_iso_sec(sec, full);
@@ -312,11 +249,7 @@ static char *put_time(struct rep_report *r, char *p, int64_t ns)
             p = (char *)memcpy(p, full, n) + n;
         }
     }
-    unsigned us = (unsigned)(rem / 1000);
-    *p++ = '.';
-    p = put2(p, us / 10000);
-    p = put2(p, us / 100 % 100);
-    p = put2(p, us % 100);
+    p = rep_put_micros(p, (unsigned)(rem / 1000));
     *p++ = 'Z';
     return p;
 }
@@ -364,6 +297,62 @@ static struct lit end_name(enum flow_end end)
     return (struct lit)LIT("unknown");
 }
 
+/* The "answer" object: what answered the SYN, from where, at what distance. server is the
+ * server address's text. */
+static char *put_answer(char *p, const struct flow_attempt *a, const struct rep_judgement *j,
+                        const struct rep_addr_text *server)
+{
+    PUT_LIT(p, ",\"answer\":{\"kind\":\"");
+    p = put_lit(p, answer_kind(a->answer));
+    PUT_LIT(p, "\",\"from\":\"");
+    if (rep_addr_equal(&a->reply.from, &a->server)) {
+        p = put_addr_text(p, server); /* most answers are the server's own */
+    } else {
+        struct rep_addr_text from;
+        format_addr(&from, a->family, &a->reply.from);
+        p = put_addr_text(p, &from);
+    }
+    *p++ = '"';
+    PUT_COUNT(p, "ttl", a->reply.ttl);
+    PUT_LIT(p, ",\"hops\":");
+    p = rep_put_i64(p, j->hops);
+    if (j->sender == REP_SENDER_ROUTER) {
+        PUT_LIT(p, ",\"sender\":\"router\"");
+    } else {
+        PUT_LIT(p, ",\"sender\":\"server\"");
+    }
+    PUT_COUNT(p, "packet", a->reply.pkt);
+    if (a->answer == FLOW_ANS_ICMP) {
+        PUT_COUNT(p, "icmp_type", a->reply.icmp_type);
+        PUT_COUNT(p, "icmp_code", a->reply.icmp_code);
+    }
+    if (a->reply.has_ip_id) {
+        PUT_COUNT(p, "ip_id", a->reply.ip_id);
+    }
+    *p++ = '}';
+    return p;
+}
+
+/* The "flags" array of an attempt's REP_FLAG_* bits. */
+static char *put_flags(char *p, unsigned flags)
+{
+    PUT_LIT(p, ",\"flags\":[");
+    bool first = true;
+    for (unsigned bit = 0; bit < REP_FLAG_COUNT; bit++) {
+        if (flags & (1u << bit)) {
+            if (!first) {
+                *p++ = ',';
+            }
+            *p++ = '"'; /* a static name like the verdict's: nothing to escape */
+            p = put_name(p, rep_flag_name(bit));
+            *p++ = '"';
+            first = false;
+        }
+    }
+    *p++ = ']';
+    return p;
+}
+
 /* Writes an attempt's line at p, which has LINE_MAX bytes of room; returns its end. */
 static char *write_attempt(struct rep_report *r, char *p, const struct flow_attempt *a,
                            const struct rep_judgement *j, const struct rep_service *svc)
@@ -403,34 +392,7 @@ static char *write_attempt(struct rep_report *r, char *p, const struct flow_atte
         *p++ = ']';
     }
     if (a->answer != FLOW_ANS_NONE) {
-        PUT_LIT(p, ",\"answer\":{\"kind\":\"");
-        p = put_lit(p, answer_kind(a->answer));
-        PUT_LIT(p, "\",\"from\":\"");
-        if (rep_addr_equal(&a->reply.from, &a->server)) {
-            p = put_addr_text(p, server); /* most answers are the server's own */
-        } else {
-            struct rep_addr_text from;
-            format_addr(&from, a->family, &a->reply.from);
-            p = put_addr_text(p, &from);
-        }
-        *p++ = '"';
-        PUT_COUNT(p, "ttl", a->reply.ttl);
-        PUT_LIT(p, ",\"hops\":");
-        p = put_i64(p, j->hops);
-        if (j->sender == REP_SENDER_ROUTER) {
-            PUT_LIT(p, ",\"sender\":\"router\"");
-        } else {
-            PUT_LIT(p, ",\"sender\":\"server\"");
-        }
-        PUT_COUNT(p, "packet", a->reply.pkt);
-        if (a->answer == FLOW_ANS_ICMP) {
-            PUT_COUNT(p, "icmp_type", a->reply.icmp_type);
-            PUT_COUNT(p, "icmp_code", a->reply.icmp_code);
-        }
-        if (a->reply.has_ip_id) {
-            PUT_COUNT(p, "ip_id", a->reply.ip_id);
-        }
-        *p++ = '}';
+        p = put_answer(p, a, j, server);
     }
     if (a->server_rst_count > 0 && a->answer != FLOW_ANS_RST) {
         PUT_COUNT(p, "server_rsts", a->server_rst_count);
@@ -442,20 +404,7 @@ static char *write_attempt(struct rep_report *r, char *p, const struct flow_atte
         PUT_COUNT(p, "synacks", a->synack_count);
     }
     if (j->flags != 0) {
-        PUT_LIT(p, ",\"flags\":[");
-        bool first = true;
-        for (unsigned bit = 0; bit < REP_FLAG_COUNT; bit++) {
-            if (j->flags & (1u << bit)) {
-                if (!first) {
-                    *p++ = ',';
-                }
-                *p++ = '"'; /* a static name like the verdict's: nothing to escape */
-                p = put_name(p, rep_flag_name(bit));
-                *p++ = '"';
-                first = false;
-            }
-        }
-        *p++ = ']';
+        p = put_flags(p, j->flags);
     }
     if (j->evidence[0] != '\0') {
         PUT_LIT(p, ",\"evidence\":");
@@ -482,7 +431,7 @@ static char *write_attempt(struct rep_report *r, char *p, const struct flow_atte
         if (i > 0) {
             *p++ = ',';
         }
-        p = put_u64(p, a->packets[i]);
+        p = rep_put_u64(p, a->packets[i]);
     }
     *p++ = ']';
     PUT_COUNT(p, "packet_total", a->packet_total);
@@ -510,35 +459,33 @@ void rep_json_attempt(struct rep_report *r, const struct flow_attempt *a,
     r->json_len += (size_t)(write_attempt(r, line, a, j, svc) - line);
 }
 
+/* "name":n in a JSON object, after a comma unless it is the first. */
+static void json_count(FILE *out, bool *first, const char *name, uint64_t n)
+{
+    fprintf(out, "%s\"%s\":%llu", *first ? "" : ",", name, (unsigned long long)n);
+    *first = false;
+}
+
 static void json_verdict_map(FILE *out, const uint64_t *counts, bool all)
 {
-    fputc('{', out);
     bool first = true;
+    fputc('{', out);
     for (int v = 0; v < REP_VERDICT_COUNT; v++) {
-        if (!all && counts[v] == 0) {
-            continue;
+        if (all || counts[v] != 0) {
+            json_count(out, &first, rep_verdict_name((enum rep_verdict)v), counts[v]);
         }
-        fprintf(out, "%s\"%s\":%llu", first ? "" : ",", rep_verdict_name((enum rep_verdict)v),
-                (unsigned long long)counts[v]);
-        first = false;
     }
     fputc('}', out);
 }
 
 static void json_status_map(FILE *out, const uint64_t *status, bool problems)
 {
-    fputc('{', out);
     bool first = true;
-    for (int s = DEC_SKIP_NOT_IP; s < DEC_P_COUNT; s++) {
-        if (s == DEC_SKIP_COUNT_END && !problems) {
-            break;
+    fputc('{', out);
+    for (int s = problems ? DEC_SKIP_COUNT_END : DEC_SKIP_NOT_IP; s < DEC_P_COUNT; s++) {
+        if (status[s] != 0 && dec_status_is_problem((enum dec_status)s) == problems) {
+            json_count(out, &first, dec_status_name((enum dec_status)s), status[s]);
         }
-        if (status[s] == 0 || dec_status_is_problem((enum dec_status)s) != problems) {
-            continue;
-        }
-        fprintf(out, "%s\"%s\":%llu", first ? "" : ",", dec_status_name((enum dec_status)s),
-                (unsigned long long)status[s]);
-        first = false;
     }
     fputc('}', out);
 }
@@ -605,13 +552,13 @@ void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
             fprintf(out,
                     "{\"type\":\"client\",\"client\":{\"ip\":\"%s\"},\"family\":%u,"
                     "\"diagnoses\":",
-                    dec_addr_str(&d->addr, d->family, ip, sizeof(ip)), d->family);
+                    rep_addr_str(d->family, &d->addr, ip), d->family);
             json_diagnoses(r, d->family, &d->addr, 0, true);
             fputs("}\n", out);
             continue;
         }
         fprintf(out, "{\"type\":\"host\",\"server\":{\"ip\":\"%s\"},\"family\":%u,\"diagnoses\":",
-                dec_addr_str(&d->addr, d->family, ip, sizeof(ip)), d->family);
+                rep_addr_str(d->family, &d->addr, ip), d->family);
         json_diagnoses(r, d->family, &d->addr, 0, false);
         fputs("}\n", out);
     }

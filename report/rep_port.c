@@ -41,11 +41,11 @@ void rep_ports_judge(struct rep_port *ports, size_t n)
                 snprintf(p->evidence, sizeof(p->evidence),
                          "the RST arrived with TTL %u = %d hop%s; the host's open ports answer "
                          "%d hop%s away",
-                         p->ttl, p->hops, p->hops == 1 ? "" : "s", own, own == 1 ? "" : "s");
+                         p->ttl, p->hops, rep_plural(p->hops), own, rep_plural(own));
             } else if (known) {
                 snprintf(p->evidence, sizeof(p->evidence),
                          "the RST arrived %d hop%s away, like the host's open ports", p->hops,
-                         p->hops == 1 ? "" : "s");
+                         rep_plural(p->hops));
             } else {
                 snprintf(p->evidence, sizeof(p->evidence),
                          "not enough evidence to tell the host from a middlebox: no open port "
@@ -65,22 +65,19 @@ void rep_ports_judge(struct rep_port *ports, size_t n)
 static void json_addr(FILE *out, const char *key, int family, const struct dec_addr *a)
 {
     char ip[64];
-    fprintf(out, ",\"%s\":\"%s\"", key, dec_addr_str(a, family, ip, sizeof(ip)));
+    fprintf(out, ",\"%s\":\"%s\"", key, rep_addr_str(family, a, ip));
 }
 
 static void write_json(FILE *out, const struct rep_port *ports, size_t n,
-                       const struct rep_probe_summary *sum)
+                       const struct rep_probe_summary *sum, const unsigned *totals)
 {
-    unsigned totals[REP_PORT_STATES] = {0};
     for (size_t i = 0; i < n; i++) {
         const struct rep_port *p = &ports[i];
-        char ip[64];
-        totals[p->state]++;
+        char ip[REP_ADDR_LEN];
         fprintf(out,
                 "{\"type\":\"port\",\"target\":{\"ip\":\"%s\",\"port\":%u},\"state\":\"%s\","
                 "\"reason\":\"%s\"",
-                dec_addr_str(&p->target, p->family, ip, sizeof(ip)), p->port, state_names[p->state],
-                p->reason);
+                rep_addr_str(p->family, &p->target, ip), p->port, state_names[p->state], p->reason);
         if (p->answered) {
             json_addr(out, "from", p->family, &p->from);
             fprintf(out, ",\"ttl\":%u,\"hops\":%d,\"rtt_ms\":%.3f", p->ttl, p->hops,
@@ -115,16 +112,12 @@ static void write_json(FILE *out, const struct rep_port *ports, size_t n,
 }
 
 static void write_text(FILE *out, const struct rep_port *ports, size_t n,
-                       const struct rep_probe_summary *sum)
+                       const struct rep_probe_summary *sum, const unsigned *totals)
 {
-    unsigned totals[REP_PORT_STATES] = {0};
-    for (size_t i = 0; i < n; i++) {
-        totals[ports[i].state]++;
-    }
     fprintf(out,
             "synscope probe %s: %zu port%s, %u open, %u closed, %u filtered, %u unreachable "
             "(%.1f s, %llu probes)%s\n\n",
-            sum->target, n, n == 1 ? "" : "s", totals[REP_PORT_OPEN], totals[REP_PORT_CLOSED],
+            sum->target, n, rep_plural(n), totals[REP_PORT_OPEN], totals[REP_PORT_CLOSED],
             totals[REP_PORT_FILTERED], totals[REP_PORT_UNREACHABLE], sum->duration_s,
             (unsigned long long)sum->sent, sum->interrupted ? " (interrupted)" : "");
     fprintf(out, "%-9s %-12s %-40s %4s %5s %11s  %s\n", "PORT", "STATE", "REASON", "TTL", "HOPS",
@@ -136,7 +129,7 @@ static void write_text(FILE *out, const struct rep_port *ports, size_t n,
         snprintf(reason, sizeof(reason), "%s", p->reason);
         if (p->answered) {
             char ip[64];
-            dec_addr_str(&p->from, p->family, ip, sizeof(ip));
+            rep_addr_str(p->family, &p->from, ip);
             if (memcmp(p->from.b, p->target.b, sizeof(p->from.b)) != 0) {
                 snprintf(reason, sizeof(reason), "%s from %s", p->reason, ip);
             }
@@ -146,7 +139,7 @@ static void write_text(FILE *out, const struct rep_port *ports, size_t n,
         } else if (p->has_last_hop) {
             char ip[64];
             snprintf(reason, sizeof(reason), "no-response, last hop %s (ttl %u)",
-                     dec_addr_str(&p->last_hop, p->family, ip, sizeof(ip)), p->last_hop_ttl);
+                     rep_addr_str(p->family, &p->last_hop, ip), p->last_hop_ttl);
         }
         fprintf(out, "%-9s %-12s %-40s %4s %5s %11s  %s", port, state_names[p->state], reason, ttl,
                 hops, rtt, rep_verdict_name(p->verdict));
@@ -183,9 +176,13 @@ static void write_text(FILE *out, const struct rep_port *ports, size_t n,
 void rep_ports_write(FILE *out, enum rep_format format, const struct rep_port *ports, size_t n,
                      const struct rep_probe_summary *sum)
 {
+    unsigned totals[REP_PORT_STATES] = {0};
+    for (size_t i = 0; i < n; i++) {
+        totals[ports[i].state]++;
+    }
     if (format == REP_FORMAT_JSON) {
-        write_json(out, ports, n, sum);
+        write_json(out, ports, n, sum, totals);
     } else {
-        write_text(out, ports, n, sum);
+        write_text(out, ports, n, sum, totals);
     }
 }

@@ -4,7 +4,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define DEFAULT_LIST_LIMIT 20
 
@@ -300,43 +299,4 @@ int rep_finish(struct rep_report *r, const struct rep_input_stats *input,
         return -1;
     }
     return 0;
-}
-
-const char *rep_endpoint_str(int family, const struct dec_addr *addr, uint16_t port, char *buf,
-                             size_t buflen)
-{
-    char ip[64];
-    dec_addr_str(addr, family, ip, sizeof(ip));
-    if (family == 6) {
-        snprintf(buf, buflen, "[%s]:%u", ip, (unsigned)port);
-    } else {
-        snprintf(buf, buflen, "%s:%u", ip, (unsigned)port);
-    }
-    return buf;
-}
-
-const char *rep_time_iso(int64_t ns, char *buf, size_t buflen)
-{
-    int64_t sec = ns / 1000000000;
-    int64_t usec = ns % 1000000000 / 1000;
-    if (usec < 0) {
-        usec += 1000000;
-        sec -= 1;
-    }
-    char date[REP_TIME_LEN];
-    struct rep_text t;
-    rep_text_init(&t, buf, buflen);
-    if (rep_time_iso_sec(sec, date) == 0) {
-        REP_TEXT_LIT(&t, "invalid-time");
-        return buf;
-    }
-    char frac[8] = {'.'};
-    for (int i = 6; i >= 1; i--) {
-        frac[i] = (char)('0' + usec % 10);
-        usec /= 10;
-    }
-    frac[7] = 'Z';
-    rep_text_str(&t, date);
-    rep_text_mem(&t, frac, sizeof(frac));
-    return buf;
 }

@@ -9,19 +9,9 @@
 void rep_print_wrapped(FILE *out, const char *text, const char *indent, int width, unsigned port)
 {
     char expanded[2048];
-    char portbuf[16];
-    snprintf(portbuf, sizeof(portbuf), "%u", port);
-    /* replace PORT by the port number when there is one */
-    size_t o = 0;
-    for (const char *p = text; *p != '\0' && o + 16 < sizeof(expanded);) {
-        if (port != 0 && strncmp(p, "PORT", 4) == 0) {
-            o += (size_t)snprintf(expanded + o, sizeof(expanded) - o, "%s", portbuf);
-            p += 4;
-        } else {
-            expanded[o++] = *p++;
-        }
-    }
-    expanded[o] = '\0';
+    struct rep_text filled;
+    rep_text_init(&filled, expanded, sizeof(expanded));
+    rep_text_fill(&filled, text, port, NULL);
     const char *p = expanded;
     while (*p != '\0') {
         int len = (int)strlen(p);
@@ -97,15 +87,7 @@ static void print_diagnoses(FILE *out, const struct rep_report *r)
     for (size_t i = 0; i < r->diagnosis_count; i++) {
         const struct rep_diagnosis *d = &r->diagnoses[i];
         char where[64], next[600], text[1200];
-        if (d->port != 0) {
-            rep_endpoint_str(d->family, &d->addr, d->port, where, sizeof(where));
-        } else {
-            dec_addr_str(&d->addr, d->family, where, sizeof(where));
-            if (d->about_client) {
-                snprintf(where + strlen(where), sizeof(where) - strlen(where), " (client)");
-            }
-        }
-        fprintf(out, "  %s %s\n", d->kind, where);
+        fprintf(out, "  %s %s\n", d->kind, rep_diag_where(d, where, sizeof(where)));
         rep_print_wrapped(out, d->summary, "    ", 92, 0);
         snprintf(text, sizeof(text), "Likely: %s.", d->causes);
         rep_print_wrapped(out, text, "    ", 92, 0);
@@ -146,21 +128,18 @@ static void print_services(FILE *out, struct rep_report *r)
             "REFUSED", "DROPPED", "UNREACH", "OTHER", "STATE");
     uint32_t rows = r->service_count < SERVICE_ROWS ? r->service_count : SERVICE_ROWS;
     for (uint32_t i = 0; i < rows; i++) {
-        const struct rep_service *s = order[i];
-        char name[64];
-        uint64_t refused, other;
-        rep_service_columns(s, &refused, &other);
-        rep_endpoint_str(s->family, &s->addr, s->port, name, sizeof(name));
-        if (strlen(name) > 32) {
+        struct rep_service_row row;
+        rep_service_row(order[i], &row);
+        if (strlen(row.name) > 32) {
             /* a long IPv6 endpoint gets a line of its own, so the columns stay aligned */
-            fprintf(out, "%s\n", name);
-            name[0] = '\0';
+            fprintf(out, "%s\n", row.name);
+            row.name[0] = '\0';
         }
-        fprintf(out, "%-32s %8llu %8llu %8llu %8llu %8llu %8llu  %s\n", name,
-                (unsigned long long)s->total, (unsigned long long)s->counts[REP_ACCEPTED],
-                (unsigned long long)refused, (unsigned long long)s->counts[REP_DROPPED],
-                (unsigned long long)s->counts[REP_UNREACHABLE], (unsigned long long)other,
-                rep_service_state(s));
+        fprintf(out, "%-32s", row.name);
+        for (int k = 0; k < REP_ROW_COUNTS; k++) {
+            fprintf(out, " %8llu", (unsigned long long)row.counts[k]);
+        }
+        fprintf(out, "  %s\n", row.state);
     }
     if (r->service_count > rows) {
         fprintf(out, "... and %u more services (all of them with -f json)\n",
@@ -185,27 +164,6 @@ static void print_unreachable_advice(FILE *out, const struct rep_report *r)
     }
 }
 
-static void print_decode_problems(FILE *out, const struct rep_input_stats *input)
-{
-    uint64_t total = 0;
-    for (int s = DEC_SKIP_COUNT_END; s < DEC_P_COUNT; s++) {
-        total += input->decode_status[s];
-    }
-    if (total == 0) {
-        fputs("Decode problems: none.\n", out);
-        return;
-    }
-    fprintf(out, "Decode problems: %llu packet%s could not be decoded:", (unsigned long long)total,
-            total == 1 ? "" : "s");
-    for (int s = DEC_SKIP_COUNT_END; s < DEC_P_COUNT; s++) {
-        if (input->decode_status[s] != 0) {
-            fprintf(out, " %s %llu", dec_status_name((enum dec_status)s),
-                    (unsigned long long)input->decode_status[s]);
-        }
-    }
-    fputc('\n', out);
-}
-
 static void print_note(const char *sentence, void *ctx)
 {
     fprintf((FILE *)ctx, "%s\n", sentence);
@@ -218,9 +176,8 @@ void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
     uint64_t failed = rep_failed_total(r);
     char t1[40], t2[40];
     fprintf(out, "synscope: %llu packet%s, %llu connection attempt%s, %llu failed",
-            (unsigned long long)input->packets, input->packets == 1 ? "" : "s",
-            (unsigned long long)r->attempts, r->attempts == 1 ? "" : "s",
-            (unsigned long long)failed);
+            (unsigned long long)input->packets, rep_plural(input->packets),
+            (unsigned long long)r->attempts, rep_plural(r->attempts), (unsigned long long)failed);
     if (r->attempts > 0) {
         fprintf(out, " (%s to %s)", rep_time_iso(r->first_ns, t1, sizeof(t1)),
                 rep_time_iso(r->last_ns, t2, sizeof(t2)));
@@ -240,7 +197,7 @@ void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
         }
         upper[k] = '\0';
         fprintf(out, "%s: %llu attempt%s\n", upper, (unsigned long long)r->counts[v],
-                r->counts[v] == 1 ? "" : "s");
+                rep_plural(r->counts[v]));
         rep_print_wrapped(out, rep_explanation((enum rep_verdict)v), "  ", 94,
                           rep_common_port(r, (enum rep_verdict)v));
         if (v == REP_UNREACHABLE) {
@@ -259,6 +216,7 @@ void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
     if (failed == 0 && r->attempts > 0) {
         fputs("No failed connection attempts.\n\n", out);
     }
-    print_decode_problems(out, input);
+    char problems[REP_PROBLEMS_LEN];
+    fprintf(out, "%s\n", rep_decode_problems(problems, input, "", ""));
     rep_closing_notes(input, flows, print_note, out);
 }

@@ -96,6 +96,15 @@ const char *rep_icmp_reason(int family, uint8_t type, uint8_t code)
     return "icmp-other";
 }
 
+/* The verdict, its reason and the Zeek state. */
+static void decide(struct rep_judgement *j, enum rep_verdict verdict, const char *reason,
+                   const char *zeek_state)
+{
+    j->verdict = verdict;
+    j->reason = reason;
+    j->zeek_state = zeek_state;
+}
+
 /* Time of the last SYN sent at or before t. */
 static int64_t syn_before(const struct flow_attempt *a, int64_t t)
 {
@@ -138,14 +147,10 @@ static void judge_accepted(const struct flow_attempt *a, const struct rep_config
                            struct rep_judgement *j)
 {
     bool client_went_on = a->handshake_done || a->client_bytes > 0;
-    j->verdict = REP_ACCEPTED;
-    j->reason = "syn-ack";
-    j->zeek_state = zeek_established_state(a);
+    decide(j, REP_ACCEPTED, "syn-ack", zeek_established_state(a));
     if (!client_went_on) {
         if (a->client_rst_ns != 0) {
-            j->verdict = REP_CLIENT_ABORT;
-            j->reason = "rst-after-syn-ack";
-            j->zeek_state = "RSTO";
+            decide(j, REP_CLIENT_ABORT, "rst-after-syn-ack", "RSTO");
             return;
         }
         int64_t since = a->seen_until_ns - a->reply.ts_ns;
@@ -161,9 +166,7 @@ static void judge_accepted(const struct flow_attempt *a, const struct rep_config
         if (!a->acks_in_capture && !synack_repeated && !syn_after_synack) {
             return;
         }
-        j->verdict = REP_HALF_OPEN;
-        j->reason = "no-ack";
-        j->zeek_state = "S1";
+        decide(j, REP_HALF_OPEN, "no-ack", "S1");
         return;
     }
     /* The server ended it before sending a byte: the service accepted and threw it away. */
@@ -211,9 +214,7 @@ static const char *zeek_client_rst_state(const struct flow_attempt *a)
 void rep_judge(const struct flow_attempt *a, const struct rep_config *cfg, struct rep_judgement *j)
 {
     /* every field but the evidence's unused tail: this runs for every attempt */
-    j->verdict = REP_ACCEPTED;
-    j->reason = NULL;
-    j->zeek_state = NULL;
+    decide(j, REP_ACCEPTED, NULL, NULL);
     j->sender = REP_SENDER_NONE;
     j->flags = 0;
     j->evidence[0] = '\0';
@@ -250,55 +251,40 @@ void rep_judge(const struct flow_attempt *a, const struct rep_config *cfg, struc
         judge_accepted(a, cfg, j);
         return;
     case FLOW_ANS_RST:
-        j->verdict = REP_REFUSED;
-        j->reason = "rst";
-        j->zeek_state = "REJ";
+        decide(j, REP_REFUSED, "rst", "REJ");
         return;
     case FLOW_ANS_ICMP:
-        j->verdict = REP_UNREACHABLE;
-        j->reason = rep_icmp_reason(a->family, a->reply.icmp_type, a->reply.icmp_code);
-        j->zeek_state = "S0"; /* Zeek does not tie the ICMP error to the connection */
+        /* Zeek does not tie the ICMP error to the connection: S0 */
+        decide(j, REP_UNREACHABLE,
+               rep_icmp_reason(a->family, a->reply.icmp_type, a->reply.icmp_code), "S0");
         return;
     case FLOW_ANS_BAD_SYNACK:
-        j->verdict = REP_BAD_SYNACK;
-        j->reason = "wrong-ack";
-        j->zeek_state = "OTH";
+        decide(j, REP_BAD_SYNACK, "wrong-ack", "OTH");
         return;
     case FLOW_ANS_BARE_ACK:
-        j->verdict = REP_STALE;
-        j->reason = "bare-ack";
         /* the responder's bare ACK moved it out of Zeek's "inactive" states */
-        j->zeek_state = a->client_rst_ns ? zeek_client_rst_state(a) : "OTH";
+        decide(j, REP_STALE, "bare-ack", a->client_rst_ns ? zeek_client_rst_state(a) : "OTH");
         return;
     case FLOW_ANS_NONE:
         break;
     }
     if (a->client_acked_unseen || a->server_acked_unseen) {
-        j->verdict = REP_UNDETERMINED;
-        j->reason = "one-sided";
-        j->zeek_state = a->client_fin_ns ? "SH" : "S0";
+        decide(j, REP_UNDETERMINED, "one-sided", a->client_fin_ns ? "SH" : "S0");
         return;
     }
     if (a->client_rst_ns != 0) {
-        j->verdict = REP_CLIENT_ABORT;
-        j->reason = "rst-before-answer";
-        j->zeek_state = zeek_client_rst_state(a);
+        decide(j, REP_CLIENT_ABORT, "rst-before-answer", zeek_client_rst_state(a));
         return;
     }
-    j->zeek_state = "S0";
+    /* no answer at all */
     if (a->end == FLOW_END_CAPTURE_END && a->seen_until_ns - j->start_ns < cfg->syn_timeout_ns) {
-        j->verdict = REP_UNDETERMINED;
-        j->reason = "capture-ended";
+        decide(j, REP_UNDETERMINED, "capture-ended", "S0");
         j->waited_ns = a->seen_until_ns - j->start_ns;
-        return;
+    } else if (a->end == FLOW_END_EVICTED) {
+        decide(j, REP_UNDETERMINED, "evicted", "S0");
+    } else {
+        decide(j, REP_DROPPED, "no-answer", "S0");
     }
-    if (a->end == FLOW_END_EVICTED) {
-        j->verdict = REP_UNDETERMINED;
-        j->reason = "evicted";
-        return;
-    }
-    j->verdict = REP_DROPPED;
-    j->reason = "no-answer";
 }
 
 const char *rep_flag_name(unsigned bit_index)

@@ -10,7 +10,7 @@
 #include "decode.h"
 #include "flows.h"
 
-/* Verdicts, DESIGN.md "Verdicts". The order is the order of the text report. */
+/* Verdicts, README.md "Verdicts". The order is the order of the text report. */
 enum rep_verdict {
     REP_ACCEPTED = 0,
     REP_RESET_AFTER_ACCEPT,

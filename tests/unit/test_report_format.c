@@ -1,7 +1,8 @@
 /* test_report_format.c - the hand-written formatters of report/ against the libc functions
  * they replace: rep_addr_format against inet_ntop (IPv6 exactly as RFC 5952 text, edge cases
  * and a million random addresses with zero runs), rep_time_iso_sec against gmtime+strftime,
- * rep_time_iso's microseconds. */
+ * rep_time_iso's microseconds, rep_clock_str and rep_endpoint_str against the libc code they
+ * replace, and the string builder's printf and placeholders. */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
@@ -213,4 +214,79 @@ Test(time_format, iso_with_microseconds)
     char small[8], small_want[8]; /* cut where snprintf cuts */
     cr_assert_str_eq(rep_time_iso(0, small, sizeof(small)),
                      time_iso_by_libc(0, small_want, sizeof(small_want)));
+}
+
+/* rep_clock_str as it was written with gmtime_r, strftime and snprintf. */
+static const char *clock_by_libc(int64_t ns, char *buf, size_t buflen)
+{
+    time_t sec = (time_t)(ns / 1000000000);
+    struct tm tm;
+    if (ns < 0 || gmtime_r(&sec, &tm) == NULL) {
+        snprintf(buf, buflen, "??:??:??");
+        return buf;
+    }
+    char hms[16];
+    strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+    snprintf(buf, buflen, "%s.%06ld", hms, (long)((ns % 1000000000) / 1000));
+    return buf;
+}
+
+Test(time_format, clock_as_strftime)
+{
+    char got[32], want[32];
+    static const int64_t edges[] = {0,
+                                    -1,
+                                    999,
+                                    1000,
+                                    86399999999999LL,
+                                    86400000000000LL,
+                                    INT64_MAX,
+                                    INT64_MIN,
+                                    1795698726319804123LL};
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        cr_assert_str_eq(rep_clock_str(edges[i], got, sizeof(got)),
+                         clock_by_libc(edges[i], want, sizeof(want)));
+    }
+    uint64_t state = 11;
+    for (int i = 0; i < 200000; i++) {
+        int64_t ns = (int64_t)next_random(&state);
+        cr_assert_str_eq(rep_clock_str(ns, got, sizeof(got)), clock_by_libc(ns, want, sizeof(want)),
+                         "at %lld", (long long)ns);
+    }
+}
+
+Test(addr_format, endpoint_as_snprintf)
+{
+    uint64_t state = 3;
+    for (int i = 0; i < 100000; i++) {
+        struct dec_addr addr;
+        uint64_t r1 = next_random(&state), r2 = next_random(&state);
+        memcpy(addr.b, &r1, 8);
+        memcpy(addr.b + 8, &r2, 8);
+        int family = i % 2 == 0 ? 4 : 6;
+        uint16_t port = (uint16_t)(r1 >> 48);
+        char ip[64], want[64], got[64];
+        dec_addr_str(&addr, family, ip, sizeof(ip));
+        snprintf(want, sizeof(want), family == 6 ? "[%s]:%u" : "%s:%u", ip, (unsigned)port);
+        cr_assert_str_eq(rep_endpoint_str(family, &addr, port, got, sizeof(got)), want);
+    }
+}
+
+Test(text, printf_and_placeholders_cut_as_snprintf)
+{
+    char buf[16];
+    struct rep_text t;
+    rep_text_init(&t, buf, sizeof(buf));
+    rep_text_printf(&t, "%s %u", "port", 80u);
+    rep_text_printf(&t, "; %d hop%s", 2, rep_plural(2));
+    cr_assert_str_eq(buf, "port 80; 2 hops");
+    rep_text_printf(&t, "more");
+    cr_assert_str_eq(buf, "port 80; 2 hops");
+    char filled[64];
+    rep_text_init(&t, filled, sizeof(filled));
+    rep_text_fill(&t, "ss PORT on SERVER (ADDR), PORTS", 443, "fd00::1");
+    cr_assert_str_eq(filled, "ss 443 on fd00::1 (fd00::1), 443S");
+    rep_text_init(&t, filled, sizeof(filled));
+    rep_text_fill(&t, "PORT SERVER", 0, NULL);
+    cr_assert_str_eq(filled, "PORT SERVER");
 }

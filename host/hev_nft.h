@@ -150,6 +150,9 @@ struct hev_nft_stats {
     uint64_t ruleset_changes; /* deletions of tables, chains and rules since start-up */
     uint64_t stale_removed;   /* tables of killed runs removed by hev_nft_open */
     uint64_t snapshot_rules;  /* rules in the start-up snapshot */
+    uint64_t table_removed;   /* this run's table was removed by someone else: tracing has
+                                 stopped (`nft flush ruleset`, as a firewall reload does,
+                                 removes an unowned table; an owned one is kept) */
 };
 void hev_nft_get_stats(const struct hev_nft *h, struct hev_nft_stats *stats);
 

@@ -379,7 +379,12 @@ void nft_change_message(struct hev_nft *h, const struct nlmsghdr *nlh)
         }
         handle = be64toh(mnl_attr_get_u64(c.tb[NFTA_RULE_HANDLE]));
     }
+    const char *table = mnl_attr_get_str(c.tb[c.name_attr]);
+    if (strcmp(table, h->table) == 0 && nfg->nfgen_family == NFPROTO_INET) {
+        /* counted once, for the table (its rules and chains are notified before it) */
+        h->stats.table_removed += NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_DELTABLE;
+        return;
+    }
     h->stats.ruleset_changes++;
-    nft_rules_mark_changed(h->rules, nfg->nfgen_family, mnl_attr_get_str(c.tb[c.name_attr]), chain,
-                           handle);
+    nft_rules_mark_changed(h->rules, nfg->nfgen_family, table, chain, handle);
 }

@@ -308,3 +308,39 @@ Test(nft_trace, ip6_family_table)
 {
     family_table(true);
 }
+
+/* A firewall reload (`flush ruleset`, then the new rules) during the capture: the owned table
+ * survives it and tracing goes on; an unowned one is removed, which the stats say. */
+Test(nft_trace, flush_ruleset_owned)
+{
+    struct hev_nft *h = lab_open(lab.srv, NULL);
+    lab_nft(lab.srv, "flush ruleset\n");
+    lab_nft(lab.srv, fw_input);
+    uint64_t handle = lab_add_rule(lab.srv, "inet fw input", "tcp dport 8080 drop");
+    int fd = lab_connect(false, LAB_PORT, 21, 43020);
+    struct lab_events got = {0};
+    lab_collect(h, &got, 3000, 1);
+    cr_assert_eq(got.n, 1, "tracing stopped with the reload");
+    cr_expect_eq(got.ev[0].rule_handle, handle);
+    cr_expect_eq(got.ev[0].rule_state, HEV_NFT_RULE_NEW);
+    struct hev_nft_stats st;
+    hev_nft_get_stats(h, &st);
+    cr_expect_eq(st.table_removed, 0);
+    close(fd);
+    char err[HEV_NFT_ERRBUF_SIZE];
+    cr_expect_eq(hev_nft_close(h, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(nft_trace, flush_ruleset_unowned)
+{
+    struct hev_nft_config cfg = {.no_owner = true};
+    struct hev_nft *h = lab_open(lab.srv, &cfg);
+    lab_nft(lab.srv, "flush ruleset\n");
+    struct lab_events got = {0};
+    lab_collect(h, &got, 300, 0);
+    struct hev_nft_stats st;
+    hev_nft_get_stats(h, &st);
+    cr_expect_eq(st.table_removed, 1, "%llu", (unsigned long long)st.table_removed);
+    char err[HEV_NFT_ERRBUF_SIZE];
+    cr_expect_eq(hev_nft_close(h, err, sizeof(err)), 0, "%s", err);
+}

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,6 +43,8 @@ struct lab {
     char srv[32];
     int home_fd; /* the test's own namespace */
     bool up;
+    pid_t child[8]; /* processes forked by the test, killed by lab_down if still there */
+    int children;
 };
 
 static struct lab lab;
@@ -108,8 +111,33 @@ LAB_FN void lab_home(void)
     }
 }
 
+/* fork() for a test: the child dies with the test process (PR_SET_PDEATHSIG), and lab_down
+ * kills it if a failed assertion left it behind. */
+LAB_FN pid_t lab_fork(void)
+{
+    cr_assert(lab.children < (int)(sizeof(lab.child) / sizeof(lab.child[0])));
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
+            _exit(1);
+        }
+        return 0;
+    }
+    lab.child[lab.children++] = pid;
+    return pid;
+}
+
 LAB_FN void lab_down(void)
 {
+    for (int i = 0; i < lab.children; i++) {
+        if (waitpid(lab.child[i], NULL, WNOHANG) == 0) {
+            kill(lab.child[i], SIGKILL);
+            waitpid(lab.child[i], NULL, 0);
+        }
+    }
+    lab.children = 0;
     lab_home();
     if (lab.up) {
         lab_sh("ip netns del '%s' 2>/dev/null", lab.cli);

@@ -65,8 +65,7 @@ static pid_t child_with_table(bool owned, bool drop_and_abandon, char *name, siz
 {
     int p[2];
     cr_assert(pipe(p) == 0);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
+    pid_t pid = lab_fork();
     if (pid == 0) {
         close(p[0]);
         char path[96], err[HEV_NFT_ERRBUF_SIZE];
@@ -264,8 +263,7 @@ static void after_privilege_drop(bool owned, struct child_report *r)
     lab_nft(lab.srv, fw_drop);
     int ready[2], report[2];
     cr_assert(pipe(ready) == 0 && pipe(report) == 0);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
+    pid_t pid = lab_fork();
     if (pid == 0) {
         close(ready[0]);
         close(report[0]);
@@ -326,8 +324,7 @@ Test(nft_life, no_privilege)
 {
     int p[2];
     cr_assert(pipe(p) == 0);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
+    pid_t pid = lab_fork();
     if (pid == 0) {
         char err[HEV_NFT_ERRBUF_SIZE] = "";
         struct hev_nft *h = NULL;

@@ -344,3 +344,30 @@ Test(nft_trace, flush_ruleset_unowned)
     char err[HEV_NFT_ERRBUF_SIZE];
     cr_expect_eq(hev_nft_close(h, err, sizeof(err)), 0, "%s", err);
 }
+
+/* Without the nft program there is no snapshot: the rule is named by table, chain and handle,
+ * and a drop cannot be told from a reject. */
+Test(nft_trace, no_nft_program)
+{
+    lab_nft(lab.srv, fw_input);
+    uint64_t handle = lab_add_rule(lab.srv, "inet fw input", "tcp dport 8080 reject");
+    struct hev_nft_config cfg = {.nft_path = "/nonexistent/nft"};
+    struct hev_nft *h = lab_open(lab.srv, &cfg);
+    struct hev_nft_stats st;
+    hev_nft_get_stats(h, &st);
+    cr_expect_eq(st.snapshot_rules, 0);
+    int fd = lab_connect(false, LAB_PORT, 31, 43030);
+    struct lab_events got = {0};
+    lab_collect(h, &got, 3000, 1);
+    cr_assert_eq(got.n, 1);
+    cr_expect_eq(got.ev[0].rule_state, HEV_NFT_RULE_NO_TEXT);
+    cr_expect_eq(got.ev[0].verdict, HEV_NFT_DROP_OR_REJECT);
+    cr_expect_null(got.ev[0].rule_text);
+    char line[256], want[128];
+    hev_nft_describe(&got.ev[0], line, sizeof(line));
+    snprintf(want, sizeof(want), "nft inet fw input handle %llu", (unsigned long long)handle);
+    cr_expect_str_eq(line, want);
+    close(fd);
+    char err[HEV_NFT_ERRBUF_SIZE];
+    cr_expect_eq(hev_nft_close(h, err, sizeof(err)), 0, "%s", err);
+}

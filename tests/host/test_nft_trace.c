@@ -289,7 +289,7 @@ static void family_table(bool v6)
     cr_expect_eq(got.ev[0].rule_handle, handle);
     cr_expect_eq(got.ev[0].rule_state, HEV_NFT_RULE_KNOWN);
     cr_expect_str_eq(got.text[0], "tcp dport 8080 counter packets 0 bytes 0 drop");
-    char line[256], want[256];
+    char line[512], want[512];
     hev_nft_describe(&got.ev[0], line, sizeof(line));
     snprintf(want, sizeof(want), "nft %s fw input handle %llu: %s", family,
              (unsigned long long)handle, got.text[0]);

@@ -93,18 +93,24 @@ static inline struct dec_hdr cur_hdr(struct dec_cursor *cur, size_t n)
     return hdr;
 }
 
+/* The field readers of a header are always inlined, whichever of the parser's files calls
+ * them: the dropped check above needs the constants of the call, and they run for every field
+ * of every packet. (Left to itself, gcc's inliner, weighing the whole chain of layers that
+ * link-time optimisation puts into dec_packet, keeps some of them out of line.) */
+#define HDR_READER static inline __attribute__((always_inline))
+
 /* True when the n bytes at off lie inside the header (written so that nothing can overflow). */
-static inline bool hdr_has(struct dec_hdr hdr, size_t off, size_t n)
+HDR_READER bool hdr_has(struct dec_hdr hdr, size_t off, size_t n)
 {
     return hdr.ok && off <= hdr.len && hdr.len - off >= n;
 }
 
-static inline uint8_t hdr_u8(struct dec_hdr hdr, size_t off)
+HDR_READER uint8_t hdr_u8(struct dec_hdr hdr, size_t off)
 {
     return hdr_has(hdr, off, 1) ? hdr.p[off] : 0;
 }
 
-static inline uint16_t hdr_be16(struct dec_hdr hdr, size_t off)
+HDR_READER uint16_t hdr_be16(struct dec_hdr hdr, size_t off)
 {
     if (!hdr_has(hdr, off, 2)) {
         return 0;
@@ -112,7 +118,7 @@ static inline uint16_t hdr_be16(struct dec_hdr hdr, size_t off)
     return (uint16_t)(((uint32_t)hdr.p[off] << 8) | (uint32_t)hdr.p[off + 1]);
 }
 
-static inline uint32_t hdr_be32(struct dec_hdr hdr, size_t off)
+HDR_READER uint32_t hdr_be32(struct dec_hdr hdr, size_t off)
 {
     const uint8_t *b;
 
@@ -124,7 +130,7 @@ static inline uint32_t hdr_be32(struct dec_hdr hdr, size_t off)
 }
 
 /* Copies n bytes at off to out; out is zeroed when they are not all inside the header. */
-static inline void hdr_bytes(struct dec_hdr hdr, size_t off, void *out, size_t n)
+HDR_READER void hdr_bytes(struct dec_hdr hdr, size_t off, void *out, size_t n)
 {
     if (n == 0) {
         return;

@@ -89,7 +89,17 @@ static char *join_words(int count, char **words)
     return text;
 }
 
-int cmd_live(int argc, char **argv)
+/* live's own arguments (the common ones go to the session). */
+struct live_args {
+    struct cap_live_config capture; /* interface, snaplen, buffer, save file; filter: below */
+    const char *user;               /* -Z */
+    int64_t duration_ns;            /* --duration, 0 = none */
+    int64_t grace_ns;               /* --grace */
+};
+
+/* Parses live's options into a and s. Returns OPTIONS_GO_ON, or the exit code to end with
+ * (--help, a usage error, reported). */
+static int live_arguments(int argc, char **argv, struct session *s, struct live_args *a)
 {
     static const struct option longopts[] = {
         COMMON_LONGOPTS,
@@ -104,25 +114,20 @@ int cmd_live(int argc, char **argv)
         {"failed-only", no_argument, NULL, 'q'},
         {NULL, 0, NULL, 0},
     };
-    struct session s;
-    session_defaults(&s);
-    struct cap_live_config live = {.snaplen = 256, .buffer_bytes = 8 << 20};
-    const char *user = "nobody";
-    int64_t duration_ns = 0, grace_ns = 2000000000LL;
     unsigned long n;
     int opt;
 
     opterr = 0;
     optind = 1;
-    while ((opt = next_option(&s, argc, argv, ":f:o:hi:d:c:w:Z:B:s:q", longopts)) != -1) {
+    while ((opt = next_option(s, argc, argv, ":f:o:hi:d:c:w:Z:B:s:q", longopts)) != -1) {
         switch (opt) {
         case OPT_FAILED:
             return EXIT_USAGE;
         case 'i':
-            live.interface = optarg;
+            a->capture.interface = optarg;
             break;
         case 'd':
-            if (parse_seconds(optarg, 31536000, &duration_ns) != 0) {
+            if (parse_seconds(optarg, 31536000, &a->duration_ns) != 0) {
                 return usage_error("--duration: '%s' is not a number of seconds", optarg);
             }
             break;
@@ -130,35 +135,35 @@ int cmd_live(int argc, char **argv)
             if (parse_uint(optarg, 1, 1000000000000UL, &n) != 0) {
                 return usage_error("--count: '%s' is not a whole number of packets", optarg);
             }
-            s.packet_limit = n;
+            s->packet_limit = n;
             break;
         case 'w':
-            live.save_path = optarg;
+            a->capture.save_path = optarg;
             break;
         case 'Z':
-            user = optarg;
+            a->user = optarg;
             break;
         case 'B':
             if (parse_uint(optarg, 1, 2047, &n) != 0) {
                 return usage_error("--buffer-size: '%s' is not a number of MiB from 1 to 2047",
                                    optarg);
             }
-            live.buffer_bytes = (int)(n << 20);
+            a->capture.buffer_bytes = (int)(n << 20);
             break;
         case 's':
             if (parse_uint(optarg, 96, 262144, &n) != 0) {
                 return usage_error("--snaplen: '%s' is not a number of bytes from 96 to 262144",
                                    optarg);
             }
-            live.snaplen = (int)n;
+            a->capture.snaplen = (int)n;
             break;
         case 'g':
-            if (parse_seconds(optarg, 3600, &grace_ns) != 0) {
+            if (parse_seconds(optarg, 3600, &a->grace_ns) != 0) {
                 return usage_error("--grace: '%s' is not a number of seconds in (0, 3600]", optarg);
             }
             break;
         case 'q':
-            s.rep_opts.failed_only = true;
+            s->rep_opts.failed_only = true;
             break;
         case 'h':
             usage_live(stdout);
@@ -167,12 +172,52 @@ int cmd_live(int argc, char **argv)
             return bad_option(opt, argv);
         }
     }
-    if (live.interface == NULL) {
+    if (a->capture.interface == NULL) {
         return usage_error("live: no interface given (-i IFACE, or -i any)");
     }
+    return OPTIONS_GO_ON;
+}
+
+/* Captures until a stop (a signal, --duration, --count, a broken output) or an error, and
+ * takes the kernel's counters and the duration into s->input. Returns the exit code so far. */
+static int live_capture(struct session *s, struct cap_source *src, int64_t duration_ns)
+{
+    char errbuf[CAP_ERRBUF_SIZE];
+    int status = EXIT_OK;
+    int64_t started = clock_now_ns();
+    struct live_run run = {.session = s, .deadline_ns = duration_ns ? started + duration_ns : 0};
+    int rc = cap_loop_live(src, live_packet, live_tick, &run, 200, errbuf, sizeof(errbuf));
+    if (rc < 0) {
+        session_input_error(s, errbuf);
+        status = EXIT_RUNTIME;
+    }
+    struct cap_stats cs;
+    if (cap_get_stats(src, &cs, errbuf, sizeof(errbuf)) == 0) {
+        s->input.cap_received = cs.received;
+        s->input.cap_dropped = cs.dropped;
+        s->input.cap_if_dropped = cs.if_dropped;
+    }
+    cap_close(src);
+    s->input.duration_s = (double)(clock_now_ns() - started) / 1e9;
+    return status;
+}
+
+int cmd_live(int argc, char **argv)
+{
+    struct session s;
+    session_defaults(&s);
+    struct live_args a = {
+        .capture = {.snaplen = 256, .buffer_bytes = 8 << 20},
+        .user = "nobody",
+        .grace_ns = 2000000000LL,
+    };
+    int rc = live_arguments(argc, argv, &s, &a);
+    if (rc != OPTIONS_GO_ON) {
+        return rc;
+    }
     cap_close_inherited();
-    if (strcmp(user, "root") != 0 && getpwnam(user) == NULL) {
-        return usage_error("-Z: unknown user '%s'", user);
+    if (strcmp(a.user, "root") != 0 && getpwnam(a.user) == NULL) {
+        return usage_error("-Z: unknown user '%s'", a.user);
     }
     char *filter = NULL;
     if (optind < argc) {
@@ -181,14 +226,14 @@ int cmd_live(int argc, char **argv)
             fputs("synscope: out of memory\n", stderr);
             return EXIT_RUNTIME;
         }
-        live.filter = filter;
+        a.capture.filter = filter;
         session_set_filter(&s, filter);
     }
 
     /* Open everything first (capture, save file, output), then drop privileges. */
     char errbuf[CAP_ERRBUF_SIZE];
     struct cap_source *src = NULL;
-    int rc = cap_open_live(&src, &live, link_supported, errbuf, sizeof(errbuf));
+    rc = cap_open_live(&src, &a.capture, link_supported, errbuf, sizeof(errbuf));
     free(filter);
     if (rc != 0) {
         fprintf(stderr, "synscope: %s\n", errbuf);
@@ -198,7 +243,7 @@ int cmd_live(int argc, char **argv)
     int status = session_start(&s);
     char privileges[CAP_ERRBUF_SIZE] = ""; /* what is the case after the drop, for the message */
     if (status == EXIT_OK &&
-        cap_drop_privileges(user, privileges, sizeof(privileges), errbuf, sizeof(errbuf)) != 0) {
+        cap_drop_privileges(a.user, privileges, sizeof(privileges), errbuf, sizeof(errbuf)) != 0) {
         fprintf(stderr, "synscope: %s\n", errbuf);
         status = EXIT_RUNTIME;
     }
@@ -206,30 +251,16 @@ int cmd_live(int argc, char **argv)
         cap_close(src);
         return session_finish(&s, status, false);
     }
-    flow_set_provisional(s.flows, session_provisional, grace_ns);
+    flow_set_provisional(s.flows, session_provisional, a.grace_ns);
     catch_stop_signals(); /* no SA_RESTART: poll() returns at once */
 
-    const char *iface_name = live.interface;
+    const char *iface_name = a.capture.interface;
     s.input.files = &iface_name;
     s.input.file_count = 1;
     s.input.live = true;
     fprintf(stderr, "synscope: capturing handshakes on %s as %s; Ctrl-C prints the report\n",
-            live.interface, privileges);
-    int64_t started = clock_now_ns();
-    struct live_run run = {.session = &s, .deadline_ns = duration_ns ? started + duration_ns : 0};
-    rc = cap_loop_live(src, live_packet, live_tick, &run, 200, errbuf, sizeof(errbuf));
-    if (rc < 0) {
-        session_input_error(&s, errbuf);
-        status = EXIT_RUNTIME;
-    }
-    struct cap_stats cs;
-    if (cap_get_stats(src, &cs, errbuf, sizeof(errbuf)) == 0) {
-        s.input.cap_received = cs.received;
-        s.input.cap_dropped = cs.dropped;
-        s.input.cap_if_dropped = cs.if_dropped;
-    }
-    cap_close(src);
-    s.input.duration_s = (double)(clock_now_ns() - started) / 1e9;
+            a.capture.interface, privileges);
+    status = live_capture(&s, src, a.duration_ns);
     /* What is still waiting is judged against the real clock, not the last packet. */
     flow_advance(s.flows, clock_now_ns());
     flow_finish(s.flows); /* the last verdict lines come before the report */

@@ -164,7 +164,18 @@ static void probe_row(struct rep_port *row, const struct inj_port *result,
     row->last_hop_ttl = result->last_hop_ttl;
 }
 
-int cmd_probe(int argc, char **argv)
+/* probe's arguments. */
+struct probe_args {
+    struct inj_config cfg; /* without the target, which resolve_target fills */
+    enum rep_format format;
+    const char *output; /* -o, or NULL for standard output */
+    const char *user;   /* -Z */
+    const char *target; /* TARGET as given */
+};
+
+/* Parses probe's arguments into a (its ports into a static array). Returns OPTIONS_GO_ON, or
+ * the exit code to end with (--help, a usage error, reported). */
+static int probe_arguments(int argc, char **argv, struct probe_args *a)
 {
     enum { OPT_RETRIES = 400, OPT_RATE, OPT_COUNT, OPT_WAIT, OPT_TRACE };
     static const struct option longopts[] = {
@@ -181,9 +192,8 @@ int cmd_probe(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     static uint16_t ports[65535];
-    struct inj_config cfg = {.count = 1, .retries = 1, .rate_pps = 100, .wait_ns = 1000000000LL};
-    enum rep_format format = REP_FORMAT_TEXT;
-    const char *ports_text = NULL, *output = NULL, *user = "nobody";
+    struct inj_config *cfg = &a->cfg;
+    const char *ports_text = NULL;
     unsigned long n;
     int opt;
 
@@ -198,7 +208,7 @@ int cmd_probe(int argc, char **argv)
             if (parse_uint(optarg, 0, 10, &n) != 0) {
                 return usage_error("--retries: '%s' is not a whole number from 0 to 10", optarg);
             }
-            cfg.retries = (unsigned)n;
+            cfg->retries = (unsigned)n;
             break;
         case OPT_RATE:
             if (parse_uint(optarg, 1, 100000, &n) != 0) {
@@ -206,32 +216,32 @@ int cmd_probe(int argc, char **argv)
                                    "100000",
                                    optarg);
             }
-            cfg.rate_pps = (unsigned)n;
+            cfg->rate_pps = (unsigned)n;
             break;
         case OPT_COUNT:
             if (parse_uint(optarg, 1, 10000, &n) != 0) {
                 return usage_error("--count: '%s' is not a whole number from 1 to 10000", optarg);
             }
-            cfg.count = (unsigned)n;
+            cfg->count = (unsigned)n;
             break;
         case OPT_WAIT:
-            if (parse_seconds(optarg, 60, &cfg.wait_ns) != 0) {
+            if (parse_seconds(optarg, 60, &cfg->wait_ns) != 0) {
                 return usage_error("--wait: '%s' is not a number of seconds in (0, 60]", optarg);
             }
             break;
         case OPT_TRACE:
-            cfg.trace = true;
+            cfg->trace = true;
             break;
         case 'f':
-            if (parse_format(optarg, false, &format) != 0) {
+            if (parse_format(optarg, false, &a->format) != 0) {
                 return EXIT_USAGE;
             }
             break;
         case 'o':
-            output = optarg;
+            a->output = optarg;
             break;
         case 'Z':
-            user = optarg;
+            a->user = optarg;
             break;
         case 'h':
             usage_probe(stdout);
@@ -255,50 +265,24 @@ int cmd_probe(int argc, char **argv)
     if (port_count == 0) {
         return usage_error("-p: %s", why);
     }
-    if (port_count * cfg.count > 1000000) {
+    if (port_count * cfg->count > 1000000) {
         return usage_error("--count: %zu ports x %u attempts is more than 1000000 probes",
-                           port_count, cfg.count);
+                           port_count, cfg->count);
     }
-    cap_close_inherited();
-    if (strcmp(user, "root") != 0 && getpwnam(user) == NULL) {
-        return usage_error("-Z: unknown user '%s'", user);
-    }
-    const char *target = argv[optind];
-    int rc = resolve_target(target, &cfg.family, &cfg.target);
-    if (rc != 0) {
-        return rc;
-    }
-    cfg.ports = ports;
-    cfg.port_count = port_count;
+    cfg->ports = ports;
+    cfg->port_count = port_count;
+    a->target = argv[optind];
+    return OPTIONS_GO_ON;
+}
 
-    /* open everything (raw socket, capture, output), then drop privileges */
-    char errbuf[INJ_ERRBUF_SIZE];
-    struct inj_probe *probe = NULL;
-    rc = inj_open(&probe, &cfg, errbuf, sizeof(errbuf));
-    if (rc != 0) {
-        fprintf(stderr, "synscope: %s\n", errbuf);
-        return EXIT_RUNTIME;
-    }
-    FILE *out = stdout;
-    if (output != NULL && strcmp(output, "-") != 0 && (out = fopen(output, "w")) == NULL) {
-        fprintf(stderr, "synscope: cannot write '%s': %s\n", output, strerror(errno));
-        inj_close(probe);
-        return EXIT_RUNTIME;
-    }
-    char privileges[CAP_ERRBUF_SIZE]; /* what is now the case; probe has no start-up line */
-    if (cap_drop_privileges(user, privileges, sizeof(privileges), errbuf, sizeof(errbuf)) != 0) {
-        fprintf(stderr, "synscope: %s\n", errbuf);
-        inj_close(probe);
-        if (out != stdout) {
-            fclose(out);
-        }
-        return EXIT_RUNTIME;
-    }
-    catch_stop_signals();
-
+/* Probes every port, then judges and writes the result to out. Returns the exit code. */
+static int probe_ports(struct inj_probe *probe, const struct probe_args *a, FILE *out)
+{
+    size_t port_count = a->cfg.port_count;
     struct inj_port *results = calloc(port_count, sizeof(*results));
     struct rep_port *rows = calloc(port_count, sizeof(*rows));
     struct inj_stats stats = {0};
+    char errbuf[INJ_ERRBUF_SIZE];
     int status = EXIT_OK;
     int64_t started = clock_now_ns();
     if (results == NULL || rows == NULL) {
@@ -309,17 +293,17 @@ int cmd_probe(int argc, char **argv)
         status = EXIT_RUNTIME;
     } else {
         for (size_t i = 0; i < port_count; i++) {
-            probe_row(&rows[i], &results[i], &cfg);
+            probe_row(&rows[i], &results[i], &a->cfg);
         }
         rep_ports_judge(rows, port_count);
         struct rep_probe_summary sum = {
-            .target = target,
+            .target = a->target,
             .sent = stats.sent,
             .ignored_answers = stats.ignored_answers,
             .duration_s = (double)(clock_now_ns() - started) / 1e9,
             .interrupted = stop_signal != 0,
         };
-        rep_ports_write(out, format, rows, port_count, &sum);
+        rep_ports_write(out, a->format, rows, port_count, &sum);
         if (fflush(out) != 0 || ferror(out)) {
             if (!reader_gone(out)) {
                 fprintf(stderr, "synscope: writing the result failed: %s\n", strerror(errno));
@@ -329,6 +313,52 @@ int cmd_probe(int argc, char **argv)
     }
     free(results);
     free(rows);
+    return status;
+}
+
+int cmd_probe(int argc, char **argv)
+{
+    struct probe_args a = {
+        .cfg = {.count = 1, .retries = 1, .rate_pps = 100, .wait_ns = 1000000000LL},
+        .format = REP_FORMAT_TEXT,
+        .user = "nobody",
+    };
+    int rc = probe_arguments(argc, argv, &a);
+    if (rc != OPTIONS_GO_ON) {
+        return rc;
+    }
+    cap_close_inherited();
+    if (strcmp(a.user, "root") != 0 && getpwnam(a.user) == NULL) {
+        return usage_error("-Z: unknown user '%s'", a.user);
+    }
+    rc = resolve_target(a.target, &a.cfg.family, &a.cfg.target);
+    if (rc != 0) {
+        return rc;
+    }
+
+    /* open everything (raw socket, capture, output), then drop privileges */
+    char errbuf[INJ_ERRBUF_SIZE];
+    struct inj_probe *probe = NULL;
+    rc = inj_open(&probe, &a.cfg, errbuf, sizeof(errbuf));
+    if (rc != 0) {
+        fprintf(stderr, "synscope: %s\n", errbuf);
+        return EXIT_RUNTIME;
+    }
+    FILE *out = stdout;
+    if (a.output != NULL && strcmp(a.output, "-") != 0 && (out = fopen(a.output, "w")) == NULL) {
+        fprintf(stderr, "synscope: cannot write '%s': %s\n", a.output, strerror(errno));
+        inj_close(probe);
+        return EXIT_RUNTIME;
+    }
+    char privileges[CAP_ERRBUF_SIZE]; /* what is now the case; probe has no start-up line */
+    int status = EXIT_OK;
+    if (cap_drop_privileges(a.user, privileges, sizeof(privileges), errbuf, sizeof(errbuf)) != 0) {
+        fprintf(stderr, "synscope: %s\n", errbuf);
+        status = EXIT_RUNTIME;
+    } else {
+        catch_stop_signals();
+        status = probe_ports(probe, &a, out);
+    }
     inj_close(probe);
     if (out != stdout) {
         fclose(out);

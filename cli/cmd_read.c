@@ -141,7 +141,16 @@ static void wake_report_thread(void *report_thread)
     report_thread_wake(report_thread);
 }
 
-int cmd_read(int argc, char **argv)
+/* read's own arguments (the common ones go to the session). */
+struct read_args {
+    const char *filter;       /* --filter, or NULL */
+    const char *write_failed; /* --write-failed, or NULL */
+    bool quiet;               /* -q */
+};
+
+/* Parses read's options into a and s; the files are argv[optind] on. Returns OPTIONS_GO_ON, or
+ * the exit code to end with (--help, a usage error, reported). */
+static int read_arguments(int argc, char **argv, struct session *s, struct read_args *a)
 {
     enum { OPT_FILTER = 300, OPT_WRITE_FAILED };
     static const struct option longopts[] = {
@@ -151,26 +160,22 @@ int cmd_read(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {NULL, 0, NULL, 0},
     };
-    struct session s;
-    session_defaults(&s);
-    const char *filter = NULL, *write_failed = NULL;
-    bool quiet = false;
     int opt;
 
     opterr = 0;
     optind = 1;
-    while ((opt = next_option(&s, argc, argv, ":f:o:hq", longopts)) != -1) {
+    while ((opt = next_option(s, argc, argv, ":f:o:hq", longopts)) != -1) {
         switch (opt) {
         case OPT_FAILED:
             return EXIT_USAGE;
         case 'q':
-            quiet = true;
+            a->quiet = true;
             break;
         case OPT_FILTER:
-            filter = optarg;
+            a->filter = optarg;
             break;
         case OPT_WRITE_FAILED:
-            write_failed = optarg;
+            a->write_failed = optarg;
             break;
         case 'h':
             usage_read(stdout);
@@ -189,13 +194,25 @@ int cmd_read(int argc, char **argv)
     if (stdin_count > 1) {
         return usage_error("read: standard input ('-') can be read only once");
     }
-    if (stdin_count > 0 && write_failed != NULL) {
+    if (stdin_count > 0 && a->write_failed != NULL) {
         return usage_error("--write-failed needs capture files: standard input cannot be read "
                            "twice (save it with tcpdump -w first)");
     }
-    s.rep_opts.keep_failed_packets = write_failed != NULL;
-    if (filter != NULL) {
-        session_set_filter(&s, filter);
+    return OPTIONS_GO_ON;
+}
+
+int cmd_read(int argc, char **argv)
+{
+    struct session s;
+    session_defaults(&s);
+    struct read_args args = {0};
+    int rc = read_arguments(argc, argv, &s, &args);
+    if (rc != OPTIONS_GO_ON) {
+        return rc;
+    }
+    s.rep_opts.keep_failed_packets = args.write_failed != NULL;
+    if (args.filter != NULL) {
+        session_set_filter(&s, args.filter);
     }
     int status = session_start(&s);
     if (status != EXIT_OK) {
@@ -217,14 +234,14 @@ int cmd_read(int argc, char **argv)
     struct progress progress;
     uint64_t total_bytes = 0;
     bool files = regular_files(&argv[optind], argc - optind, &total_bytes);
-    bool show_progress = !quiet && progress_wanted(&s, files, total_bytes);
+    bool show_progress = !args.quiet && progress_wanted(&s, files, total_bytes);
     /* Files are read on the report's thread, in turns with the report (report_thread.c says
      * why); a pipe, which may keep its reader waiting, on a reader thread of its own. */
     bool hosted = s.report_thread != NULL && files;
     struct reader_config rcfg = {
         .paths = (const char *const *)&argv[optind],
         .path_count = (size_t)(argc - optind),
-        .filter = filter,
+        .filter = args.filter,
         .supported = link_supported,
         .stop_flag = &stop_signal,
         .reader_signals = &stop_signals,
@@ -271,13 +288,13 @@ int cmd_read(int argc, char **argv)
         status = EXIT_RUNTIME;
     }
     bool report = !(s.input.packets == 0 && status != EXIT_OK) || stop_signal != 0;
-    if (write_failed != NULL &&
+    if (args.write_failed != NULL &&
         report) { /* the report is written first (it judges the last refusals), then the packets */
         session_report(&s);
         const uint32_t *numbers = NULL;
         size_t n = rep_failed_packets(s.report, &numbers);
         long written = cap_copy_packets((const char *const *)&argv[optind], (size_t)(argc - optind),
-                                        numbers, n, write_failed, errbuf, sizeof(errbuf));
+                                        numbers, n, args.write_failed, errbuf, sizeof(errbuf));
         if (written < 0) {
             fprintf(stderr, "synscope: --write-failed: %s\n", errbuf);
             status = EXIT_RUNTIME;

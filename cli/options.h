@@ -53,6 +53,9 @@ enum { OPT_FAIL_ON = 256, OPT_SYN_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_FLOWS, OPT_
 
 #define OPT_FAILED (-2) /* a common option had a bad value; the usage error was reported */
 
+/* A command's parsing of its arguments: they are all good, carry on (else an exit code). */
+#define OPTIONS_GO_ON (-1)
+
 /* getopt_long that handles the options every command has: returns the next option that is
  * the command's own (or ':' / '?' for getopt's complaints), -1 at the end of the options, or
  * OPT_FAILED. */

@@ -1,8 +1,9 @@
-/* reader.h - the read pipeline of 'synscope read': a reader thread opens the capture files one
- * after the other, reads them with libpcap and decodes every packet (dec_packet is pure), and
+/* reader.h - the read pipeline of 'synscope read': the reader opens the capture files one
+ * after the other, reads them (cap_loop) and decodes every packet (dec_packet is pure), and
  * hands one compact record per packet to the analysing thread through a bounded
- * single-producer, single-consumer ring. The reading can also be done by another thread, a
- * batch at a time (reader_pump), or by the analysing thread itself. */
+ * single-producer, single-consumer ring (cli/ring.h). The reading runs on a reader thread of
+ * its own, on another thread a batch at a time (reader_pump: read's report thread, for files),
+ * or on the analysing thread itself, within reader_next. */
 #ifndef SYNSCOPE_READER_H
 #define SYNSCOPE_READER_H
 

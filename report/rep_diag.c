@@ -9,15 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t rep_diag_legacy_hash(int family, const struct dec_addr *addr, uint16_t port)
-{
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)family ^ ((uint64_t)port << 8);
-    for (size_t i = 0; i < sizeof(addr->b); i++) {
-        h = (h ^ addr->b[i]) * 1099511628211ULL;
-    }
-    return h ^ (h >> 29);
-}
-
 struct rep_diag *rep_diag_create(void)
 {
     struct rep_diag *d = calloc(1, sizeof(*d));
@@ -27,7 +18,6 @@ struct rep_diag *rep_diag_create(void)
     /* the seed only has to be unknown to whoever made the capture: the heap address differs
      * from run to run (ASLR), and nothing printed depends on it */
     d->seed = (uint64_t)(uintptr_t)d * 0x9e3779b97f4a7c15ULL;
-    d->legacy_mask = REP_DIAG_LEGACY_SLOTS - 1;
     if (!rep_index_init(&d->host_index, 256) || !rep_index_init(&d->service_index, 1024)) {
         rep_diag_destroy(d);
         return NULL;
@@ -141,14 +131,6 @@ static struct service_info *service_of(struct rep_diag *d, const struct flow_att
     s->port = a->server_port;
     rep_index_add(&d->service_index, pos, hash, d->service_count++);
     return s;
-}
-
-static struct service_info *get_service(struct rep_diag *d, const struct flow_attempt *a)
-{
-    if (d->service_count < DIAG_MAX_SERVICES && (d->service_count + 1) * 2 > d->legacy_mask + 1) {
-        d->legacy_mask = d->legacy_mask * 2 + 1; /* what the old table did here */
-    }
-    return service_of(d, a, true);
 }
 
 /* ---- the host's own packets -------------------------------------------------------------- */
@@ -424,11 +406,15 @@ static void note_client(struct dec_addr *slot, uint32_t *count, const struct dec
     }
 }
 
-/* One of 64 bits per client address, from a fixed hash so that the diagnoses do not change
- * from run to run: a clear bit means "never accepted here" for sure, a set one "maybe". */
+/* One of 64 bits per client address, from a fixed hash (FNV-1a) so that the diagnoses do not
+ * change from run to run: a clear bit means "never accepted here" for sure, a set one "maybe". */
 static uint64_t client_bit(int family, const struct dec_addr *client)
 {
-    return 1ULL << (rep_diag_legacy_hash(family, client, 0) & 63);
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)family;
+    for (size_t i = 0; i < sizeof(client->b); i++) {
+        h = (h ^ client->b[i]) * 1099511628211ULL;
+    }
+    return 1ULL << ((h ^ (h >> 29)) & 63);
 }
 
 static void widen(int64_t *first, int64_t *last, int64_t t)
@@ -447,7 +433,7 @@ uint32_t rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
     if (d == NULL) {
         return UINT32_MAX;
     }
-    struct service_info *s = get_service(d, a);
+    struct service_info *s = service_of(d, a, true);
     if (s == NULL) {
         return UINT32_MAX;
     }

@@ -58,7 +58,8 @@ uint32_t rep_diag_account(struct rep_diag *d, const struct flow_attempt *a,
 /* Address resolution seen for an address (flow_set_neighbour_callback). */
 void rep_diag_neighbour(struct rep_diag *d, const struct flow_neighbour *n);
 
-/* Computes the diagnoses once every attempt is in; *out points to them (owned by d). */
+/* Computes the diagnoses once every attempt is in: the most severe first, then by address and
+ * port (rep_diag_rules.c says how severe each kind is). *out points to them (owned by d). */
 size_t rep_diag_finish(struct rep_diag *d, const struct rep_diagnosis **out);
 
 /* The commands to run next with PORT, SERVER and ADDR filled in. */

@@ -8,9 +8,6 @@
 
 #define MAX_DIAGNOSES 256
 
-/* The slots of the table rep_diag.c kept the services in before, at first (see legacy_mask). */
-#define REP_DIAG_LEGACY_SLOTS 1024u
-
 /* What the server host's own packets look like. */
 struct host_info {
     struct dec_addr addr;
@@ -60,7 +57,6 @@ struct rep_diag {
     struct service_info *services; /* dense, in the order they were first judged */
     uint32_t service_count, service_cap;
     struct rep_index service_index;
-    uint32_t legacy_mask; /* see service_order() */
     char (*examples)[256];
     uint32_t example_count, example_cap;
     struct flow_neighbour *neighbours;
@@ -79,9 +75,5 @@ struct rep_diag {
 /* The host of an address, if it was seen; never adds one. */
 struct host_info *rep_diag_find_host(const struct rep_diag *d, int family,
                                      const struct dec_addr *addr);
-
-/* The hash of the table rep_diag.c kept the services in before: the diagnoses are made in the
- * order it held them, and client bits are taken from it because it is fixed. */
-uint64_t rep_diag_legacy_hash(int family, const struct dec_addr *addr, uint16_t port);
 
 #endif

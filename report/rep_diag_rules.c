@@ -25,13 +25,27 @@ enum kind {
     KIND_CLIENT_FAILS,
 };
 
-/* Each kind's name, its likely causes, what its evidence rules out, and the commands to run
- * next (PORT, SERVER and ADDR stand for the values; see rep_diag_next). */
+/* How badly connections fare where a kind of diagnosis applies; the reports list the most
+ * severe diagnoses first.
+ *   BLOCKED      a rule or a fault refuses or cuts connections before the service has a say:
+ *                firewall-reject, middlebox-reset, mixed-refusal, unresolved-neighbour
+ *   LOSING       the service, or a limit in front of it, loses connections under load:
+ *                overloaded, rate-limited
+ *   ONE_CLIENT   the failures are those of one client: single-client (of a service, or of the
+ *                client across services)
+ *   DEGRADED     connections get through, with less: syn-cookies (window scaling and SACK
+ *                may be lost) */
+enum severity { DEGRADED = 0, ONE_CLIENT, LOSING, BLOCKED };
+
+/* Each kind's name, severity, likely causes, what its evidence rules out, and the commands to
+ * run next (PORT, SERVER and ADDR stand for the values; see rep_diag_next). */
 static const struct kind_text {
-    const char *name, *causes, *ruled_out, *next;
+    const char *name;
+    enum severity severity;
+    const char *causes, *ruled_out, *next;
 } kinds[] = {
     [KIND_OVERLOADED] =
-        {"overloaded",
+        {"overloaded", LOSING,
          "the application does not call accept() fast enough (blocked, busy, too few workers); "
          "the listen() backlog or net.core.somaxconn is too small; with tcp_abort_on_overflow=1 "
          "the kernel answers with a RST instead",
@@ -41,7 +55,7 @@ static const struct kind_text {
          "TcpExtListenOverflows TcpExtListenDrops`; `sysctl net.core.somaxconn "
          "net.ipv4.tcp_max_syn_backlog`"},
     [KIND_SYN_COOKIES] =
-        {"syn-cookies",
+        {"syn-cookies", DEGRADED,
          "a SYN flood, or a listener so busy that its SYN queue fills (tcp_max_syn_backlog); "
          "tcp_syncookies=2 sends cookies always",
          "a lost connection: cookies still let clients in, with fewer TCP options (window "
@@ -49,14 +63,14 @@ static const struct kind_text {
          "`nstat -az TcpExtSyncookiesSent TcpExtSyncookiesRecv TcpExtSyncookiesFailed "
          "TcpExtListenDrops`; `sysctl net.ipv4.tcp_syncookies net.ipv4.tcp_max_syn_backlog`"},
     [KIND_RATE_LIMITED] =
-        {"rate-limited",
+        {"rate-limited", LOSING,
          "a firewall rule such as `limit rate 1/second ... reject` followed by a drop; ICMP or "
          "RST rate limiting (net.ipv4.icmp_ratelimit, tcp_invalid_ratelimit)",
          "an overloaded listener (it would accept some, not refuse them)",
          "`nft list ruleset | grep -n limit`; `iptables -S | grep limit`; `sysctl "
          "net.ipv4.icmp_ratelimit net.ipv4.icmp_msgs_per_sec`"},
     [KIND_MIDDLEBOX_RESET] =
-        {"middlebox-reset",
+        {"middlebox-reset", BLOCKED,
          "a firewall, IPS or proxy between client and server rejecting with a TCP reset "
          "(nft/iptables `reject with tcp reset` in a forward chain, an IPS signature, a load "
          "balancer)",
@@ -64,35 +78,35 @@ static const struct kind_text {
          "`traceroute -T -p PORT SERVER` to find the hop; the firewall rules there (`nft list "
          "ruleset`); capture on the server to see whether the SYN arrives at all"},
     [KIND_MIXED_REFUSAL] =
-        {"mixed-refusal",
+        {"mixed-refusal", BLOCKED,
          "two problems at once: a middlebox rule for some clients or source ports, and a closed "
          "port or host firewall for the others",
          "a single cause",
          "compare the source ports and clients of both kinds; `traceroute -T -p PORT SERVER`; "
          "`ss -ltnp 'sport = :PORT'` on the server"},
     [KIND_SINGLE_CLIENT] =
-        {"single-client",
+        {"single-client", ONE_CLIENT,
          "a rule for that source address (firewall, security group, fail2ban, a rate limit per "
          "source), or a route, NAT or MTU problem on that client's path",
          "the service being down (it accepts other clients)",
          "`nft list ruleset | grep CLIENT` and the fail2ban/security-group lists on the server; "
          "`ip route get SERVER` on the failing client"},
     [KIND_FIREWALL_REJECT] =
-        {"firewall-reject",
+        {"firewall-reject", BLOCKED,
          "a plain `reject` rule (nft) or `-j REJECT` (iptables) on the host that sent the ICMP "
          "error",
          "a closed port (RST), a silent drop (no answer)",
          "`nft list ruleset | grep -n reject` or `iptables -S | grep REJECT` on the host that "
          "sent the error"},
     [KIND_UNRESOLVED_NEIGHBOUR] =
-        {"unresolved-neighbour",
+        {"unresolved-neighbour", BLOCKED,
          "the host is down or disconnected, the address is wrong or moved, the host is on "
          "another VLAN, or a firewall drops ARP/ND",
          "a firewall dropping the connection (the SYN never left the client)",
          "`ip neigh show ADDR` (FAILED or INCOMPLETE) on the client; `arping` / `ndisc6` to the "
          "address; check that the host is up and where it is plugged in"},
     [KIND_CLIENT_FAILS] =
-        {"single-client",
+        {"single-client", ONE_CLIENT,
          "the client's own firewall, routes, DNS answers or MTU; a rule about its address on the "
          "way (security group, fail2ban, per-source rate limit)",
          "the services being down (they accept other clients)",
@@ -278,19 +292,6 @@ static void firewall_reject(struct rep_diag *d, const struct service_info *s, co
     }
 }
 
-static void diagnose_service(struct rep_diag *d, const struct service_info *s)
-{
-    char name[64];
-    rep_endpoint_str(s->family, &s->addr, s->port, name, sizeof(name));
-    overloaded(d, s, name);
-    syn_cookies(d, s, name);
-    rate_limited(d, s, name);
-    middlebox_reset(d, s, name);
-    mixed_refusal(d, s, name);
-    single_client(d, s, name);
-    firewall_reject(d, s, name);
-}
-
 /* ---- per host and per client ------------------------------------------------------------- */
 
 /* A host the client asked for again and again (ARP, neighbour discovery) without an answer,
@@ -343,67 +344,90 @@ static void diagnose_one_client(struct rep_diag *d)
              rep_addr_str(d->failed_family, &d->failed_client, bad));
 }
 
-/* ---- the order of the diagnoses ---------------------------------------------------------- */
+/* ---- the diagnoses, in their order ------------------------------------------------------ */
 
-static void legacy_put(const struct rep_diag *d, uint32_t *tab, uint32_t mask, uint32_t s)
+/* The rules for a service, in the order of the kinds. */
+static const struct service_rule {
+    enum kind kind;
+    void (*rule)(struct rep_diag *d, const struct service_info *s, const char *name);
+} service_rules[] = {
+    {KIND_OVERLOADED, overloaded},           {KIND_SYN_COOKIES, syn_cookies},
+    {KIND_RATE_LIMITED, rate_limited},       {KIND_MIDDLEBOX_RESET, middlebox_reset},
+    {KIND_MIXED_REFUSAL, mixed_refusal},     {KIND_SINGLE_CLIENT, single_client},
+    {KIND_FIREWALL_REJECT, firewall_reject},
+};
+
+/* The order of what diagnoses are about: by address family, address, then port (a host's or a
+ * client's own diagnoses, port 0, come before its services'); a client after a host. */
+static int target_order(int family_a, const struct dec_addr *addr_a, unsigned port_a, bool client_a,
+                        int family_b, const struct dec_addr *addr_b, unsigned port_b, bool client_b)
 {
-    const struct service_info *svc = &d->services[s];
-    uint32_t pos = (uint32_t)(rep_diag_legacy_hash(svc->family, &svc->addr, svc->port) & mask);
-    while (tab[pos] != 0) {
-        pos = (pos + 1) & mask;
+    if (family_a != family_b) {
+        return family_a < family_b ? -1 : 1;
     }
-    tab[pos] = s + 1;
+    int c = memcmp(addr_a->b, addr_b->b, sizeof(addr_a->b));
+    if (c != 0) {
+        return c < 0 ? -1 : 1;
+    }
+    if (port_a != port_b) {
+        return port_a < port_b ? -1 : 1;
+    }
+    return (int)client_a - (int)client_b;
 }
 
-static uint32_t *legacy_grow(const struct rep_diag *d, uint32_t *tab, uint32_t *mask)
+static int service_order(const void *x, const void *y)
 {
-    uint32_t grown_mask = *mask * 2 + 1;
-    uint32_t *grown = calloc((size_t)grown_mask + 1, sizeof(*grown));
-    if (grown != NULL) {
-        for (uint32_t i = 0; i <= *mask; i++) {
-            if (tab[i] != 0) {
-                legacy_put(d, grown, grown_mask, tab[i] - 1);
+    const struct service_info *a = *(const struct service_info *const *)x;
+    const struct service_info *b = *(const struct service_info *const *)y;
+    return target_order(a->family, &a->addr, a->port, false, b->family, &b->addr, b->port, false);
+}
+
+/* Sorts n diagnoses by what they are about, keeping the order of those about the same (their
+ * kinds' order): insertion sort, stable, of at most MAX_DIAGNOSES. */
+static void sort_by_target(struct rep_diagnosis *r, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct rep_diagnosis moving = r[i];
+        size_t k = i;
+        while (k > 0 &&
+               target_order(r[k - 1].family, &r[k - 1].addr, r[k - 1].port, r[k - 1].about_client,
+                            moving.family, &moving.addr, moving.port, moving.about_client) > 0) {
+            r[k] = r[k - 1];
+            k--;
+        }
+        r[k] = moving;
+    }
+}
+
+/* The diagnoses of one severity, for the services in the order of service_order, then the
+ * hosts and the client; sorted by what they are about. */
+static void diagnose_severity(struct rep_diag *d, enum severity severity,
+                              const struct service_info *const *services, uint32_t count)
+{
+    size_t first = d->result_count;
+    for (uint32_t i = 0; i < count; i++) {
+        char name[64];
+        rep_endpoint_str(services[i]->family, &services[i]->addr, services[i]->port, name,
+                         sizeof(name));
+        for (size_t k = 0; k < sizeof(service_rules) / sizeof(service_rules[0]); k++) {
+            if (kinds[service_rules[k].kind].severity == severity) {
+                service_rules[k].rule(d, services[i], name);
             }
         }
-        *mask = grown_mask;
     }
-    free(tab);
-    return grown;
+    if (kinds[KIND_UNRESOLVED_NEIGHBOUR].severity == severity) {
+        for (uint32_t i = 0; i < d->neighbour_count; i++) {
+            diagnose_neighbour(d, &d->neighbours[i]);
+        }
+    }
+    if (kinds[KIND_CLIENT_FAILS].severity == severity) {
+        diagnose_one_client(d);
+    }
+    sort_by_target(d->results + first, d->result_count - first);
 }
 
-/* The services in the order the table of earlier versions held them (slot order of a
- * legacy_hash table with linear probing, 1024 slots doubled when a lookup found it half
- * full): the diagnoses are made, and printed, in this order, and reports do not change with
- * the table. Fills order with service numbers and returns how many, or 0 when out of memory
- * (then the order is the dense one). */
-static uint32_t service_order(const struct rep_diag *d, uint32_t *order)
-{
-    uint32_t mask = REP_DIAG_LEGACY_SLOTS - 1;
-    uint32_t *tab = calloc(mask + 1, sizeof(*tab));
-    for (uint32_t s = 0; s < d->service_count && tab != NULL; s++) {
-        if ((s + 1) * 2 > mask + 1) {
-            tab = legacy_grow(d, tab, &mask);
-        }
-        if (tab != NULL) {
-            legacy_put(d, tab, mask, s);
-        }
-    }
-    if (tab != NULL && mask < d->legacy_mask) {
-        tab = legacy_grow(d, tab, &mask); /* grown by a lookup after the last service came */
-    }
-    if (tab == NULL) {
-        return 0;
-    }
-    uint32_t n = 0;
-    for (uint32_t i = 0; i <= mask; i++) {
-        if (tab[i] != 0) {
-            order[n++] = tab[i] - 1;
-        }
-    }
-    free(tab);
-    return n;
-}
-
+/* Most severe first (enum severity), then by what they are about (target_order), then in the
+ * order of the kinds. When there are more than MAX_DIAGNOSES, the least severe are left out. */
 size_t rep_diag_finish(struct rep_diag *d, const struct rep_diagnosis **out)
 {
     *out = NULL;
@@ -411,16 +435,19 @@ size_t rep_diag_finish(struct rep_diag *d, const struct rep_diagnosis **out)
         return 0;
     }
     d->result_count = 0;
-    uint32_t *order = malloc(((size_t)d->service_count + 1) * sizeof(*order));
-    uint32_t ordered = order != NULL ? service_order(d, order) : 0;
-    for (uint32_t i = 0; i < d->service_count; i++) {
-        diagnose_service(d, &d->services[ordered == d->service_count ? order[i] : i]);
+    const struct service_info **services =
+        malloc(((size_t)d->service_count + 1) * sizeof(*services));
+    uint32_t count = services != NULL ? d->service_count : 0; /* out of memory: hosts only */
+    for (uint32_t i = 0; i < count; i++) {
+        services[i] = &d->services[i];
     }
-    free(order);
-    for (uint32_t i = 0; i < d->neighbour_count; i++) {
-        diagnose_neighbour(d, &d->neighbours[i]);
+    if (count > 1) {
+        qsort(services, count, sizeof(*services), service_order);
     }
-    diagnose_one_client(d);
+    for (int severity = BLOCKED; severity >= DEGRADED; severity--) {
+        diagnose_severity(d, (enum severity)severity, services, count);
+    }
+    free(services);
     *out = d->results;
     return d->result_count;
 }

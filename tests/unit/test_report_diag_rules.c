@@ -246,3 +246,30 @@ Test(report_diag_rules, drops_of_two_clients_are_overload)
     free(json);
     rig_free(&r);
 }
+
+/* ---- the order of the diagnoses ------------------------------------------------------------
+ * Most severe first, then by what they are about. Client 10.0.0.7 loses its SYNs at two
+ * services while 10.0.0.8 connects (single-client, about the client: the failures are one
+ * client's), and asks in vain for 10.0.200.2, then 10.0.200.1 (unresolved-neighbour: blocked).
+ * The hosts come first although their addresses sort after the client's, and in the order of
+ * their addresses, not of their records. */
+Test(report_diag_rules, diagnoses_are_listed_most_severe_first_then_by_address)
+{
+    struct rig r;
+    rig_init(&r);
+    dropped(&r, 7, 40000, 0);
+    accepted(&r, 8, 50000, 300 * MS);
+    struct tuple other = between(7, 40001, 9, 2, 80);
+    feed(&r, syn(&other, 900), 600 * MS);
+    struct flow_neighbour n[2] = {unanswered(3), unanswered(3)};
+    n[0].addr = addr4(10, 0, 200, 2);
+    n[1].addr = addr4(10, 0, 200, 1);
+    char *json = report_with(&r, n, 2);
+    const char *host1 = strstr(json, "{\"type\":\"host\",\"server\":{\"ip\":\"10.0.200.1\"}");
+    const char *host2 = strstr(json, "{\"type\":\"host\",\"server\":{\"ip\":\"10.0.200.2\"}");
+    const char *client = strstr(json, "{\"type\":\"client\",\"client\":{\"ip\":\"10.0.0.7\"}");
+    cr_assert(host1 != NULL && host2 != NULL && client != NULL, "%s", json);
+    cr_assert(host1 < host2 && host2 < client, "%s", json);
+    free(json);
+    rig_free(&r);
+}

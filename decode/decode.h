@@ -1,5 +1,7 @@
-/* decode.h - raw packet bytes to handshake events: the parser's API (dec_parse.c). The flow
- * engine that correlates the events into attempts has its own header, flows.h. */
+/* decode.h - raw packet bytes to handshake events: the parser's API (dec_packet in
+ * dec_parse.c, the layers above the link in dec_ip.c, dec_tcp.c and dec_icmp.c behind
+ * dec_int.h). The flow engine that correlates the events into attempts has its own header,
+ * flows.h. */
 #ifndef SYNSCOPE_DECODE_H
 #define SYNSCOPE_DECODE_H
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "options.h"
@@ -35,7 +36,10 @@ static void usage_live(FILE *out)
         "  -s, --snaplen BYTES    bytes kept per packet, headers only (default 256)\n"
         "      --grace S          an accepted attempt is shown once it has lasted S seconds\n"
         "                         (default 2), so a reset right after accept is reported as such\n"
-        "  -q, --failed-only      text: print lines for failed attempts only\n",
+        "  -q, --failed-only      text: print lines for failed attempts only\n"
+        "      --no-host-evidence do not ask this host's kernel about the attempts (drop\n"
+        "                         reasons, firewall rules, listeners, queue counters); on by\n"
+        "                         default as root\n",
         out);
     fputs(common_help, out);
 }
@@ -50,6 +54,7 @@ static int live_tick(void *user)
 {
     struct live_run *run = user;
     int64_t now = clock_now_ns();
+    session_host_drain(run->session, now); /* kernel events before the verdicts they explain */
     flow_advance(run->session->flows, now);
     if (stop_signal != 0) {
         return 1;
@@ -95,6 +100,7 @@ struct live_args {
     const char *user;               /* -Z */
     int64_t duration_ns;            /* --duration, 0 = none */
     int64_t grace_ns;               /* --grace */
+    bool no_host_evidence;          /* --no-host-evidence */
 };
 
 /* Parses live's options into a and s. Returns OPTIONS_GO_ON, or the exit code to end with
@@ -112,6 +118,7 @@ static int live_arguments(int argc, char **argv, struct session *s, struct live_
         {"snaplen", required_argument, NULL, 's'},
         {"grace", required_argument, NULL, 'g'},
         {"failed-only", no_argument, NULL, 'q'},
+        {"no-host-evidence", no_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
     unsigned long n;
@@ -164,6 +171,9 @@ static int live_arguments(int argc, char **argv, struct session *s, struct live_
             break;
         case 'q':
             s->rep_opts.failed_only = true;
+            break;
+        case 'N':
+            a->no_host_evidence = true;
             break;
         case 'h':
             usage_live(stdout);
@@ -241,6 +251,12 @@ int cmd_live(int argc, char **argv)
     }
     s.rep_opts.live = true;
     int status = session_start(&s);
+    /* host evidence is opened before the drop too; SYNSCOPE_PRETEND_NO_BTF and
+     * SYNSCOPE_PRETEND_NO_NFT (tests) simulate a kernel without the feature */
+    if (status == EXIT_OK && !a.no_host_evidence && geteuid() == 0) {
+        session_host_open(&s, getenv("SYNSCOPE_PRETEND_NO_BTF") != NULL,
+                          getenv("SYNSCOPE_PRETEND_NO_NFT") != NULL);
+    }
     char privileges[CAP_ERRBUF_SIZE] = ""; /* what is the case after the drop, for the message */
     if (status == EXIT_OK &&
         cap_drop_privileges(a.user, privileges, sizeof(privileges), errbuf, sizeof(errbuf)) != 0) {
@@ -249,6 +265,7 @@ int cmd_live(int argc, char **argv)
     }
     if (status != EXIT_OK) {
         cap_close(src);
+        session_host_close(&s);
         return session_finish(&s, status, false);
     }
     flow_set_provisional(s.flows, session_provisional, a.grace_ns);
@@ -262,8 +279,10 @@ int cmd_live(int argc, char **argv)
             a.capture.interface, privileges);
     status = live_capture(&s, src, a.duration_ns);
     /* What is still waiting is judged against the real clock, not the last packet. */
+    session_host_drain(&s, clock_now_ns());
     flow_advance(s.flows, clock_now_ns());
     flow_finish(s.flows); /* the last verdict lines come before the report */
+    session_host_close(&s);
     if (s.rep_opts.format == REP_FORMAT_TEXT && !s.output_broken) {
         fputc('\n', s.out);
     }

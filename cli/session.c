@@ -40,6 +40,8 @@ static void on_attempt(const struct flow_attempt *attempt, void *user)
     struct session *s = user;
     if (s->report_thread != NULL) {
         report_thread_attempt(s->report_thread, attempt);
+    } else if (s->host != NULL) {
+        session_host_attempt(s, attempt, false);
     } else {
         rep_attempt(s->report, attempt);
     }
@@ -58,6 +60,10 @@ static void on_neighbour(const struct flow_neighbour *neighbour, void *user)
 void session_provisional(const struct flow_attempt *attempt, void *user)
 {
     struct session *s = user;
+    if (s->host != NULL) {
+        session_host_attempt(s, attempt, true);
+        return;
+    }
     rep_provisional(s->report, attempt);
 }
 

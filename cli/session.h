@@ -31,6 +31,10 @@ struct session {
     uint64_t evicted;      /* attempts pushed out by --max-flows (session_report) */
     uint64_t packet_limit; /* live --count, 0 = none */
     char input_error[CAP_ERRBUF_SIZE];
+    struct host *host;     /* live: host evidence (session_host.c), or NULL when off */
+    uint64_t host_events;  /* kernel events joined to their attempt */
+    uint64_t host_late;    /* ... that came after their attempt was reported */
+    uint64_t host_created; /* SYNs dropped before the capture saw them: attempts of their own */
 };
 
 /* Fills s with the defaults of the options (text to standard output, a fresh hash seed). */
@@ -65,6 +69,23 @@ int session_finish(struct session *s, int status, bool report);
 /* True when out is a pipe or socket whose reader has gone away (the write failed with EPIPE
  * at some point; errno may have changed since). */
 bool reader_gone(FILE *out);
+
+/* ---- host evidence (session_host.c; live only) ---- */
+
+struct host;
+
+/* Opens host evidence as host_open does (before the privilege drop) and prints its notes on
+ * stderr. Never fails the run: without it, s->host stays NULL. */
+void session_host_open(struct session *s, bool pretend_no_btf, bool pretend_no_nft);
+
+/* Hands the kernel's waiting events to the flow table (before each batch, at each tick). */
+void session_host_drain(struct session *s, int64_t now_ns);
+
+/* An attempt (final or provisional) to the report with its host evidence. */
+void session_host_attempt(struct session *s, const struct flow_attempt *attempt, bool provisional);
+
+/* Closes host evidence (removes the trace table); prints the late events' count. */
+void session_host_close(struct session *s);
 
 /* The real-time clock in nanoseconds. */
 int64_t clock_now_ns(void);

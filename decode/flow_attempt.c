@@ -656,3 +656,81 @@ void flow_on_icmp(struct flow_table *t, const struct dec_event *ev, int64_t ts, 
      * to the SYN; keep it as evidence only */
     record_packet(c, pkt, ts, false);
 }
+
+/* A kernel event about a SYN (live host evidence), joined by the tuple and the ISN. A SYN this
+ * host dropped on its way out was never captured: it becomes an attempt of its own. */
+enum flow_host_result flow_host(struct flow_table *t, const struct flow_host_event *hev)
+{
+    if ((hev->tcp_flags & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) != DEC_TCP_SYN) {
+        return FLOW_HOST_UNMATCHED;
+    }
+    struct dec_event ev = {.kind = DEC_EV_TCP,
+                           .family = hev->family,
+                           .tcp_flags = hev->tcp_flags,
+                           .src = hev->src,
+                           .dst = hev->dst,
+                           .sport = hev->sport,
+                           .dport = hev->dport,
+                           .seq = hev->seq};
+    uint64_t hash = 0;
+    (void)flow_event_hash(&t->cfg, &ev, &hash);
+    bool forward;
+    enum flow_host_result result = FLOW_HOST_JOINED;
+    uint32_t idx =
+        flow_find_tuple(t, ev.family, &ev.src, ev.sport, &ev.dst, ev.dport, hash, &forward);
+    if (idx != NIL && (!forward || node_at(t, idx)->isn != hev->seq)) {
+        return FLOW_HOST_UNMATCHED;
+    }
+    if (idx != NIL && node_at(t, idx)->state == ST_DONE) {
+        return FLOW_HOST_LATE;
+    }
+    if (idx == NIL) {
+        if (!hev->output_path || !(hev->fact & (FLOW_HOST_DROPPED | FLOW_HOST_NFT_DROP))) {
+            return FLOW_HOST_UNMATCHED;
+        }
+        int64_t ts = hev->ts_ns > t->now ? hev->ts_ns : t->now;
+        idx = flow_node_create(t, hash, ev.family, &ev.src, ev.sport, &ev.dst, ev.dport);
+        if (idx == NIL) {
+            return FLOW_HOST_UNMATCHED;
+        }
+        flow_node_syn(node_at(t, idx), &ev, ts, 0);
+        result = FLOW_HOST_CREATED;
+    }
+    struct flow_cold *c = flow_promote(t, idx);
+    if (c == NULL) {
+        return FLOW_HOST_UNMATCHED;
+    }
+    struct flow_attempt *a = &c->a;
+    if (result == FLOW_HOST_CREATED) {
+        a->host_facts |= FLOW_HOST_ONLY;
+        a->packet_count = 0; /* no packet of the capture */
+        a->packet_total = 0;
+    } else if ((a->host_facts & FLOW_HOST_ONLY) && hev->ts_ns > a->syn_last_ns &&
+               (hev->fact & (FLOW_HOST_DROPPED | FLOW_HOST_NFT_DROP)) &&
+               hev->ts_ns - a->syn_last_ns > 200000000LL) {
+        /* a retransmission of the SYN, dropped again (the drop and the nftables trace of one
+         * SYN come together) */
+        if (a->syn_count < FLOW_MAX_SYN_TIMES) {
+            a->syn_ns[a->syn_count] = hev->ts_ns;
+        }
+        a->syn_count++;
+        a->syn_last_ns = hev->ts_ns;
+        a->last_ns = hev->ts_ns;
+    }
+    a->host_facts |= hev->fact;
+    if (hev->output_path) {
+        a->host_facts |= FLOW_HOST_OUTPUT;
+    }
+    if (hev->fact == FLOW_HOST_DROPPED) {
+        a->host_drop_reason = hev->reason;
+    } else if (hev->fact == FLOW_HOST_RESET_SENT && hev->has_reason) {
+        a->host_facts |= FLOW_HOST_RESET_REASON;
+        a->host_reset_reason = hev->reason;
+    } else if (hev->fact & (FLOW_HOST_NFT_DROP | FLOW_HOST_NFT_REJECT)) {
+        a->host_rule = hev->rule;
+    }
+    if (result == FLOW_HOST_CREATED || (a->host_facts & FLOW_HOST_ONLY)) {
+        rearm(t, idx);
+    }
+    return result;
+}

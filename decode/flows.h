@@ -105,7 +105,25 @@ struct flow_attempt {
 
     int64_t first_ns;      /* first packet of the attempt */
     int64_t seen_until_ns; /* the clock when the record was closed (timeout or end) */
+
+    /* host evidence (live on one of the attempt's hosts, flow_host): what this host's kernel
+     * did with the SYN; all zero otherwise (read) */
+    uint32_t host_rule;         /* FLOW_HOST_NFT_*: the rule's number at host/, 0 unknown */
+    uint16_t host_drop_reason;  /* FLOW_HOST_DROPPED: the kernel's number for the reason */
+    uint16_t host_reset_reason; /* FLOW_HOST_RESET_REASON: the reason given with the reset */
+    uint8_t host_facts;         /* FLOW_HOST_* */
 };
+
+/* flow_attempt.host_facts */
+#define FLOW_HOST_DROPPED 0x01      /* the kernel dropped the SYN (host_drop_reason) */
+#define FLOW_HOST_RESET_SENT 0x02   /* the kernel answered the SYN with a RST */
+#define FLOW_HOST_RESET_REASON 0x04 /* ... and said why (host_reset_reason) */
+#define FLOW_HOST_NFT_DROP 0x08     /* an nftables rule or policy dropped the SYN */
+#define FLOW_HOST_NFT_REJECT 0x10   /* an nftables rule rejected it */
+#define FLOW_HOST_OUTPUT 0x20       /* dropped on this host's output path: it never left */
+#define FLOW_HOST_ONLY                                                                             \
+    0x40 /* the attempt exists only as a kernel event: its SYN was                                 \
+            dropped before the capture could see it */
 
 struct flow_config {
     int64_t syn_timeout_ns;  /* minimum wait after the last SYN before "dropped" (3 s) */
@@ -201,6 +219,33 @@ void flow_finish(struct flow_table *table);
 int64_t flow_now(const struct flow_table *table);
 
 void flow_get_stats(const struct flow_table *table, struct flow_stats *stats);
+
+/* A kernel event about an attempt's SYN (live host evidence; host.h's event, as cli hands
+ * it over): joined to the attempt by the 4-tuple and the ISN. */
+struct flow_host_event {
+    int64_t ts_ns;
+    uint8_t family;    /* 4 or 6 */
+    uint8_t tcp_flags; /* of the packet the event is about: only SYNs are joined */
+    uint8_t fact;      /* one FLOW_HOST_* bit: DROPPED, RESET_SENT, NFT_DROP, NFT_REJECT */
+    bool output_path;  /* the packet was this host's own, dropped before it left */
+    bool has_reason;
+    uint16_t reason;          /* DROPPED, RESET_SENT: the kernel's number */
+    uint32_t rule;            /* NFT_*: the rule's number */
+    struct dec_addr src, dst; /* src: the client */
+    uint16_t sport, dport;
+    uint32_t seq; /* the ISN */
+};
+
+enum flow_host_result {
+    FLOW_HOST_JOINED = 0, /* recorded on its attempt */
+    FLOW_HOST_CREATED,    /* a SYN dropped on the output path that the capture never saw: an
+                             attempt of its own (FLOW_HOST_ONLY) */
+    FLOW_HOST_LATE,       /* its attempt was already emitted */
+    FLOW_HOST_UNMATCHED,  /* no attempt with that tuple and ISN, or not about a SYN */
+};
+
+/* Records a host event on its attempt. Returns what became of it. */
+enum flow_host_result flow_host(struct flow_table *table, const struct flow_host_event *ev);
 
 /* Frees the table; attempts still held are discarded without being emitted. */
 void flow_destroy(struct flow_table *table);

@@ -461,7 +461,16 @@ static void html_verdict_section(FILE *out, struct rep_report *r, enum rep_verdi
             "style=\"background:%s\"></span>%s: %llu attempt%s</h2>\n<p>",
             name, rep_html_colour[v], name, (unsigned long long)r->counts[v],
             rep_plural(r->counts[v]));
-    html_prose(out, rep_explanation(v), rep_common_port(r, v));
+    const char *findings[5];
+    size_t found = rep_host_findings(r, v, findings, 5);
+    if (found == 0) {
+        html_prose(out, rep_explanation(v), rep_common_port(r, v));
+    }
+    for (size_t k = 0; k < found; k++) {
+        fputs(k > 0 ? "<br>On this host: " : "On this host: ", out);
+        rep_html_escape(out, findings[k]);
+        fputc('.', out);
+    }
     fputs("</p>\n", out);
     if (v == REP_UNREACHABLE) {
         const char *reasons[16];

@@ -31,7 +31,13 @@ struct rep_service {
 struct rep_listed {
     struct flow_attempt attempt;
     struct rep_judgement judgement;
+    char host_detail[400]; /* live with host evidence: the finding on this host, else "" */
 };
+
+/* Whether every listed attempt of verdict v has a host finding (the generic paragraph is then
+ * replaced by them), and the distinct findings, at most max of them (rep_text.c). */
+size_t rep_host_findings(const struct rep_report *r, enum rep_verdict v, const char **findings,
+                         size_t max);
 
 /* Services with a row of their own: a scan of a large network must not grow the report
  * beyond any bound (--max-flows bounds the flow table only). 2^16 rows are 12 MiB. */
@@ -65,7 +71,40 @@ struct rep_report {
     int64_t newest_ns;                     /* latest packet time of any attempt */
     const struct rep_diagnosis *diagnoses; /* set by rep_finish */
     size_t diagnosis_count;
+    const struct rep_host *host; /* live: the host evidence of the attempt being reported */
 };
+
+/* ---- host evidence (rep_host.c) ------------------------------------------------------------ */
+
+/* host.cause of an attempt (issue 19). */
+enum rep_host_cause {
+    REP_CAUSE_LISTENING = 0,
+    REP_CAUSE_NO_LISTENER,
+    REP_CAUSE_BOUND_ELSEWHERE,
+    REP_CAUSE_FIREWALL_DROP,
+    REP_CAUSE_FIREWALL_REJECT,
+    REP_CAUSE_ACCEPT_QUEUE_FULL,
+    REP_CAUSE_SYN_QUEUE_FULL,
+    REP_CAUSE_NO_ROUTE,
+    REP_CAUSE_NEIGHBOUR_FAILED,
+    REP_CAUSE_UNKNOWN,
+};
+
+/* "listening", "no-listener", ... */
+const char *rep_host_cause_name(enum rep_host_cause cause);
+
+/* The cause of the attempt's outcome on this host, from its facts and h. */
+enum rep_host_cause rep_host_cause(const struct flow_attempt *a, const struct rep_judgement *j,
+                                   const struct rep_host *h);
+
+/* The kernel's name for what it did with the SYN (drop reason, else reset reason), or NULL. */
+const char *rep_host_kernel_reason(const struct flow_attempt *a, const struct rep_host *h);
+
+/* The sentence that names the cause with its evidence ("refused: no listener on
+ * 10.0.0.5:5432, but postgres (pid 812) listens on 127.0.0.1:5432: ..."), cut to len. */
+void rep_host_detail(char *buf, size_t len, const struct flow_attempt *a,
+                     const struct rep_judgement *j, const struct rep_host *h,
+                     enum rep_host_cause cause);
 
 /* Writers: one attempt as a JSON line (svc: its service row, or NULL when it has none); the
  * service and summary objects; the text report. */

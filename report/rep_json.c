@@ -14,7 +14,7 @@
  * compiling). Checks per piece, and the reloads of a length kept in memory that they bring,
  * are what this saves (bench/RESULTS.md). So this is the one place in report/ that writes
  * text without struct rep_text. */
-#define LINE_MAX 4096
+#define LINE_MAX 8192 /* an attempt's line, its host object included */
 #define JSON_BUF_SIZE (256 * 1024)
 
 /* The longest reason, Zeek state, verdict or flag name written (static names of at most 20
@@ -353,6 +353,86 @@ static char *put_flags(char *p, unsigned flags)
     return p;
 }
 
+/* A JSON string of s cut to max bytes (escaped, at most 6 * max + 2 bytes), or null. */
+static char *put_json_cut(char *p, const char *s, size_t max)
+{
+    if (s == NULL) {
+        PUT_LIT(p, "null");
+        return p;
+    }
+    char cut[512];
+    size_t len = strnlen(s, max < sizeof(cut) - 1 ? max : sizeof(cut) - 1);
+    memcpy(cut, s, len);
+    cut[len] = '\0';
+    return put_json_string(p, cut);
+}
+
+/* The listeners of the host object (at most 4; listener_total says how many there are). */
+static char *put_listeners(char *p, const struct rep_host *h)
+{
+    PUT_LIT(p, ",\"listeners\":[");
+    for (size_t i = 0; i < h->listener_count && i < 4; i++) {
+        const struct rep_listener *l = &h->listeners[i];
+        struct rep_addr_text ip;
+        format_addr(&ip, l->family, &l->addr);
+        if (i > 0) {
+            *p++ = ',';
+        }
+        PUT_LIT(p, "{\"ip\":\"");
+        p = put_addr_text(p, &ip);
+        *p++ = '"';
+        PUT_COUNT(p, "port", l->port);
+        if (l->v6only) {
+            PUT_LIT(p, ",\"v6only\":true");
+        } else {
+            PUT_LIT(p, ",\"v6only\":false");
+        }
+        PUT_COUNT(p, "queue", l->queue);
+        PUT_COUNT(p, "backlog", l->backlog);
+        PUT_LIT(p, ",\"pid\":");
+        p = rep_put_i64(p, l->pid >= 0 ? l->pid : -1);
+        PUT_LIT(p, ",\"comm\":");
+        p = put_json_cut(p, l->pid >= 0 ? l->comm : NULL, 16);
+        if (l->ifname != NULL && l->ifname[0] != '\0') {
+            PUT_LIT(p, ",\"device\":");
+            p = put_json_cut(p, l->ifname, 16);
+        }
+        *p++ = '}';
+    }
+    *p++ = ']';
+    if (h->listener_total > h->listener_count) {
+        PUT_COUNT(p, "listeners_total", h->listener_total);
+    }
+    return p;
+}
+
+/* The "host" object of an attempt: this host's account of it (issue 19). */
+static char *put_host(char *p, const struct flow_attempt *a, const struct rep_judgement *j,
+                      const struct rep_host *h)
+{
+    enum rep_host_cause cause = rep_host_cause(a, j, h);
+    PUT_LIT(p, ",\"host\":{\"side\":\"");
+    if (h->server_side) {
+        PUT_LIT(p, "server");
+    } else {
+        PUT_LIT(p, "client");
+    }
+    PUT_LIT(p, "\",\"cause\":\"");
+    p = put_name(p, rep_host_cause_name(cause));
+    PUT_LIT(p, "\",\"kernel_reason\":");
+    p = put_json_cut(p, rep_host_kernel_reason(a, h), 48);
+    p = put_listeners(p, h);
+    PUT_LIT(p, ",\"rule\":");
+    p = put_json_cut(
+        p, (a->host_facts & (FLOW_HOST_NFT_DROP | FLOW_HOST_NFT_REJECT)) ? h->rule : NULL, 200);
+    char detail[768];
+    rep_host_detail(detail, sizeof(detail), a, j, h, cause);
+    PUT_LIT(p, ",\"detail\":");
+    p = put_json_cut(p, detail, 400);
+    *p++ = '}';
+    return p;
+}
+
 /* Writes an attempt's line at p, which has LINE_MAX bytes of room; returns its end. */
 static char *write_attempt(struct rep_report *r, char *p, const struct flow_attempt *a,
                            const struct rep_judgement *j, const struct rep_service *svc)
@@ -435,6 +515,9 @@ static char *write_attempt(struct rep_report *r, char *p, const struct flow_atte
     }
     *p++ = ']';
     PUT_COUNT(p, "packet_total", a->packet_total);
+    if (r->host != NULL) {
+        p = put_host(p, a, j, r->host);
+    }
     PUT_LIT(p, "}\n");
     return p;
 }

@@ -119,6 +119,11 @@ static void keep_for_listing(struct rep_report *r, const struct flow_attempt *a,
     struct rep_listed *slot = &r->listed[v][r->listed_count[v]++];
     slot->attempt = *a;
     slot->judgement = *j;
+    slot->host_detail[0] = '\0';
+    if (r->host != NULL) {
+        rep_host_detail(slot->host_detail, sizeof(slot->host_detail), a, j, r->host,
+                        rep_host_cause(a, j, r->host));
+    }
 }
 
 /* The verdict a live line showed when the attempt was announced with this answer. */
@@ -260,6 +265,22 @@ void rep_attempt(struct rep_report *r, const struct flow_attempt *a)
         }
     }
     finalize(r, a);
+}
+
+void rep_attempt_host(struct rep_report *r, const struct flow_attempt *a,
+                      const struct rep_host *host)
+{
+    r->host = host; /* live: finalize runs within this call (no refusal waits in live) */
+    rep_attempt(r, a);
+    r->host = NULL;
+}
+
+void rep_provisional_host(struct rep_report *r, const struct flow_attempt *a,
+                          const struct rep_host *host)
+{
+    r->host = host;
+    rep_provisional(r, a);
+    r->host = NULL;
 }
 
 void rep_neighbour(struct rep_report *r, const struct flow_neighbour *n)

@@ -74,6 +74,45 @@ static void print_attempt(FILE *out, const struct rep_listed *l, int64_t syn_tim
         fprintf(out, "; %s", l->judgement.evidence);
     }
     print_packets(out, &l->attempt);
+    if (l->host_detail[0] != '\0') {
+        fprintf(out, "    host: %s\n", l->host_detail);
+    }
+}
+
+size_t rep_host_findings(const struct rep_report *r, enum rep_verdict v, const char **findings,
+                         size_t max)
+{
+    size_t count = 0;
+    for (uint32_t i = 0; i < r->listed_count[v]; i++) {
+        const char *d = r->listed[v][i].host_detail;
+        if (d[0] == '\0') {
+            return 0; /* host evidence is off for some: the generic paragraph stays */
+        }
+        bool seen = false;
+        for (size_t k = 0; k < count && !seen; k++) {
+            seen = strcmp(findings[k], d) == 0;
+        }
+        if (!seen && count < max) {
+            findings[count++] = d;
+        }
+    }
+    return count;
+}
+
+/* The paragraph under a verdict's heading: this host's findings, or the generic one. */
+static void print_explanation(FILE *out, struct rep_report *r, enum rep_verdict v)
+{
+    const char *findings[5];
+    size_t count = rep_host_findings(r, v, findings, 5);
+    if (count == 0) {
+        rep_print_wrapped(out, rep_explanation(v), "  ", 94, rep_common_port(r, v));
+        return;
+    }
+    for (size_t k = 0; k < count; k++) {
+        char text[480];
+        snprintf(text, sizeof(text), "On this host: %s.", findings[k]);
+        rep_print_wrapped(out, text, "  ", 94, 0);
+    }
 }
 
 /* What the attempts say together: one paragraph per diagnosis, with its likely causes, what
@@ -115,6 +154,11 @@ void rep_text_live_line(struct rep_report *r, const struct flow_attempt *a,
         fputs("  (still open)", out);
     }
     print_packets(out, a);
+    if (r->host != NULL) {
+        char detail[768];
+        rep_host_detail(detail, sizeof(detail), a, j, r->host, rep_host_cause(a, j, r->host));
+        fprintf(out, "    host: %s\n", detail);
+    }
     fflush(out);
 }
 
@@ -198,8 +242,7 @@ void rep_text_finish(struct rep_report *r, const struct rep_input_stats *input,
         upper[k] = '\0';
         fprintf(out, "%s: %llu attempt%s\n", upper, (unsigned long long)r->counts[v],
                 rep_plural(r->counts[v]));
-        rep_print_wrapped(out, rep_explanation((enum rep_verdict)v), "  ", 94,
-                          rep_common_port(r, (enum rep_verdict)v));
+        print_explanation(out, r, (enum rep_verdict)v);
         if (v == REP_UNREACHABLE) {
             print_unreachable_advice(out, r);
         }

@@ -122,6 +122,64 @@ void rep_neighbour(struct rep_report *report, const struct flow_neighbour *neigh
  * when its verdict differs. JSON: nothing until the final record. */
 void rep_provisional(struct rep_report *report, const struct flow_attempt *attempt);
 
+/* ---- host evidence (live on one of the attempt's hosts; issue 19) ------------------------ */
+
+/* A listening socket on the attempt's server port, as cli gathered it from host/. */
+struct rep_listener {
+    uint8_t family; /* 4 or 6 */
+    bool v6only;
+    uint16_t port;
+    struct dec_addr addr; /* all zero: the wildcard */
+    const char *ifname;   /* bound device, "" when none */
+    uint32_t queue, backlog;
+    int32_t pid; /* -1 unknown */
+    const char *comm;
+};
+
+enum rep_host_accept {
+    REP_HOST_ACCEPT_UNKNOWN = 0, /* the listeners are not known (client side, or off) */
+    REP_HOST_LISTENING,
+    REP_HOST_NO_LISTENER,
+    REP_HOST_BOUND_ELSEWHERE,
+};
+
+/* The listen-queue counters that moved in the attempt's second (REP_HOST_CTR_* indexes). */
+enum rep_host_counter {
+    REP_HOST_CTR_LISTEN_OVERFLOWS = 0,
+    REP_HOST_CTR_LISTEN_DROPS,
+    REP_HOST_CTR_REQQ_FULL_DROP,
+    REP_HOST_CTR_REQQ_FULL_DO_COOKIES,
+    REP_HOST_CTR_SYNCOOKIES_SENT,
+    REP_HOST_CTR_SYNCOOKIES_FAILED,
+    REP_HOST_CTR_COUNT
+};
+
+/* What this host knows about an attempt besides the facts flows recorded on it
+ * (flow_attempt.host_*): gathered by cli when the attempt is reported. Strings and arrays are
+ * valid during the call only. */
+struct rep_host {
+    bool server_side; /* the server address is this host's; else the client's */
+    enum rep_host_accept accept;
+    const char *bound_why; /* BOUND_ELSEWHERE: "loopback", "v6only", "address", "device",
+                              "family" */
+    int nearest;           /* the listener accept and bound_why are about, -1 */
+    const struct rep_listener *listeners;
+    size_t listener_count;    /* in listeners[] */
+    size_t listener_total;    /* on the port (more than listener_count: not all given) */
+    const char *drop_reason;  /* the kernel's name of host_drop_reason, or NULL */
+    const char *reset_reason; /* the kernel's name of host_reset_reason, or NULL */
+    const char *rule;         /* the nftables rule's text, or NULL */
+    bool counters_known;
+    uint64_t counters[REP_HOST_CTR_COUNT]; /* deltas in the attempt's second */
+    const char *counter_names[REP_HOST_CTR_COUNT];
+};
+
+/* rep_attempt and rep_provisional with host evidence (host may be NULL: as without). */
+void rep_attempt_host(struct rep_report *report, const struct flow_attempt *attempt,
+                      const struct rep_host *host);
+void rep_provisional_host(struct rep_report *report, const struct flow_attempt *attempt,
+                          const struct rep_host *host);
+
 /* Writes the rest (service objects and the summary). Returns 0, or -1 with errbuf set when
  * writing failed. */
 int rep_finish(struct rep_report *report, const struct rep_input_stats *input,

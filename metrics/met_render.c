@@ -40,19 +40,34 @@ __attribute__((format(printf, 2, 3))) static void out_printf(struct met_out *out
     }
 }
 
-/* A label value: \ " and line feed escaped. */
+static void out_str(struct met_out *out, const char *text)
+{
+    out_bytes(out, text, strlen(text));
+}
+
+static void out_u64(struct met_out *out, uint64_t value)
+{
+    char digits[24];
+    size_t at = sizeof digits;
+    do {
+        digits[--at] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    out_bytes(out, digits + at, sizeof digits - at);
+}
+
+/* A label value: \ " and line feed escaped; the runs between them copied whole. */
 static void out_label_value(struct met_out *out, const char *value)
 {
-    for (const char *p = value; *p != '\0'; p++) {
-        if (*p == '\\') {
-            out_bytes(out, "\\\\", 2);
-        } else if (*p == '"') {
-            out_bytes(out, "\\\"", 2);
-        } else if (*p == '\n') {
-            out_bytes(out, "\\n", 2);
-        } else {
-            out_bytes(out, p, 1);
+    for (;;) {
+        size_t run = strcspn(value, "\\\"\n");
+        out_bytes(out, value, run);
+        value += run;
+        if (*value == '\0') {
+            return;
         }
+        out_bytes(out, *value == '\n' ? "\\n" : *value == '"' ? "\\\"" : "\\\\", 2);
+        value++;
     }
 }
 
@@ -61,17 +76,23 @@ static void out_family(struct met_out *out, const char *name, const char *type, 
     out_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* name{server="...",label="value"} count: label may be NULL */
+/* name{server="...",label="value"} count: label may be NULL. Written without printf: a scrape
+ * of a full registry is tens of thousands of these lines, rendered in the capture's thread. */
 static void out_sample(struct met_out *out, const char *name, const char *server, const char *label,
                        const char *value, uint64_t count)
 {
-    out_printf(out, "%s{server=\"", name);
+    out_str(out, name);
+    out_str(out, "{server=\"");
     out_label_value(out, server);
     if (label != NULL) {
-        out_printf(out, "\",%s=\"", label);
+        out_str(out, "\",");
+        out_str(out, label);
+        out_str(out, "=\"");
         out_label_value(out, value);
     }
-    out_printf(out, "\"} %llu\n", (unsigned long long)count);
+    out_str(out, "\"} ");
+    out_u64(out, count);
+    out_str(out, "\n");
 }
 
 static const char *series_name(const struct met_series *series, const struct met_series *other,
@@ -129,6 +150,13 @@ static void render_counts(const struct met_registry *registry, struct met_out *o
     }
 }
 
+/* met_rtt_bounds as Prometheus reads them back ("%g"), and +Inf */
+static const char *const rtt_labels[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01",
+                                         "0.025",  "0.05",  "0.1",    "0.25",  "0.5",
+                                         "1",      "2.5",   "5",      "+Inf"};
+_Static_assert(sizeof rtt_labels / sizeof rtt_labels[0] == MET_RTT_BOUNDS + 1,
+               "one label per bound, and +Inf");
+
 static void render_rtt(const struct met_registry *registry, struct met_out *out)
 {
     char server[64];
@@ -146,14 +174,9 @@ static void render_rtt(const struct met_registry *registry, struct met_out *out)
         const char *name = series_name(series, &registry->other, server, sizeof server);
         cumulative = 0;
         for (unsigned b = 0; b <= MET_RTT_BOUNDS; b++) {
-            char bound[32];
             cumulative += series->rtt_buckets[b];
-            if (b < MET_RTT_BOUNDS) {
-                snprintf(bound, sizeof bound, "%g", met_rtt_bounds[b]);
-            } else {
-                snprintf(bound, sizeof bound, "+Inf");
-            }
-            out_sample(out, "synscope_handshake_rtt_seconds_bucket", name, "le", bound, cumulative);
+            out_sample(out, "synscope_handshake_rtt_seconds_bucket", name, "le", rtt_labels[b],
+                       cumulative);
         }
         out_printf(out, "synscope_handshake_rtt_seconds_sum{server=\"");
         out_label_value(out, name);

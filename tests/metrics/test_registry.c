@@ -2,6 +2,7 @@
  * "other" series, promotion by failures, counters that never go back under churn. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,4 +272,30 @@ Test(registry, refuses_bad_config)
     config.max_series = 0;
     config.verdict_count = 33;
     cr_expect_null(met_registry_new(&config, errbuf));
+}
+
+/* The memory taken at creation is all there is: a million attempts to 100,000 servers, at the
+ * default limit, allocate nothing. */
+Test(registry, memory_flat_under_traffic)
+{
+    struct met_registry *registry = make(0);
+    uint64_t state = 7;
+    for (int i = 0; i < 20000; i++) { /* fills the series and the candidates */
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        observe(registry, (uint32_t)(state >> 40), 443, (unsigned)(state >> 20) % 3, 0.01, -1);
+    }
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < 1000000; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t server = (uint32_t)(state >> 33) % 100000;
+        observe(registry, 0x0a000000 + server, 443, (unsigned)(state >> 20) % 3, 0.01, -1);
+    }
+    struct mallinfo2 after = mallinfo2();
+    cr_expect_eq(after.uordblks, before.uordblks, "%zu bytes more",
+                 after.uordblks - before.uordblks);
+    struct met_registry_stats stats;
+    met_registry_stats(registry, &stats);
+    cr_expect_eq(stats.series, MET_DEFAULT_MAX_SERIES);
+    cr_expect_eq(stats.candidates, MET_DEFAULT_MAX_SERIES);
+    met_registry_free(registry);
 }

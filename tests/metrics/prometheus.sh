@@ -61,6 +61,18 @@ code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 [[ $(code -H "X-Long: $(head -c 9000 /dev/zero | tr '\0' x)" "$url") == 431 ]] || fail "431"
 [[ $(code "$url?$(head -c 2000 /dev/zero | tr '\0' x)") == 414 ]] || fail "414"
 
+# --- IPv6: [::1]:PORT ---
+"$serve_bin" '[::1]:0' >"$tmp/serve6.out" 2>"$tmp/serve6.err" &
+pids+=($!)
+for _ in $(seq 100); do
+    grep -q '^port ' "$tmp/serve6.out" 2>/dev/null && break
+    sleep 0.05
+done
+port6=$(awk '/^port /{print $2}' "$tmp/serve6.out")
+[[ -n "$port6" ]] || fail "metrics_serve [::1]:0 did not start: $(cat "$tmp/serve6.err")"
+curl -sfg --max-time 5 "http://[::1]:$port6/metrics" | grep -q '^synscope_build_info' ||
+    fail "GET /metrics over IPv6"
+
 # --- 20 slow clients (slowloris) hold connections: curl is still served ---
 python3 - "$port" <<'EOF' &
 import socket, sys, time

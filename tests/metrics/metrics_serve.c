@@ -1,9 +1,10 @@
 /* metrics_serve.c - serves a registry of known counts on /metrics until SIGTERM or SIGINT, for
  * tests/metrics/prometheus.sh (curl, promtool and a real Prometheus scrape it).
  *
- * usage: metrics_serve ADDR:PORT [--allow-remote]
+ * usage: metrics_serve ADDR:PORT [--allow-remote | --fill]
  * Prints "port N" on stdout once listening. The counts: see add_known() (prometheus.sh checks
- * the same figures). */
+ * the same figures). --fill: a full registry instead (1,000 servers of both families and
+ * "other", every verdict and cause), for the size of a real scrape. */
 #include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
@@ -61,6 +62,29 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* a million attempts to 5,000 servers, IPv4 and IPv6 */
+static void add_many(struct met_registry *registry)
+{
+    uint64_t state = 1;
+    for (int i = 0; i < 1000000; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        struct met_attempt attempt;
+        memset(&attempt, 0, sizeof attempt);
+        uint32_t server = (uint32_t)(state >> 33) % 5000;
+        attempt.family = server % 2 ? 6 : 4;
+        attempt.addr[0] = attempt.family == 6 ? 0x20 : 10;
+        attempt.addr[1] = attempt.family == 6 ? 0x01 : 0;
+        memcpy(attempt.addr + 12 * (attempt.family == 6) + 2 * (attempt.family == 4), &server, 2);
+        attempt.port = (uint16_t)(server % 3 ? 443 : 5432);
+        attempt.verdict = (unsigned)(state >> 20) % 3;
+        attempt.failed = attempt.verdict != 0;
+        attempt.has_rtt = attempt.verdict == 0;
+        attempt.rtt_seconds = (double)((state >> 8) % 100000) / 1e6;
+        attempt.cause = attempt.failed ? (int)((state >> 4) % 2) : -1;
+        met_observe(registry, &attempt);
+    }
+}
+
 int main(int argc, char **argv)
 {
     char errbuf[MET_ERRBUF_SIZE];
@@ -68,13 +92,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: metrics_serve ADDR:PORT [--allow-remote]\n");
         return 2;
     }
-    struct met_config config = {2, verdicts, 3, causes, 2, "0.0.0-test"};
+    bool fill = argc > 2 && strcmp(argv[2], "--fill") == 0;
+    struct met_config config = {fill ? 0 : 2, verdicts, 3, causes, 2, "0.0.0-test"};
     struct met_registry *registry = met_registry_new(&config, errbuf);
     if (registry == NULL) {
         fprintf(stderr, "%s\n", errbuf);
         return 1;
     }
-    add_known(registry);
+    if (fill) {
+        add_many(registry);
+    } else {
+        add_known(registry);
+    }
     struct met_http_config http_config;
     memset(&http_config, 0, sizeof http_config);
     http_config.registry = registry;

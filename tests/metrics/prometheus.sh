@@ -61,6 +61,21 @@ code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 [[ $(code -H "X-Long: $(head -c 9000 /dev/zero | tr '\0' x)" "$url") == 431 ]] || fail "431"
 [[ $(code "$url?$(head -c 2000 /dev/zero | tr '\0' x)") == 414 ]] || fail "414"
 
+# --- a full registry (1,000 servers and "other"): megabytes sent over several steps ---
+"$serve_bin" 127.0.0.1:0 --fill >"$tmp/full.out" 2>"$tmp/full.err" &
+pids+=($!)
+for _ in $(seq 200); do
+    grep -q '^port ' "$tmp/full.out" 2>/dev/null && break
+    sleep 0.05
+done
+port_full=$(awk '/^port /{print $2}' "$tmp/full.out")
+[[ -n "$port_full" ]] || fail "metrics_serve --fill did not start: $(cat "$tmp/full.err")"
+curl -sf --max-time 10 "http://127.0.0.1:$port_full/metrics" >"$tmp/full.txt" || fail "full GET"
+promtool check metrics <"$tmp/full.txt" || fail "promtool check metrics, full registry"
+servers=$(grep -o 'server="[^"]*"' "$tmp/full.txt" | sort -u | wc -l)
+[[ $servers -eq 1001 ]] || fail "$servers server label values, not 1,000 and other"
+echo "prometheus.sh: full registry: $(wc -c <"$tmp/full.txt") bytes, $servers server values"
+
 # --- IPv6: [::1]:PORT ---
 "$serve_bin" '[::1]:0' >"$tmp/serve6.out" 2>"$tmp/serve6.err" &
 pids+=($!)

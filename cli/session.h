@@ -31,9 +31,10 @@ struct session {
     uint64_t evicted;      /* attempts pushed out by --max-flows (session_report) */
     uint64_t packet_limit; /* live --count, 0 = none */
     char input_error[CAP_ERRBUF_SIZE];
-    struct host *host;     /* live: host evidence (session_host.c), or NULL when off */
-    uint64_t host_events;  /* kernel events joined to their attempt */
-    uint64_t host_late;    /* ... that came after their attempt was reported */
+    struct host *host;           /* live: host evidence (session_host.c), or NULL when off */
+    struct host_hold *host_hold; /* refusals held back a few ms for their kernel events */
+    uint64_t host_events;        /* kernel events joined to their attempt */
+    uint64_t host_late;          /* ... that came after their attempt was reported */
     uint64_t host_created; /* SYNs dropped before the capture saw them: attempts of their own */
 };
 

@@ -2,10 +2,28 @@
  * privilege drop, its kernel events handed to the flow table, and when an attempt is reported
  * the listeners, owners and counters gathered for report/ (which does no I/O). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host.h"
 #include "session.h"
+
+/* The kernel's event about a SYN may be read after the capture shows the answer that its
+ * drop or its rule caused (an nftables reject sends its RST before the trace of its verdict;
+ * the kernel frees a SYN after the RST that answered it), and live announces a refusal or an
+ * ICMP error at the answer. So such an announcement for an attempt on this host waits
+ * HOLD_NS, and at most until the next tick (after each batch of packets, at least every
+ * 200 ms), the events read meanwhile joined to the held copy. */
+#define HOLD_MAX 64
+#define HOLD_NS 5000000LL
+
+struct host_hold {
+    struct flow_attempt attempt[HOLD_MAX]; /* in arrival order from head */
+    int64_t release_ns[HOLD_MAX];
+    size_t head, count;
+};
+
+static void release_oldest(struct session *s);
 
 void session_host_open(struct session *s, bool pretend_no_btf, bool pretend_no_nft)
 {
@@ -17,6 +35,7 @@ void session_host_open(struct session *s, bool pretend_no_btf, bool pretend_no_n
         return;
     }
     fputs(notes, stderr); /* "host evidence: drop reasons off: ..." lines, or nothing */
+    s->host_hold = calloc(1, sizeof(*s->host_hold)); /* NULL: announcements are not held */
 }
 
 static uint8_t host_fact(uint8_t kind)
@@ -51,6 +70,13 @@ static void on_host_event(const struct host_event *ev, void *user)
         .dport = ev->dport,
         .seq = ev->seq,
     };
+    struct host_hold *hold = s->host_hold;
+    for (size_t i = 0; hold != NULL && i < hold->count; i++) {
+        struct flow_attempt *held = &hold->attempt[(hold->head + i) % HOLD_MAX];
+        if (flow_host_matches(held, &fev)) {
+            flow_host_record(held, &fev);
+        }
+    }
     switch (flow_host(s->flows, &fev)) {
     case FLOW_HOST_JOINED:
         s->host_events++;
@@ -77,6 +103,10 @@ void session_host_drain(struct session *s, int64_t now_ns)
         fprintf(stderr, "synscope: host evidence: %s (that part is off from now on)\n", errbuf);
     }
     host_counters_tick(s->host, now_ns);
+    while (s->host_hold != NULL && s->host_hold->count > 0 &&
+           s->host_hold->release_ns[s->host_hold->head] <= now_ns) {
+        release_oldest(s);
+    }
 }
 
 /* What the report needs beside the attempt: listeners on the server's port (server side),
@@ -153,7 +183,7 @@ static bool gather(struct session *s, const struct flow_attempt *a, struct gathe
     return true;
 }
 
-void session_host_attempt(struct session *s, const struct flow_attempt *a, bool provisional)
+static void report_attempt(struct session *s, const struct flow_attempt *a, bool provisional)
 {
     struct gathered g;
     bool local = gather(s, a, &g);
@@ -162,6 +192,59 @@ void session_host_attempt(struct session *s, const struct flow_attempt *a, bool 
     } else {
         rep_attempt_host(s->report, a, local ? &g.rep : NULL);
     }
+}
+
+/* The oldest held announcement is made. */
+static void release_oldest(struct session *s)
+{
+    struct host_hold *hold = s->host_hold;
+    const struct flow_attempt *a = &hold->attempt[hold->head];
+    hold->head = (hold->head + 1) % HOLD_MAX;
+    hold->count--;
+    report_attempt(s, a, true); /* the slot is not reused during the call */
+}
+
+/* Releases the held announcements up to and including a's, if a's is held (its final record
+ * has come). */
+static void release_for(struct session *s, const struct flow_attempt *a)
+{
+    struct host_hold *hold = s->host_hold;
+    for (size_t i = 0; i < hold->count; i++) {
+        const struct flow_attempt *held = &hold->attempt[(hold->head + i) % HOLD_MAX];
+        if (held->isn == a->isn && held->client_port == a->client_port &&
+            held->server_port == a->server_port &&
+            memcmp(&held->client, &a->client, sizeof(a->client)) == 0) {
+            for (size_t k = 0; k <= i; k++) {
+                release_oldest(s);
+            }
+            return;
+        }
+    }
+}
+
+void session_host_attempt(struct session *s, const struct flow_attempt *a, bool provisional)
+{
+    struct host_hold *hold = s->host_hold;
+    if (hold == NULL) {
+        report_attempt(s, a, provisional);
+        return;
+    }
+    if (!provisional) {
+        release_for(s, a);
+        report_attempt(s, a, false);
+        return;
+    }
+    if (a->answer != FLOW_ANS_RST && a->answer != FLOW_ANS_ICMP) {
+        report_attempt(s, a, true); /* accepted: announced after the grace period already */
+        return;
+    }
+    if (hold->count == HOLD_MAX) {
+        release_oldest(s);
+    }
+    size_t slot = (hold->head + hold->count) % HOLD_MAX;
+    hold->attempt[slot] = *a;
+    hold->release_ns[slot] = clock_now_ns() + HOLD_NS;
+    hold->count++;
 }
 
 void session_host_close(struct session *s)
@@ -175,6 +258,11 @@ void session_host_close(struct session *s)
                 "reported\n",
                 (unsigned long long)s->host_late);
     }
+    while (s->host_hold != NULL && s->host_hold->count > 0) {
+        release_oldest(s);
+    }
+    free(s->host_hold);
+    s->host_hold = NULL;
     host_close(s->host);
     s->host = NULL;
 }

@@ -657,6 +657,30 @@ void flow_on_icmp(struct flow_table *t, const struct dec_event *ev, int64_t ts, 
     record_packet(c, pkt, ts, false);
 }
 
+bool flow_host_matches(const struct flow_attempt *a, const struct flow_host_event *hev)
+{
+    return (hev->tcp_flags & (DEC_TCP_SYN | DEC_TCP_ACK | DEC_TCP_RST)) == DEC_TCP_SYN &&
+           a->family == hev->family && a->isn == hev->seq && a->client_port == hev->sport &&
+           a->server_port == hev->dport && addr_eq(&a->client, &hev->src) &&
+           addr_eq(&a->server, &hev->dst);
+}
+
+void flow_host_record(struct flow_attempt *a, const struct flow_host_event *hev)
+{
+    a->host_facts |= hev->fact;
+    if (hev->output_path) {
+        a->host_facts |= FLOW_HOST_OUTPUT;
+    }
+    if (hev->fact == FLOW_HOST_DROPPED) {
+        a->host_drop_reason = hev->reason;
+    } else if (hev->fact == FLOW_HOST_RESET_SENT && hev->has_reason) {
+        a->host_facts |= FLOW_HOST_RESET_REASON;
+        a->host_reset_reason = hev->reason;
+    } else if (hev->fact & (FLOW_HOST_NFT_DROP | FLOW_HOST_NFT_REJECT)) {
+        a->host_rule = hev->rule;
+    }
+}
+
 /* A kernel event about a SYN (live host evidence), joined by the tuple and the ISN. A SYN this
  * host dropped on its way out was never captured: it becomes an attempt of its own. */
 enum flow_host_result flow_host(struct flow_table *t, const struct flow_host_event *hev)
@@ -717,18 +741,7 @@ enum flow_host_result flow_host(struct flow_table *t, const struct flow_host_eve
         a->syn_last_ns = hev->ts_ns;
         a->last_ns = hev->ts_ns;
     }
-    a->host_facts |= hev->fact;
-    if (hev->output_path) {
-        a->host_facts |= FLOW_HOST_OUTPUT;
-    }
-    if (hev->fact == FLOW_HOST_DROPPED) {
-        a->host_drop_reason = hev->reason;
-    } else if (hev->fact == FLOW_HOST_RESET_SENT && hev->has_reason) {
-        a->host_facts |= FLOW_HOST_RESET_REASON;
-        a->host_reset_reason = hev->reason;
-    } else if (hev->fact & (FLOW_HOST_NFT_DROP | FLOW_HOST_NFT_REJECT)) {
-        a->host_rule = hev->rule;
-    }
+    flow_host_record(a, hev);
     if (result == FLOW_HOST_CREATED || (a->host_facts & FLOW_HOST_ONLY)) {
         rearm(t, idx);
     }

@@ -244,8 +244,14 @@ enum flow_host_result {
     FLOW_HOST_UNMATCHED,  /* no attempt with that tuple and ISN, or not about a SYN */
 };
 
-/* Records a host event on its attempt. Returns what became of it. */
+/* Records a host event on its attempt. Returns what became of it. Not from within an emit or
+ * provisional callback. */
 enum flow_host_result flow_host(struct flow_table *table, const struct flow_host_event *ev);
+
+/* Whether ev is about attempt's SYN (tuple and ISN), and the facts of ev recorded on attempt
+ * (as flow_host does): for a copy of an attempt held outside the table. Pure. */
+bool flow_host_matches(const struct flow_attempt *attempt, const struct flow_host_event *ev);
+void flow_host_record(struct flow_attempt *attempt, const struct flow_host_event *ev);
 
 /* Frees the table; attempts still held are discarded without being emitted. */
 void flow_destroy(struct flow_table *table);

@@ -282,9 +282,10 @@ int cmd_live(int argc, char **argv)
     session_host_drain(&s, clock_now_ns());
     flow_advance(s.flows, clock_now_ns());
     flow_finish(s.flows); /* the last verdict lines come before the report */
-    session_host_close(&s);
     if (s.rep_opts.format == REP_FORMAT_TEXT && !s.output_broken) {
         fputc('\n', s.out);
     }
+    session_report(&s); /* with host evidence still open: the services' listeners */
+    session_host_close(&s);
     return session_finish(&s, status, true);
 }

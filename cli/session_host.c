@@ -17,13 +17,39 @@
 #define HOLD_MAX 64
 #define HOLD_NS 5000000LL
 
+/* What the report needs beside the attempt: listeners on the server's port (server side),
+ * the names of the kernel's reasons, the rule's text, the counters of the attempt's second. */
+struct gathered {
+    struct rep_host rep;
+    struct host_listener found[HOST_MAX_LISTENERS];
+    struct rep_listener listeners[HOST_MAX_LISTENERS];
+};
+
+/* The listeners as they were when an attempt was announced: its final record comes seconds
+ * later (it lingers for retransmissions), when a service restarted meanwhile would answer for
+ * it. A few are kept, the oldest replaced first. */
+#define MEMO_MAX 32
+
+struct listener_memo {
+    bool used;
+    uint8_t family;
+    struct dec_addr client;
+    uint16_t client_port, server_port;
+    uint32_t isn;
+    struct gathered g;
+};
+
 struct host_hold {
     struct flow_attempt attempt[HOLD_MAX]; /* in arrival order from head */
     int64_t release_ns[HOLD_MAX];
     size_t head, count;
+    struct listener_memo memos[MEMO_MAX];
+    size_t memo_next;
 };
 
 static void release_oldest(struct session *s);
+static bool service_host(uint8_t family, const struct dec_addr *addr, uint16_t port,
+                         struct rep_host *out, void *user);
 
 void session_host_open(struct session *s, bool pretend_no_btf, bool pretend_no_nft)
 {
@@ -36,6 +62,7 @@ void session_host_open(struct session *s, bool pretend_no_btf, bool pretend_no_n
     }
     fputs(notes, stderr); /* "host evidence: drop reasons off: ..." lines, or nothing */
     s->host_hold = calloc(1, sizeof(*s->host_hold)); /* NULL: announcements are not held */
+    rep_set_service_host(s->report, service_host, s);
 }
 
 static uint8_t host_fact(uint8_t kind)
@@ -109,14 +136,6 @@ void session_host_drain(struct session *s, int64_t now_ns)
     }
 }
 
-/* What the report needs beside the attempt: listeners on the server's port (server side),
- * the names of the kernel's reasons, the rule's text, the counters of the attempt's second. */
-struct gathered {
-    struct rep_host rep;
-    struct host_listener found[HOST_MAX_LISTENERS];
-    struct rep_listener listeners[HOST_MAX_LISTENERS];
-};
-
 static void gather_listeners(struct session *s, const struct flow_attempt *a, int64_t now,
                              struct gathered *g)
 {
@@ -183,10 +202,60 @@ static bool gather(struct session *s, const struct flow_attempt *a, struct gathe
     return true;
 }
 
+static bool memo_is(const struct listener_memo *m, const struct flow_attempt *a)
+{
+    return m->used && m->family == a->family && m->isn == a->isn &&
+           m->client_port == a->client_port && m->server_port == a->server_port &&
+           memcmp(&m->client, &a->client, sizeof(a->client)) == 0;
+}
+
+static void memo_keep(struct host_hold *hold, const struct flow_attempt *a,
+                      const struct gathered *g)
+{
+    struct listener_memo *m = &hold->memos[hold->memo_next];
+    hold->memo_next = (hold->memo_next + 1) % MEMO_MAX;
+    m->used = true;
+    m->family = a->family;
+    m->client = a->client;
+    m->client_port = a->client_port;
+    m->server_port = a->server_port;
+    m->isn = a->isn;
+    m->g = *g;
+}
+
+/* The announcement's listeners in place of today's, if it was announced. */
+static void memo_use(struct host_hold *hold, const struct flow_attempt *a, struct gathered *g)
+{
+    for (size_t i = 0; i < MEMO_MAX; i++) {
+        struct listener_memo *m = &hold->memos[i];
+        if (memo_is(m, a)) {
+            memcpy(g->found, m->g.found, sizeof(g->found));
+            memcpy(g->listeners, m->g.listeners, sizeof(g->listeners));
+            for (size_t k = 0; k < HOST_MAX_LISTENERS; k++) { /* strings into g's own copy */
+                g->listeners[k].ifname = g->found[k].ifname;
+                g->listeners[k].comm = g->found[k].comm;
+            }
+            g->rep.listeners = g->listeners;
+            g->rep.listener_count = m->g.rep.listener_count;
+            g->rep.listener_total = m->g.rep.listener_total;
+            g->rep.accept = m->g.rep.accept;
+            g->rep.bound_why = m->g.rep.bound_why;
+            g->rep.nearest = m->g.rep.nearest;
+            m->used = false;
+            return;
+        }
+    }
+}
+
 static void report_attempt(struct session *s, const struct flow_attempt *a, bool provisional)
 {
     struct gathered g;
     bool local = gather(s, a, &g);
+    if (local && provisional && s->host_hold != NULL) {
+        memo_keep(s->host_hold, a, &g);
+    } else if (local && a->announced != FLOW_ANS_NONE && s->host_hold != NULL) {
+        memo_use(s->host_hold, a, &g);
+    }
     if (provisional) {
         rep_provisional_host(s->report, a, local ? &g.rep : NULL);
     } else {
@@ -247,6 +316,36 @@ void session_host_attempt(struct session *s, const struct flow_attempt *a, bool 
     hold->count++;
 }
 
+/* rep_service_host_fn: a service on this host, its listeners and the counters so far. */
+static bool service_host(uint8_t family, const struct dec_addr *addr, uint16_t port,
+                         struct rep_host *out, void *user)
+{
+    struct session *s = user;
+    static struct gathered g; /* strings valid until the next call */
+    int64_t now = clock_now_ns();
+    if (s->host == NULL || !host_is_local(s->host, family, addr, now)) {
+        return false;
+    }
+    struct flow_attempt probe;
+    memset(&probe, 0, sizeof(probe));
+    probe.family = family;
+    probe.server = *addr;
+    probe.server_port = port;
+    memset(&g.rep, 0, sizeof(g.rep));
+    g.rep.nearest = -1;
+    g.rep.server_side = true;
+    gather_listeners(s, &probe, now, &g);
+    struct host_counters ctr;
+    host_counters_total(s->host, now, &ctr);
+    g.rep.counters_known = ctr.known;
+    for (int c = 0; c < REP_HOST_CTR_COUNT && c < HOST_CTR_COUNT; c++) {
+        g.rep.counters[c] = ctr.value[c];
+        g.rep.counter_names[c] = host_counter_name((enum host_counter)c);
+    }
+    *out = g.rep;
+    return true;
+}
+
 void session_host_close(struct session *s)
 {
     if (s->host == NULL) {
@@ -263,6 +362,7 @@ void session_host_close(struct session *s)
     }
     free(s->host_hold);
     s->host_hold = NULL;
+    rep_set_service_host(s->report, NULL, NULL);
     host_close(s->host);
     s->host = NULL;
 }

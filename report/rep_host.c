@@ -100,6 +100,7 @@ enum rep_host_cause rep_host_cause(const struct flow_attempt *a, const struct re
     case REP_CLIENT_ABORT:
         return REP_CAUSE_LISTENING;
     case REP_DROPPED:
+    case REP_UNDETERMINED: /* no answer yet when the capture ended */
         return queue_cause(h);
     case REP_REFUSED:
         if (h->accept == REP_HOST_NO_LISTENER) {

@@ -71,7 +71,9 @@ struct rep_report {
     int64_t newest_ns;                     /* latest packet time of any attempt */
     const struct rep_diagnosis *diagnoses; /* set by rep_finish */
     size_t diagnosis_count;
-    const struct rep_host *host; /* live: the host evidence of the attempt being reported */
+    const struct rep_host *host;      /* live: the host evidence of the attempt being reported */
+    rep_service_host_fn service_host; /* live: the host evidence of a service, or NULL */
+    void *service_host_user;
 };
 
 /* ---- host evidence (rep_host.c) ------------------------------------------------------------ */

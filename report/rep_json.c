@@ -602,6 +602,36 @@ static void json_diagnoses(struct rep_report *r, int family, const struct dec_ad
     fputc(']', out);
 }
 
+/* A service's "host" object: its listeners now and the counters over the capture. */
+static void json_service_host(struct rep_report *r, const struct rep_service *svc)
+{
+    struct rep_host h;
+    memset(&h, 0, sizeof(h));
+    h.nearest = -1;
+    if (r->service_host == NULL ||
+        !r->service_host(svc->family, &svc->addr, svc->port, &h, r->service_host_user)) {
+        return;
+    }
+    char line[LINE_MAX];
+    char *p = line;
+    PUT_LIT(p, ",\"host\":{\"side\":\"server\"");
+    p = put_listeners(p, &h);
+    if (h.counters_known) {
+        PUT_LIT(p, ",\"counters\":{");
+        for (int c = 0; c < REP_HOST_CTR_COUNT; c++) {
+            if (c > 0) {
+                *p++ = ',';
+            }
+            p = put_json_cut(p, h.counter_names[c], 32);
+            *p++ = ':';
+            p = rep_put_u64(p, h.counters[c]);
+        }
+        *p++ = '}';
+    }
+    *p++ = '}';
+    fwrite(line, 1, (size_t)(p - line), r->opts.out);
+}
+
 void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
                      const struct flow_stats *flows)
 {
@@ -616,6 +646,7 @@ void rep_json_finish(struct rep_report *r, const struct rep_input_stats *input,
         json_verdict_map(out, svc->counts, false);
         fputs(",\"diagnoses\":", out);
         json_diagnoses(r, svc->family, &svc->addr, svc->port, false);
+        json_service_host(r, svc);
         fputs("}\n", out);
     }
     /* host-level diagnoses (an address that never answered ARP/ND has no service) */

@@ -283,6 +283,12 @@ void rep_provisional_host(struct rep_report *r, const struct flow_attempt *a,
     r->host = NULL;
 }
 
+void rep_set_service_host(struct rep_report *r, rep_service_host_fn fn, void *user)
+{
+    r->service_host = fn;
+    r->service_host_user = user;
+}
+
 void rep_neighbour(struct rep_report *r, const struct flow_neighbour *n)
 {
     rep_diag_neighbour(r->diag, n);

@@ -180,6 +180,13 @@ void rep_attempt_host(struct rep_report *report, const struct flow_attempt *atte
 void rep_provisional_host(struct rep_report *report, const struct flow_attempt *attempt,
                           const struct rep_host *host);
 
+/* Live: fills *out with the host evidence of a service (its listeners now, the counters'
+ * differences over the capture) for its service object at rep_finish; returns false when the
+ * server address is not this host's. Strings valid until the next call. */
+typedef bool (*rep_service_host_fn)(uint8_t family, const struct dec_addr *addr, uint16_t port,
+                                    struct rep_host *out, void *user);
+void rep_set_service_host(struct rep_report *report, rep_service_host_fn fn, void *user);
+
 /* Writes the rest (service objects and the summary). Returns 0, or -1 with errbuf set when
  * writing failed. */
 int rep_finish(struct rep_report *report, const struct rep_input_stats *input,

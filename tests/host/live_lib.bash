@@ -47,7 +47,7 @@ cleanup() {
     done
     sleep 0.2
     for ns in "$NC" "$NS"; do [ -e "/run/netns/$ns" ] && ip netns del "$ns"; done
-    rm -rf "$T"
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -136,6 +136,12 @@ stop_synscope() {
 expect() {
     local what=$1 out=$2 filter=$3 want=$4 got
     got=$(jq -r "$filter" "$out" 2>&1 | head -1)
+    if [ "$got" = "$want" ]; then ok "$what"; else fail "$what: got '$got', want '$want'"; fi
+}
+# expect_all WHAT OUT FILTER EXPECTED: the same over all of OUT's lines as one array (jq -s).
+expect_all() {
+    local what=$1 out=$2 filter=$3 want=$4 got
+    got=$(jq -rs "$filter" "$out" 2>&1 | head -1)
     if [ "$got" = "$want" ]; then ok "$what"; else fail "$what: got '$got', want '$want'"; fi
 }
 # attempt PORT FAMILY: the jq selector of the attempts to that port and family.

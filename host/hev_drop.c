@@ -374,6 +374,8 @@ int hev_drop_open(struct hev_drop **out, const struct hev_drop_options *opt, cha
         h->skel = drops__open();
         if (h->skel == NULL) {
             rc = bpf_error(-errno, "drop reasons off", "opening the BPF object", errbuf, errlen);
+        } else if (opt != NULL) {
+            h->skel->bss->only_netns = opt->only_netns; /* before the programs are attached */
         }
     }
     if (rc == 0) {

@@ -29,6 +29,9 @@ const char *hev_drop_strerror(int code);
 struct hev_drop_options {
     int pretend_no_btf;  /* tests: behave as on a kernel without BTF */
     uint32_t ring_bytes; /* ring buffer size, a power of 2 multiple of the page size; 0: 256 KiB */
+    uint32_t only_netns; /* events of the network namespace with this inode only (and those
+                            whose namespace the kernel does not tell), filtered in the kernel
+                            from the attach on; 0: of every namespace */
 };
 
 enum hev_drop_kind {

@@ -86,11 +86,13 @@ static void open_kernel_pieces(struct host *h, const struct host_config *cfg, ch
                                size_t notes_len)
 {
     char err[HOST_ERRBUF_SIZE];
-    struct hev_drop_options dopt = {.pretend_no_btf = cfg->pretend_no_btf};
+    struct hev_drop_options dopt = {.pretend_no_btf = cfg->pretend_no_btf,
+                                    .only_netns = h->netns_ino};
     if (hev_drop_open(&h->drop, &dopt, err, sizeof(err)) != 0) {
         add_note(notes, notes_len, err);
         h->drop = NULL;
-    } else if (hev_drop_note(h->drop)[0] != '\0') {
+    }
+    if (h->drop != NULL && hev_drop_note(h->drop)[0] != '\0') {
         add_note(notes, notes_len, hev_drop_note(h->drop));
     }
     if (hev_sockowner_open(&h->sockowner, &dopt, err, sizeof(err)) != 0) {
@@ -159,9 +161,26 @@ int host_fd(const struct host *h)
     return h->drop != NULL || h->nft != NULL ? h->epfd : -1;
 }
 
+/* A packet this host sent and dropped before it left: no device yet (a rule of the output
+ * hook, no route), or one from a local address to another host (a neighbour that did not
+ * resolve). */
+static bool is_output(const struct host *h, const struct hev_drop_event *ev)
+{
+    if (ev->ifindex == 0) {
+        return true;
+    }
+    uint8_t af = ev->family == 6 ? AF_INET6 : AF_INET;
+    return h->addr != NULL && hev_addr_is_local(h->addr, af, ev->src.b) &&
+           !hev_addr_is_local(h->addr, af, ev->dst.b);
+}
+
 static int on_drop(const struct hev_drop_event *ev, void *user)
 {
     struct host *h = user;
+        fprintf(stderr,
+                "drop kind %d proto %d fromsock %d ns %u/%u ifindex %d flags %x reason %u\n",
+                ev->kind, ev->proto, ev->from_socket, ev->netns_ino, h->netns_ino, ev->ifindex,
+                ev->tcp_flags, ev->reason);
     if (ev->proto != 6 || ev->from_socket ||
         (ev->netns_ino != 0 && h->netns_ino != 0 && ev->netns_ino != h->netns_ino)) {
         return 0;
@@ -171,7 +190,7 @@ static int on_drop(const struct hev_drop_event *ev, void *user)
         .kind = ev->kind == HEV_DROP_KFREE ? HOST_EV_DROP : HOST_EV_RESET_SENT,
         .family = ev->family,
         .tcp_flags = ev->tcp_flags,
-        .output_path = ev->kind == HEV_DROP_KFREE && ev->ifindex == 0,
+        .output_path = ev->kind == HEV_DROP_KFREE && is_output(h, ev),
         .reason = (uint16_t)ev->reason,
         .has_reason = ev->has_reason != 0,
         .src = ev->src,

@@ -277,6 +277,11 @@ void rep_judge(const struct flow_attempt *a, const struct rep_config *cfg, struc
         return;
     }
     /* no answer at all */
+    if (a->host_facts & FLOW_HOST_ONLY) {
+        /* live host evidence: this host's kernel dropped the SYN before it left */
+        decide(j, REP_DROPPED, "local", "S0");
+        return;
+    }
     if (a->end == FLOW_END_CAPTURE_END && a->seen_until_ns - j->start_ns < cfg->syn_timeout_ns) {
         decide(j, REP_UNDETERMINED, "capture-ended", "S0");
         j->waited_ns = a->seen_until_ns - j->start_ns;

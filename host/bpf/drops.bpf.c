@@ -30,6 +30,9 @@ struct {
 
 __u64 lost = 0;        /* events the full ring buffer refused */
 __u64 owner_inode = 0; /* socket_owners emits this inode only; 0: every socket file */
+__u32 only_netns = 0;  /* events of this network namespace only (and those whose namespace
+                          is unknown); 0: of every namespace. A flood in another namespace of
+                          the machine must not fill the ring buffer with what nobody reads */
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
@@ -247,6 +250,8 @@ static __always_inline int parse_skb(struct sk_buff *skb, struct drops_raw *e, i
 
 static __always_inline void emit(struct drops_raw *e)
 {
+    if (only_netns && e->netns_ino && e->netns_ino != only_netns)
+        return;
     e->boot_ns = bpf_ktime_get_boot_ns();
     if (bpf_ringbuf_output(&events, e, sizeof(*e), 0))
         __sync_fetch_and_add(&lost, 1);

@@ -177,10 +177,6 @@ static bool is_output(const struct host *h, const struct hev_drop_event *ev)
 static int on_drop(const struct hev_drop_event *ev, void *user)
 {
     struct host *h = user;
-        fprintf(stderr,
-                "drop kind %d proto %d fromsock %d ns %u/%u ifindex %d flags %x reason %u\n",
-                ev->kind, ev->proto, ev->from_socket, ev->netns_ino, h->netns_ino, ev->ifindex,
-                ev->tcp_flags, ev->reason);
     if (ev->proto != 6 || ev->from_socket ||
         (ev->netns_ino != 0 && h->netns_ino != 0 && ev->netns_ino != h->netns_ino)) {
         return 0;

@@ -22,6 +22,7 @@
 #define HOST_RULES 64      /* rule texts remembered; more: the oldest number is reused */
 #define HOST_RULE_TEXT 200 /* bytes of one rule's text */
 #define HOST_SERIES_SECONDS 3600
+#define RECENT_NS 100000000LL /* 100 ms */
 
 struct host {
     uint32_t netns_ino; /* events of other namespaces are not ours */
@@ -34,8 +35,11 @@ struct host {
     struct hev_owner_cache *owners;
     struct hev_counters_src *counters;
     struct hev_series *series;
-    int64_t counters_read_ns; /* last reading */
+    int64_t counters_read_ns; /* last reading of the series */
     struct hev_counters last_reading;
+    struct hev_counters recent; /* a reading since, for the second not closed yet: read again
+                                   at most every RECENT_NS, not once per attempt (a flood's
+                                   attempts are reported by the hundred thousand) */
     char rules[HOST_RULES][HOST_RULE_TEXT];
     uint32_t rule_count; /* numbers handed out (rule n is rules[(n - 1) % HOST_RULES]) */
     host_event_fn fn;
@@ -437,11 +441,14 @@ void host_counters_at(struct host *h, int64_t ts_ns, struct host_counters *out)
     }
     if (ts_ns > h->counters_read_ns) { /* the current second: what moved since its start */
         char err[HOST_ERRBUF_SIZE];
-        struct hev_counters now, delta;
-        if (hev_counters_read(h->counters, ts_ns, &now, err, sizeof(err)) >= 0) {
-            hev_counters_delta(&h->last_reading, &now, &delta);
-            from_delta(&delta, out);
+        struct hev_counters delta;
+        if (h->recent.ts_ns < h->counters_read_ns || ts_ns - h->recent.ts_ns >= RECENT_NS) {
+            if (hev_counters_read(h->counters, ts_ns, &h->recent, err, sizeof(err)) < 0) {
+                return;
+            }
         }
+        hev_counters_delta(&h->last_reading, &h->recent, &delta);
+        from_delta(&delta, out);
     }
 }
 

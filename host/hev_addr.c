@@ -78,22 +78,6 @@ static void addrs_restart(void *data)
     t->addr_count = 0;
 }
 
-static int link_attr_cb(const struct nlattr *attr, void *data)
-{
-    const struct nlattr **tb = data;
-    if (mnl_attr_type_valid(attr, IFLA_MAX) < 0) {
-        return MNL_CB_OK;
-    }
-    if (mnl_attr_get_type(attr) == IFLA_IFNAME) {
-        if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0 ||
-            mnl_attr_get_payload_len(attr) > IF_NAMESIZE) {
-            return MNL_CB_ERROR;
-        }
-        tb[IFLA_IFNAME] = attr;
-    }
-    return MNL_CB_OK;
-}
-
 static int link_cb(const struct nlmsghdr *nlh, void *data)
 {
     struct table *t = data;
@@ -106,7 +90,7 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
     struct ifinfomsg ifi;
     memcpy(&ifi, mnl_nlmsg_get_payload(nlh), sizeof(ifi));
     const struct nlattr *tb[IFLA_MAX + 1] = {0};
-    if (mnl_attr_parse(nlh, sizeof(ifi), link_attr_cb, tb) < 0) {
+    if (mnl_attr_parse(nlh, sizeof(ifi), hev_nl_link_attr_cb, tb) < 0) {
         return MNL_CB_ERROR;
     }
     if (ifi.ifi_index <= 0) {

@@ -226,7 +226,7 @@ struct link_name {
     bool found;
 };
 
-static int link_attr_cb(const struct nlattr *attr, void *data)
+int hev_nl_link_attr_cb(const struct nlattr *attr, void *data)
 {
     const struct nlattr **tb = data;
     if (mnl_attr_type_valid(attr, IFLA_MAX) < 0) {
@@ -253,7 +253,7 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
     }
     const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
     const struct nlattr *tb[IFLA_MAX + 1] = {0};
-    if (mnl_attr_parse(nlh, sizeof(*ifi), link_attr_cb, tb) < 0) {
+    if (mnl_attr_parse(nlh, sizeof(*ifi), hev_nl_link_attr_cb, tb) < 0) {
         return MNL_CB_ERROR;
     }
     if ((uint32_t)ifi->ifi_index == ln->ifindex && tb[IFLA_IFNAME]) {

@@ -44,4 +44,8 @@ int hev_nl_request(struct hev_nl *nl, struct nlmsghdr *req, mnl_cb_t cb, void *d
 int hev_nl_link_name(struct hev_nl *nl, uint32_t ifindex, char name[IF_NAMESIZE], char *errbuf,
                      size_t errlen);
 
+/* mnl_attr_parse callback of an RTM_NEWLINK message: tb[IFLA_IFNAME] is set when the name is a
+ * valid NUL-terminated string that fits IF_NAMESIZE (data: const struct nlattr *[IFLA_MAX + 1]). */
+int hev_nl_link_attr_cb(const struct nlattr *attr, void *data);
+
 #endif

@@ -36,6 +36,18 @@
 
 #include "hev_drop.h"
 
+/* A whole decimal number from a command's output (trailing newline allowed), or -1. */
+static long parse_number(const char *text, long max)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || (*end != '\0' && *end != '\n') || v < 0 || v > max) {
+        return -1;
+    }
+    return v;
+}
+
 /* ---- namespaces --------------------------------------------------------------------------- */
 
 struct netns {
@@ -174,7 +186,7 @@ static void two_hosts(void)
     char out[64];
     const char *ifx[] = {"sh", "-c", "ip -o link show s0 | cut -d: -f1", NULL};
     cr_assert_eq(run_in(&srv, ifx, NULL, out, sizeof(out)), 0);
-    srv_ifindex = atoi(out);
+    srv_ifindex = (int)parse_number(out, 1 << 30);
     cr_assert_gt(srv_ifindex, 0);
 }
 
@@ -547,7 +559,9 @@ static void reset_from_socket(int family)
     const char *argv[] = {python3(), "-c", abort_client_py, server, NULL};
     cr_assert_eq(run_in(&cli, argv, NULL, port, sizeof(port)), 0, "the client failed");
     cr_assert_eq(waitpid(pid, NULL, 0), pid);
-    struct syn s = {.family = family, .sport = 86, .dport = (uint16_t)atoi(port)};
+    long dport = parse_number(port, 65535);
+    cr_assert_gt(dport, 0, "the client printed no port: '%s'", port);
+    struct syn s = {.family = family, .sport = 86, .dport = (uint16_t)dport};
     s.src = addr_of(family, server);
     s.dst = addr_of(family, family == 4 ? "10.77.1.1" : "fd77:1::1");
     struct seen seen = {.count = 0};
